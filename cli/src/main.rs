@@ -1,0 +1,161 @@
+//! `sagealarm`: render, send and check alarms from the command line, on the same code path as
+//! the Lambda. Exit 0 on success, 2 with one line on stderr for input it cannot use, 1 when a
+//! delivery fails.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use sagealarm::intake;
+use sagealarm::notify::http::RetryPolicy;
+use sagealarm::pipeline::{self, App, EnrichMode};
+use sagealarm::render;
+use sagealarm::report::Report;
+use sagealarm::route::{Facts, ReceiverKind, Routes, Severity};
+use sagealarm::secrets::SecretResolver;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "sagealarm", version, about = "SageMaker alarm enrichment and routing")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print, one JSON object per line, exactly the bodies that would be sent.
+    Render {
+        event: String,
+        #[arg(long, value_enum, default_value = "slack")]
+        format: Format,
+        /// Do not call AWS for enrichment.
+        #[arg(long)]
+        no_enrich: bool,
+        /// Routing document: print one body per routed receiver of this format, at its severity.
+        #[arg(long)]
+        config: Option<String>,
+    },
+    /// Run the Lambda's path: parse, route, resolve secrets, deliver. Prints the delivery summary.
+    Send {
+        event: String,
+        /// Routing document (default: SAGEALARM_ROUTES / _FILE / _SSM, as the Lambda reads it).
+        #[arg(long)]
+        config: Option<String>,
+        #[arg(long)]
+        no_enrich: bool,
+    },
+    /// Validate a routing document and list its receivers.
+    CheckConfig { routes: String },
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum Format {
+    Slack,
+    Pagerduty,
+}
+
+/// Stands in for the routing key `render` does not resolve; 32 chars like a real one.
+const PLACEHOLDER_ROUTING_KEY: &str = "R0UT1NGKEYPLACEH0LDER00000000000";
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if std::env::var_os("SAGEALARM_LOG").is_some() {
+        sagealarm::logging::init();
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail(1, &format!("cannot start the runtime: {e}")),
+    };
+    rt.block_on(run(cli))
+}
+
+fn fail(code: u8, msg: &str) -> ExitCode {
+    eprintln!("sagealarm: {}", msg.split_whitespace().collect::<Vec<_>>().join(" "));
+    ExitCode::from(code)
+}
+
+fn read_event(path: &str) -> Result<serde_json::Value, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("{path}: {}", intake::IntakeError::NotJson(e.to_string())))
+}
+
+fn enrich_mode(no_enrich: bool) -> EnrichMode {
+    if no_enrich {
+        EnrichMode::Off("disabled (--no-enrich)".into())
+    } else {
+        EnrichMode::Off("enrichment is not enabled in this build".into())
+    }
+}
+
+async fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::CheckConfig { routes } => match sagealarm::settings::routes_from_file(&routes) {
+            Ok(r) => {
+                for rec in r.receivers() {
+                    let (kind, secret) = match &rec.kind {
+                        ReceiverKind::Slack { webhook_url } => ("slack", webhook_url.describe()),
+                        ReceiverKind::PagerDuty { routing_key, .. } => ("pagerduty", routing_key.describe()),
+                    };
+                    println!("{}", serde_json::json!({ "receiver": rec.name, "kind": kind, "secret": secret }));
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(2, &e.to_string()),
+        },
+        Command::Render { event, format, no_enrich, config } => {
+            let routes = match config.as_deref().map(sagealarm::settings::routes_from_file).transpose() {
+                Ok(r) => r,
+                Err(e) => return fail(2, &e.to_string()),
+            };
+            let notifications = match read_event(&event).and_then(|v| intake::parse_event(&v).map_err(|e| format!("{event}: {e}"))) {
+                Ok(n) => n,
+                Err(e) => return fail(2, &e),
+            };
+            for report in pipeline::reports(notifications, &enrich_mode(no_enrich)).await {
+                for severity in severities(&report, routes.as_ref(), format) {
+                    let body = match format {
+                        Format::Slack => render::slack::render(&report),
+                        Format::Pagerduty => render::pagerduty::render(&report, PLACEHOLDER_ROUTING_KEY, severity),
+                    };
+                    println!("{body}");
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Send { event, config, no_enrich } => {
+            let sdk = sagealarm::aws_config().await;
+            let routes = match config {
+                Some(path) => sagealarm::settings::routes_from_file(&path),
+                None => sagealarm::settings::load_routes(Some(&sdk)).await,
+            };
+            let routes = match routes {
+                Ok(r) => r,
+                Err(e) => return fail(2, &e.to_string()),
+            };
+            let value = match read_event(&event) {
+                Ok(v) => v,
+                Err(e) => return fail(2, &e),
+            };
+            let secrets = SecretResolver::new(Some(&sdk), sagealarm::settings::allow_plaintext_secrets());
+            let app = App::new(routes, secrets, enrich_mode(no_enrich), RetryPolicy::default());
+            match app.handle(&value).await {
+                Ok(summary) => {
+                    println!("{}", serde_json::to_string(&summary).unwrap_or_default());
+                    ExitCode::SUCCESS
+                }
+                Err(pipeline::HandleError::Intake(e)) => fail(2, &format!("{event}: {e}")),
+                Err(e) => fail(1, &e.to_string()),
+            }
+        }
+    }
+}
+
+/// Without a routing document: one body at the default severity. With one: one body per routed
+/// receiver of the requested format, at that route's severity.
+fn severities(report: &Report, routes: Option<&Routes>, format: Format) -> Vec<Severity> {
+    let Some(routes) = routes else { return vec![Severity::Error] };
+    routes
+        .route(&Facts::of(report))
+        .into_iter()
+        .filter(|d| matches!((&d.receiver.kind, format), (ReceiverKind::Slack { .. }, Format::Slack) | (ReceiverKind::PagerDuty { .. }, Format::Pagerduty)))
+        .map(|d| d.severity)
+        .collect()
+}

@@ -1,0 +1,26 @@
+//! The alarm Lambda: SNS, EventBridge or a direct alarm action in; Slack and PagerDuty out.
+//! Everything but wiring lives in the `sagealarm` library.
+
+use anyhow::Context;
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use sagealarm::notify::http::RetryPolicy;
+use sagealarm::pipeline::{App, EnrichMode};
+use sagealarm::secrets::SecretResolver;
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    sagealarm::logging::init();
+    let sdk = sagealarm::aws_config().await;
+    // A bad routing document fails the cold start loudly rather than dropping alarms later.
+    let routes = sagealarm::settings::load_routes(Some(&sdk)).await.context("loading the routing document")?;
+    let secrets = SecretResolver::new(Some(&sdk), sagealarm::settings::allow_plaintext_secrets());
+    let enrich = EnrichMode::Off("enrichment is not enabled in this build".into());
+    let app = App::new(routes, secrets, enrich, RetryPolicy::default());
+    let app = &app;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let summary = app.handle(&event.payload).await?;
+        Ok::<_, Error>(serde_json::to_value(summary)?)
+    }))
+    .await
+}

@@ -1,0 +1,203 @@
+//! Every envelope, every alarm shape and every real-world quirk.
+
+use super::*;
+use crate::model::*;
+
+fn fixture(name: &str) -> Vec<Notification> {
+    let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    parse_bytes(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn alarm(name: &str) -> Alarm {
+    match fixture(name).remove(0) {
+        Notification::Alarm(a) => *a,
+        other => panic!("{name}: not an alarm: {other:?}"),
+    }
+}
+
+#[test]
+fn every_sample_event_parses() {
+    let dir = format!("{}/../events", env!("CARGO_MANIFEST_DIR"));
+    let mut n = 0;
+    for sub in ["", "real"] {
+        for entry in std::fs::read_dir(format!("{dir}/{sub}")).unwrap() {
+            let p = entry.unwrap().path();
+            if p.extension().is_some_and(|e| e == "json") {
+                let parsed = parse_bytes(&std::fs::read(&p).unwrap());
+                assert!(parsed.as_ref().is_ok_and(|v| !v.is_empty()), "{}: {parsed:?}", p.display());
+                n += 1;
+            }
+        }
+    }
+    assert!(n >= 30, "only {n} events found");
+}
+
+#[test]
+fn single_metric_sns_with_upper_case_statistic_and_offset_time() {
+    let a = alarm("sns-gpu-utilization-alarm.json");
+    assert_eq!(a.name, "deepgram-high-gpu");
+    assert_eq!(a.state, AlarmState::Alarm);
+    assert_eq!(a.previous_state, Some(AlarmState::Ok));
+    assert_eq!(a.description, None);
+    assert_eq!((a.region.as_deref(), a.account.as_deref(), a.partition.as_str()), (Some("us-east-1"), Some("123456789012"), "aws"));
+    assert_eq!(a.state_change_time.unwrap().to_rfc3339(), "2026-11-20T14:07:31.512+00:00");
+    let AlarmKind::Metric { stat, evaluation } = &a.kind else { panic!("{:?}", a.kind) };
+    assert_eq!(stat.stat.as_str(), "Average");
+    assert_eq!(stat.metric.namespace, "/aws/sagemaker/Endpoints");
+    assert_eq!(stat.metric.dimension("VariantName"), Some("AllTraffic"));
+    assert_eq!(evaluation.threshold, Some(80.0));
+    assert_eq!(evaluation.comparison, Some(Comparison::GreaterThanOrEqualToThreshold));
+    assert_eq!((evaluation.period_s, evaluation.evaluation_periods, evaluation.datapoints_to_alarm), (Some(300), Some(3), Some(3)));
+    assert_eq!(evaluation.treat_missing_data, Some(TreatMissingData::Missing));
+    assert!(matches!(&a.origin, Origin::Sns { message_id, .. } if message_id == "837ef169-4dd9-5362-b0f0-079ee0a285d2"));
+}
+
+#[test]
+fn extended_statistic_percentile_and_null_unit() {
+    let a = alarm("sns-first-chunk-latency-p99-alarm.json");
+    let AlarmKind::Metric { stat, evaluation } = &a.kind else { panic!() };
+    assert_eq!(stat.stat.as_str(), "p99");
+    assert_eq!(stat.unit.as_deref(), Some("Microseconds"));
+    assert_eq!(evaluation.treat_missing_data, Some(TreatMissingData::NotBreaching));
+    let a = alarm("sns-5xx-errors-alarm.json");
+    let AlarmKind::Metric { stat, .. } = &a.kind else { panic!() };
+    assert_eq!((stat.unit.as_deref(), stat.stat.as_str()), (None, "Sum"));
+}
+
+#[test]
+fn metric_math_and_anomaly_detection() {
+    let a = alarm("sns-metric-math-error-rate-alarm.json");
+    let AlarmKind::MetricMath { queries, evaluation } = &a.kind else { panic!("{:?}", a.kind) };
+    assert_eq!(queries.len(), 3);
+    assert_eq!(queries[0].expression.as_deref(), Some("m1 / m2"));
+    assert!(!queries[1].return_data);
+    assert_eq!(queries[1].metric_stat.as_ref().unwrap().metric.name, "Invocation5XXErrors");
+    assert_eq!(evaluation.threshold, Some(0.02));
+
+    let a = alarm("sns-anomaly-detection-alarm.json");
+    let AlarmKind::AnomalyDetection { queries, evaluation } = &a.kind else { panic!("{:?}", a.kind) };
+    assert_eq!(evaluation.threshold, None);
+    assert_eq!(evaluation.threshold_metric_id.as_deref(), Some("ad1"));
+    assert_eq!(evaluation.comparison, Some(Comparison::LessThanLowerOrGreaterThanUpperThreshold));
+    assert!(queries.iter().any(|q| q.expression.as_deref() == Some("ANOMALY_DETECTION_BAND(m1, 2)")));
+}
+
+#[test]
+fn composite_has_children_and_no_trigger() {
+    let a = alarm("sns-composite-alarm.json");
+    let AlarmKind::Composite { rule, triggering_children } = &a.kind else { panic!() };
+    assert!(rule.starts_with("ALARM(\"deepgram-invocation-errors\")"));
+    assert_eq!(triggering_children.len(), 2);
+    assert_eq!(triggering_children[1].name, "deepgram-high-concurrency");
+    assert_eq!(triggering_children[1].state, Some(AlarmState::Alarm));
+    assert!(triggering_children[1].timestamp.is_some());
+}
+
+#[test]
+fn ok_and_insufficient_data_states() {
+    assert_eq!(alarm("sns-high-concurrency-ok.json").state, AlarmState::Ok);
+    let raw = std::fs::read_to_string(format!("{}/../events/sns-5xx-errors-alarm.json", env!("CARGO_MANIFEST_DIR")))
+        .unwrap()
+        .replace(r#"\"NewStateValue\":\"ALARM\""#, r#"\"NewStateValue\":\"INSUFFICIENT_DATA\""#);
+    match parse_bytes(raw.as_bytes()).unwrap().remove(0) {
+        Notification::Alarm(a) => assert_eq!(a.state, AlarmState::InsufficientData),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn eventbridge_dimensions_map_and_reason_data() {
+    let a = alarm("eventbridge-high-concurrency-alarm.json");
+    assert_eq!(a.name, "deepgram-high-concurrency");
+    assert_eq!(a.arn.as_deref(), Some("arn:aws:cloudwatch:us-east-1:123456789012:alarm:deepgram-high-concurrency"));
+    let AlarmKind::Metric { stat, evaluation } = &a.kind else { panic!("{:?}", a.kind) };
+    assert_eq!(stat.metric.name, "ConcurrentRequestsPerModel");
+    assert_eq!(stat.metric.dimension("EndpointName"), Some("deepgram-prod"));
+    assert_eq!((evaluation.threshold, evaluation.period_s), (Some(80.0), Some(60)));
+    assert!(matches!(a.origin, Origin::EventBridge { .. }));
+}
+
+#[test]
+fn alarm_action_and_its_published_quirks() {
+    let a = alarm("lambda-alarm-action-high-concurrency.json");
+    assert_eq!(a.origin, Origin::AlarmAction);
+    assert_eq!(a.region.as_deref(), Some("us-east-1"));
+    // Spaces inside times and ARNs, as in the runtime's published fixture.
+    let a = alarm("real/lambda-action-metric.json");
+    assert_eq!(a.account.as_deref(), Some("444455556666"));
+    assert_eq!(a.state_change_time.unwrap().to_rfc3339(), "2023-08-04T12:36:15.490+00:00");
+    assert_eq!(a.previous_state, Some(AlarmState::InsufficientData));
+    let a = alarm("real/lambda-action-composite.json");
+    assert!(matches!(&a.kind, AlarmKind::Composite { triggering_children, .. } if triggering_children.len() == 1));
+    let a = alarm("real/lambda-action-hybrid-eb-header-composite.json");
+    assert_eq!(a.actions_suppressed_by.as_deref(), Some("WaitPeriod"));
+}
+
+#[test]
+fn real_world_quirks() {
+    // Old TreatMissingData spelling, Unit "None", no *Actions.
+    let a = alarm("real/sns-metric-old-tmd-2021-rheoceros.json");
+    let AlarmKind::Metric { stat, evaluation } = &a.kind else { panic!() };
+    assert_eq!(evaluation.treat_missing_data, Some(TreatMissingData::Missing));
+    assert_eq!(stat.unit, None);
+    // Placeholder ARN: no region invented.
+    assert_eq!(alarm("real/sns-metric-go-fixture-2015.json").region, None);
+    // SigningCertURL spelling.
+    assert_eq!(alarm("real/sns-metric-rust-fixture-certURL-2015.json").name, "EXAMPLE");
+    // Empty-string description is no description.
+    assert_eq!(alarm("real/sns-composite-2021-rheoceros.json").description, None);
+    // Anomaly alarm returning to OK, in Seoul.
+    let a = alarm("real/sns-anomaly-2021-ok-cloudforet.json");
+    assert_eq!((a.state, a.region.as_deref()), (AlarmState::Ok, Some("ap-northeast-2")));
+    assert!(matches!(a.kind, AlarmKind::AnomalyDetection { .. }));
+    // EventBridge anomaly from the docs.
+    assert!(matches!(alarm("real/eb-anomaly.json").kind, AlarmKind::AnomalyDetection { .. }));
+    assert!(matches!(alarm("real/eb-composite-suppressor.json").kind, AlarmKind::Composite { .. }));
+}
+
+#[test]
+fn other_partitions_from_the_arn() {
+    let raw = std::fs::read_to_string(format!("{}/../events/sns-5xx-errors-alarm.json", env!("CARGO_MANIFEST_DIR")))
+        .unwrap()
+        .replace("arn:aws:cloudwatch:us-east-1:", "arn:aws-cn:cloudwatch:cn-north-1:");
+    let Notification::Alarm(a) = parse_bytes(raw.as_bytes()).unwrap().remove(0) else { panic!() };
+    assert_eq!((a.partition.as_str(), a.region.as_deref()), ("aws-cn", Some("cn-north-1")));
+}
+
+#[test]
+fn multiple_records_each_become_a_notification() {
+    let n = fixture("real/adv-5-two-sns-records.json");
+    assert_eq!(n.len(), 2);
+    assert!(matches!(&n[1], Notification::Alarm(a) if matches!(a.kind, AlarmKind::Composite { .. })));
+    assert_eq!(fixture("real/sns-metricmath-rust-fixture-2records-2015.json").len(), 2);
+}
+
+#[test]
+fn non_alarm_sns_messages_are_plain() {
+    let n = fixture("sns-plain-text-message.json");
+    assert!(matches!(&n[0], Notification::Plain(p) if !p.body.is_empty()));
+    let json_other = r#"{"Records":[{"EventSource":"aws:sns","EventVersion":"1.0","EventSubscriptionArn":"arn:aws:sns:us-east-1:1:t:x",
+      "Sns":{"Type":"Notification","MessageId":"m","TopicArn":"arn:aws:sns:us-east-1:1:t","Subject":null,"Message":"{\"hello\":1}",
+      "Timestamp":"2026-11-20T14:07:31.566Z","SignatureVersion":"1","Signature":"x","SigningCertURL":"x","UnsubscribeURL":"x","MessageAttributes":{}}}]}"#;
+    let n = parse_bytes(json_other.as_bytes()).unwrap();
+    assert!(matches!(&n[0], Notification::Plain(p) if p.body == "{\"hello\":1}" && p.subject.is_none()));
+}
+
+#[test]
+fn bad_input_is_a_one_line_error_naming_what_was_expected() {
+    let cases: [(&str, &str); 7] = [
+        ("not json", "input is not JSON"),
+        ("[1,2]", "got a JSON array"),
+        ("{\"foo\":1}", "expected an SNS event (`Records[]`)"),
+        ("{\"Records\":[]}", "`Records` is empty"),
+        ("{\"Records\":[{\"Sns\":{}}]}", "malformed SNS event"),
+        ("{\"detail-type\":\"EC2 Instance State-change Notification\",\"source\":\"aws.ec2\",\"detail\":{}}", "expected \"CloudWatch Alarm State Change\""),
+        ("{\"alarmData\":{\"alarmName\":\"x\",\"state\":{\"value\":\"MAYBE\"}}}", "expected ALARM, OK or INSUFFICIENT_DATA"),
+    ];
+    for (input, want) in cases {
+        let e = parse_bytes(input.as_bytes()).unwrap_err().to_string();
+        assert!(e.contains(want), "{input}: {e}");
+        assert!(!e.contains('\n'), "{input}: multi-line error {e}");
+    }
+}

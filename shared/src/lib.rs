@@ -1,0 +1,28 @@
+//! sagealarm: CloudWatch alarms on SageMaker endpoints, enriched and routed to Slack and PagerDuty.
+//!
+//! The data flows one way, one module per stage:
+//! [`intake`] (parse) → [`target`] (what it is about) → [`enrich`] (fetch) → [`report`] (one model)
+//! → [`render`] (Slack, PagerDuty bodies) → [`route`] + [`notify`] (deliver). [`pipeline`] wires
+//! them for the Lambda and the CLI; [`settings`] reads the environment.
+
+pub mod enrich;
+pub mod intake;
+pub mod links;
+pub mod logging;
+pub mod model;
+pub mod notify;
+pub mod pipeline;
+pub mod render;
+pub mod report;
+pub mod route;
+pub mod secrets;
+pub mod settings;
+pub mod target;
+
+pub use aws_config::SdkConfig as AwsConfig;
+
+/// The shared SDK configuration, built once per cold start; every client comes from it.
+/// `AWS_ENDPOINT_URL_<SERVICE>` in the environment points clients at local emulators.
+pub async fn aws_config() -> AwsConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}

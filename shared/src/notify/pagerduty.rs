@@ -1,0 +1,35 @@
+//! PagerDuty Events API v2: success is HTTP 202; 400 is a bad event and never retried.
+
+use super::{classify_status, Failure, Notifier};
+use crate::report::Report;
+use crate::route::Severity;
+use crate::secrets::Secret;
+use serde_json::Value;
+use std::time::Duration;
+
+pub struct PagerDutyNotifier {
+    pub name: String,
+    pub routing_key: Secret,
+    pub events_url: String,
+}
+
+impl Notifier for PagerDutyNotifier {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn kind(&self) -> &'static str {
+        "pagerduty"
+    }
+    fn url(&self) -> &str {
+        &self.events_url
+    }
+    fn body(&self, report: &Report, severity: Severity) -> Value {
+        crate::render::pagerduty::render(report, self.routing_key.expose(), severity)
+    }
+    fn classify(&self, status: u16, retry_after: Option<Duration>, body: &str) -> Result<(), Failure> {
+        if (200..300).contains(&status) {
+            return Ok(());
+        }
+        Err(classify_status("PagerDuty", status, retry_after, body))
+    }
+}

@@ -1,0 +1,278 @@
+//! The whole flow for one Lambda invocation: intake → target → enrich → report → route → render →
+//! deliver. Built once per cold start ([`App::new`]); [`App::handle`] per event.
+
+use crate::enrich::Enrichment;
+use crate::intake::{self, IntakeError};
+use crate::model::Notification;
+use crate::notify::http::{self, RetryPolicy};
+use crate::notify::pagerduty::PagerDutyNotifier;
+use crate::notify::slack::SlackNotifier;
+use crate::notify::Notifier;
+use crate::report::{self, Report};
+use crate::route::{Facts, ReceiverKind, ReceiverSpec, Routes};
+use crate::secrets::SecretResolver;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::HashSet;
+use std::sync::Arc;
+use tokio::sync::OnceCell;
+
+/// How (and whether) alarms are enriched.
+#[derive(Clone)]
+pub enum EnrichMode {
+    /// Enrichment is not run; the message says why.
+    Off(String),
+}
+
+impl EnrichMode {
+    async fn enrich(&self, alarm: &crate::model::Alarm) -> Enrichment {
+        let target = crate::target::resolve(alarm);
+        if target.sagemaker().is_none() {
+            return Enrichment::skipped("not a SageMaker alarm: no endpoint lookups");
+        }
+        match self {
+            EnrichMode::Off(why) => Enrichment::skipped(why.clone()),
+        }
+    }
+}
+
+/// Turns an intake result into reports (one per distinct notification).
+pub async fn reports(notifications: Vec<Notification>, enrich: &EnrichMode) -> Vec<Report> {
+    let mut seen = HashSet::new();
+    let mut out = vec![];
+    for n in notifications {
+        // SNS can put the same message twice in one batch (see the runtime's own fixture).
+        let id = match &n {
+            Notification::Alarm(a) => a.origin.delivery_id().map(|id| format!("{id}/{}", a.identity())),
+            Notification::Plain(p) => p.origin.delivery_id().map(str::to_string),
+        };
+        if let Some(id) = id {
+            if !seen.insert(id.clone()) {
+                tracing::info!(delivery_id = %id, "duplicate notification in the same event, delivered once");
+                continue;
+            }
+        }
+        out.push(match n {
+            Notification::Alarm(a) => {
+                let e = enrich.enrich(&a).await;
+                Report::Alarm(Box::new(report::build_alarm(*a, e)))
+            }
+            Notification::Plain(p) => Report::Plain(p),
+        });
+    }
+    out
+}
+
+struct Receiver {
+    spec: ReceiverSpec,
+    /// Resolved once per cold start; a failed resolution is retried on the next invocation.
+    notifier: OnceCell<Arc<dyn Notifier>>,
+}
+
+pub struct App {
+    routes: Routes,
+    receivers: Vec<Receiver>,
+    secrets: SecretResolver,
+    enrich: EnrichMode,
+    http: reqwest::Client,
+    retry: RetryPolicy,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DeliveryResult {
+    pub receiver: String,
+    pub kind: &'static str,
+    pub alarm: String,
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Summary {
+    pub notifications: usize,
+    pub deliveries: Vec<DeliveryResult>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandleError {
+    #[error(transparent)]
+    Intake(#[from] IntakeError),
+    /// Lambda retries the event, then the failure destination keeps it.
+    #[error("every receiver failed for {alarm:?}: {}", .failures.join("; "))]
+    AllReceiversFailed { alarm: String, failures: Vec<String> },
+}
+
+impl App {
+    pub fn new(routes: Routes, secrets: SecretResolver, enrich: EnrichMode, retry: RetryPolicy) -> Self {
+        let receivers = routes.receivers().iter().cloned().map(|spec| Receiver { spec, notifier: OnceCell::new() }).collect();
+        Self { http: http::client(&retry), routes, receivers, secrets, enrich, retry }
+    }
+
+    async fn notifier(&self, r: &Receiver) -> Result<Arc<dyn Notifier>, String> {
+        r.notifier
+            .get_or_try_init(|| async {
+                let n: Arc<dyn Notifier> = match &r.spec.kind {
+                    ReceiverKind::Slack { webhook_url } => Arc::new(SlackNotifier {
+                        name: r.spec.name.clone(),
+                        webhook_url: self.secrets.resolve(webhook_url).await.map_err(|e| e.to_string())?,
+                    }),
+                    ReceiverKind::PagerDuty { routing_key, events_url } => Arc::new(PagerDutyNotifier {
+                        name: r.spec.name.clone(),
+                        routing_key: self.secrets.resolve(routing_key).await.map_err(|e| e.to_string())?,
+                        events_url: events_url.clone(),
+                    }),
+                };
+                Ok(n)
+            })
+            .await
+            .cloned()
+    }
+
+    /// Runs the whole flow for one event.
+    pub async fn handle(&self, event: &Value) -> Result<Summary, HandleError> {
+        let notifications = intake::parse_event(event)?;
+        let count = notifications.len();
+        let mut deliveries = vec![];
+        let mut all_failed: Option<HandleError> = None;
+        for report in reports(notifications, &self.enrich).await {
+            let results = self.deliver(&report).await;
+            let name = alarm_name(&report);
+            if results.iter().all(|r| !r.ok) {
+                let failures: Vec<String> = results.iter().map(|r| format!("{}: {}", r.receiver, r.error.as_deref().unwrap_or("failed"))).collect();
+                tracing::error!(alarm = %name, failures = ?failures, "every receiver failed");
+                all_failed.get_or_insert(HandleError::AllReceiversFailed { alarm: name, failures });
+            } else if let Some(bad) = results.iter().find(|r| !r.ok) {
+                tracing::warn!(alarm = %name, receiver = %bad.receiver, error = bad.error.as_deref().unwrap_or(""), "partial delivery");
+            }
+            deliveries.extend(results);
+        }
+        match all_failed {
+            Some(e) => Err(e),
+            None => Ok(Summary { notifications: count, deliveries }),
+        }
+    }
+
+    /// Every routed receiver concurrently; one failing never blocks another.
+    async fn deliver(&self, report: &Report) -> Vec<DeliveryResult> {
+        let facts = Facts::of(report);
+        let name = alarm_name(report);
+        let jobs = self.routes.route(&facts).into_iter().map(|d| {
+            let receiver = self.receivers.iter().find(|r| r.spec.name == d.receiver.name);
+            let name = name.clone();
+            async move {
+                let kind = match d.receiver.kind {
+                    ReceiverKind::Slack { .. } => "slack",
+                    ReceiverKind::PagerDuty { .. } => "pagerduty",
+                };
+                let result = match receiver {
+                    None => Err(format!("receiver {:?} is not configured", d.receiver.name)),
+                    Some(r) => match self.notifier(r).await {
+                        Err(e) => Err(format!("secret: {e}")),
+                        Ok(n) => {
+                            let body = n.body(report, d.severity);
+                            http::deliver(&self.http, n.as_ref(), &body, &self.retry).await.map_err(|f| f.message)
+                        }
+                    },
+                };
+                match &result {
+                    Ok(()) => tracing::info!(alarm = %name, receiver = %d.receiver.name, kind, severity = d.severity.as_str(), "delivered"),
+                    Err(e) => tracing::error!(alarm = %name, receiver = %d.receiver.name, kind, error = %e, "delivery failed"),
+                }
+                DeliveryResult { receiver: d.receiver.name.clone(), kind, alarm: name, ok: result.is_ok(), error: result.err() }
+            }
+        });
+        futures::future::join_all(jobs).await
+    }
+}
+
+fn alarm_name(r: &Report) -> String {
+    match r {
+        Report::Alarm(a) => a.alarm.name.clone(),
+        Report::Plain(p) => p.subject.clone().unwrap_or_else(|| "SNS notification".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use wiremock::matchers::{body_string_contains, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    fn app(server: &MockServer) -> App {
+        let doc = format!(
+            r#"
+receivers:
+  - name: slack-sre
+    slack: {{ webhook_url: "{u}/slack" }}
+  - name: pager
+    pagerduty: {{ routing_key: "0123456789abcdef0123456789abcdef", events_url: "{u}/pd" }}
+route:
+  receivers: [slack-sre, pager]
+  severity: critical
+"#,
+            u = server.uri()
+        );
+        let retry = RetryPolicy { max_retries: 1, min_delay: Duration::from_millis(5), max_delay: Duration::from_millis(5), max_retry_after: Duration::from_secs(1), request_timeout: Duration::from_secs(2) };
+        App::new(Routes::parse(&doc).unwrap(), SecretResolver::new(None, true), EnrichMode::Off("test".into()), retry)
+    }
+
+    fn event(name: &str) -> Value {
+        serde_json::from_str(&std::fs::read_to_string(format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn delivers_to_every_routed_receiver() {
+        let s = MockServer::start().await;
+        Mock::given(method("POST")).and(path("/slack")).and(body_string_contains("deepgram-high-gpu")).respond_with(ResponseTemplate::new(200).set_body_string("ok")).expect(1).mount(&s).await;
+        Mock::given(method("POST")).and(path("/pd")).and(body_string_contains("\"trigger\"")).respond_with(ResponseTemplate::new(202)).expect(1).mount(&s).await;
+        let summary = app(&s).handle(&event("sns-gpu-utilization-alarm.json")).await.unwrap();
+        assert_eq!(summary.deliveries.iter().filter(|d| d.ok).count(), 2);
+    }
+
+    #[tokio::test]
+    async fn one_receiver_down_does_not_stop_the_other() {
+        let s = MockServer::start().await;
+        Mock::given(method("POST")).and(path("/slack")).respond_with(ResponseTemplate::new(404).set_body_string("channel_not_found")).expect(1).mount(&s).await;
+        Mock::given(method("POST")).and(path("/pd")).respond_with(ResponseTemplate::new(202)).expect(1).mount(&s).await;
+        let summary = app(&s).handle(&event("sns-5xx-errors-alarm.json")).await.unwrap();
+        let slack = summary.deliveries.iter().find(|d| d.receiver == "slack-sre").unwrap();
+        assert!(!slack.ok && slack.error.as_deref().unwrap().contains("channel_not_found"));
+        assert!(summary.deliveries.iter().any(|d| d.receiver == "pager" && d.ok));
+    }
+
+    #[tokio::test]
+    async fn all_receivers_down_fails_the_invocation_naming_each() {
+        let s = MockServer::start().await;
+        Mock::given(method("POST")).respond_with(ResponseTemplate::new(503)).mount(&s).await;
+        let e = app(&s).handle(&event("sns-5xx-errors-alarm.json")).await.unwrap_err().to_string();
+        assert!(e.starts_with("every receiver failed for \"deepgram-invocation-errors\""), "{e}");
+        assert!(e.contains("slack-sre: Slack answered HTTP 503") && e.contains("pager: PagerDuty answered HTTP 503"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn duplicate_records_deliver_once_and_bad_input_is_an_error() {
+        let s = MockServer::start().await;
+        Mock::given(method("POST")).and(path("/slack")).respond_with(ResponseTemplate::new(200).set_body_string("ok")).expect(1).mount(&s).await;
+        Mock::given(method("POST")).and(path("/pd")).respond_with(ResponseTemplate::new(202)).expect(1).mount(&s).await;
+        let summary = app(&s).handle(&event("real/sns-metricmath-rust-fixture-2records-2015.json")).await.unwrap();
+        assert_eq!((summary.notifications, summary.deliveries.len()), (2, 2));
+        let e = app(&s).handle(&serde_json::json!({"hello": "world"})).await.unwrap_err();
+        assert!(matches!(e, HandleError::Intake(_)));
+    }
+
+    #[tokio::test]
+    async fn a_missing_secret_fails_only_that_receiver() {
+        let s = MockServer::start().await;
+        Mock::given(method("POST")).and(path("/pd")).respond_with(ResponseTemplate::new(202)).expect(1).mount(&s).await;
+        let doc = format!(
+            "receivers:\n  - {{name: a, slack: {{webhook_url: \"env:SAGEALARM_TEST_UNSET\"}}}}\n  - {{name: b, pagerduty: {{routing_key: k, events_url: \"{}/pd\"}}}}\nroute: {{receivers: [a, b]}}",
+            s.uri()
+        );
+        let app = App::new(Routes::parse(&doc).unwrap(), SecretResolver::new(None, true), EnrichMode::Off("t".into()), RetryPolicy::default());
+        let summary = app.handle(&event("sns-5xx-errors-alarm.json")).await.unwrap();
+        let a = summary.deliveries.iter().find(|d| d.receiver == "a").unwrap();
+        assert_eq!(a.error.as_deref(), Some("secret: env:SAGEALARM_TEST_UNSET: environment variable is not set"));
+    }
+}

@@ -1,0 +1,227 @@
+//! PagerDuty Events API v2: `trigger` on ALARM (and INSUFFICIENT_DATA), `resolve` on OK, tied by a
+//! `dedup_key` derived from the alarm ARN.
+
+use super::text::truncate;
+use crate::model::{AlarmState, Origin};
+use crate::report::{subject_line, AlarmReport, Report};
+use crate::route::Severity;
+use serde_json::{json, Map, Value};
+
+pub const SUMMARY_MAX: usize = 1024;
+pub const DEDUP_KEY_MAX: usize = 255;
+
+/// Deterministic, ≤ 255 chars, the same for ALARM and OK of one alarm. ARNs longer than that
+/// (alarm names may be 255 chars alone) keep their head and gain a hash of the whole.
+pub fn dedup_key(identity: &str) -> String {
+    if identity.chars().count() <= DEDUP_KEY_MAX {
+        return identity.to_string();
+    }
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(identity.as_bytes());
+    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+    let head: String = identity.chars().take(DEDUP_KEY_MAX - hex.len() - 1).collect();
+    format!("{head}#{hex}")
+}
+
+pub fn render(report: &Report, routing_key: &str, severity: Severity) -> Value {
+    match report {
+        Report::Alarm(a) => alarm(a, routing_key, severity),
+        Report::Plain(p) => {
+            let key = match &p.origin {
+                Origin::Sns { message_id, .. } => format!("sagealarm:sns:{message_id}"),
+                Origin::EventBridge { id } => format!("sagealarm:eventbridge:{id}"),
+                Origin::AlarmAction => "sagealarm:plain".into(),
+            };
+            let summary = p.subject.clone().unwrap_or_else(|| p.body.clone());
+            json!({
+                "routing_key": routing_key,
+                "event_action": "trigger",
+                "dedup_key": dedup_key(&key),
+                "client": "sagealarm",
+                "payload": {
+                    "summary": truncate(&one_line(&summary), SUMMARY_MAX),
+                    "source": "sagealarm",
+                    "severity": severity.as_str(),
+                    "timestamp": p.timestamp.map(|t| t.to_rfc3339()),
+                    "custom_details": { "message": truncate(&p.body, 16_000) },
+                }
+            })
+        }
+    }
+}
+
+fn alarm(r: &AlarmReport, routing_key: &str, severity: Severity) -> Value {
+    let a = &r.alarm;
+    let key = dedup_key(&a.identity());
+    if a.state == AlarmState::Ok {
+        return json!({ "routing_key": routing_key, "event_action": "resolve", "dedup_key": key });
+    }
+    // Missing data is a warning, never a page at the route's full severity.
+    let severity = if a.state == AlarmState::InsufficientData { severity.min(Severity::Warning) } else { severity };
+
+    let mut summary = format!("{} {}: {}", a.state, a.name, r.metric_label);
+    if let Some(t) = &r.threshold {
+        summary.push_str(&format!(" {t}"));
+    }
+    if let Some(s) = subject_line(&r.target) {
+        summary.push_str(&format!(" on {s}"));
+    }
+    let sm = r.target.sagemaker();
+    let source = sm
+        .and_then(|s| s.endpoint.clone().or_else(|| s.inference_component.clone()))
+        .or_else(|| a.region.clone().map(|reg| format!("cloudwatch.{reg}")))
+        .unwrap_or_else(|| "cloudwatch".into());
+
+    let mut payload = Map::new();
+    payload.insert("summary".into(), truncate(&one_line(&summary), SUMMARY_MAX).into());
+    payload.insert("source".into(), source.into());
+    payload.insert("severity".into(), severity.as_str().into());
+    if let Some(t) = a.state_change_time {
+        payload.insert("timestamp".into(), t.to_rfc3339().into());
+    }
+    if let Some(c) = sm.and_then(|s| s.instance.clone().or_else(|| s.container.clone())) {
+        payload.insert("component".into(), c.into());
+    }
+    if let Some(g) = sm.and_then(|s| s.variant.clone()) {
+        payload.insert("group".into(), g.into());
+    }
+    payload.insert("class".into(), r.metric_label.clone().into());
+    payload.insert("custom_details".into(), custom_details(r));
+
+    let links: Vec<Value> = r.links.iter().map(|l| json!({ "href": l.url, "text": l.text })).collect();
+    let mut body = json!({
+        "routing_key": routing_key,
+        "event_action": "trigger",
+        "dedup_key": key,
+        "client": "sagealarm",
+        "payload": payload,
+        "links": links,
+    });
+    if let Some(first) = r.links.first() {
+        body["client_url"] = first.url.clone().into();
+    }
+    body
+}
+
+/// The structured facts, for PagerDuty's incident details and for automation reading them.
+fn custom_details(r: &AlarmReport) -> Value {
+    let a = &r.alarm;
+    let mut d = json!({
+        "alarm_name": a.name,
+        "alarm_arn": a.arn,
+        "state": a.state,
+        "previous_state": a.previous_state,
+        "state_change_time": a.state_change_time.map(|t| t.to_rfc3339()),
+        "reason": truncate(&r.reason, 2000),
+        "metric": r.metric_label,
+        "threshold": r.threshold,
+        "window": r.window,
+        "description": a.description.as_deref().map(|d| truncate(d, 2000)),
+        "account": a.account,
+        "region": a.region,
+        "alarm_shape": a.kind.shape_name(),
+        "target": r.target.subject,
+    });
+    if let Some(s) = &a.actions_suppressed_by {
+        d["actions_suppressed_by"] = s.clone().into();
+    }
+    if let Some(s) = &r.enrichment.skipped {
+        d["enrichment_skipped"] = s.clone().into();
+    }
+    if !r.enrichment.notes.is_empty() {
+        d["enrichment_notes"] = r.enrichment.notes.iter().map(|n| format!("{}: {}", n.source, n.message)).collect::<Vec<_>>().into();
+    }
+    d
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Checks an event against the Events API v2 schema rules this renderer relies on.
+pub fn check_event(ev: &Value) -> Result<(), String> {
+    let action = ev["event_action"].as_str().ok_or("event_action missing")?;
+    if ev["routing_key"].as_str().is_none_or(str::is_empty) {
+        return Err("routing_key missing".into());
+    }
+    let key = ev["dedup_key"].as_str().ok_or("dedup_key missing")?;
+    if key.is_empty() || key.chars().count() > DEDUP_KEY_MAX {
+        return Err(format!("dedup_key has {} chars", key.chars().count()));
+    }
+    match action {
+        "resolve" | "acknowledge" => Ok(()),
+        "trigger" => {
+            let p = &ev["payload"];
+            let summary = p["summary"].as_str().ok_or("payload.summary missing")?;
+            if summary.is_empty() || summary.chars().count() > SUMMARY_MAX {
+                return Err(format!("summary has {} chars", summary.chars().count()));
+            }
+            if p["source"].as_str().is_none_or(str::is_empty) {
+                return Err("payload.source missing".into());
+            }
+            match p["severity"].as_str() {
+                Some("critical" | "error" | "warning" | "info") => {}
+                other => return Err(format!("payload.severity is {other:?}")),
+            }
+            for l in ev["links"].as_array().into_iter().flatten() {
+                if l["href"].as_str().is_none_or(str::is_empty) {
+                    return Err("a link without href".into());
+                }
+            }
+            Ok(())
+        }
+        other => Err(format!("event_action {other:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::test_support::*;
+
+    const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn every_sample_event_is_a_valid_event() {
+        for (name, r) in all_reports() {
+            check_event(&render(&r, KEY, Severity::Critical)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+
+    #[test]
+    fn alarm_triggers_and_ok_resolves_with_the_same_dedup_key() {
+        let alarm = render(&reports_from_str(&fixture("sns-high-concurrency-alarm.json")).remove(0), KEY, Severity::Critical);
+        let ok = render(&reports_from_str(&fixture("sns-high-concurrency-ok.json")).remove(0), KEY, Severity::Critical);
+        assert_eq!(alarm["event_action"], "trigger");
+        assert_eq!(ok["event_action"], "resolve");
+        assert_eq!(alarm["dedup_key"], ok["dedup_key"]);
+        assert_eq!(alarm["dedup_key"], "arn:aws:cloudwatch:us-east-1:123456789012:alarm:deepgram-high-concurrency");
+        assert_eq!(alarm["payload"]["severity"], "critical");
+        assert_eq!(alarm["payload"]["source"], "deepgram-prod");
+        assert_eq!(alarm["payload"]["group"], "AllTraffic");
+        assert_eq!(alarm["payload"]["custom_details"]["target"]["endpoint"], "deepgram-prod");
+        assert!(alarm["links"].as_array().unwrap().iter().any(|l| l["text"] == "Endpoint"));
+        // The same alarm through EventBridge correlates with the SNS one.
+        let eb = render(&reports_from_str(&fixture("eventbridge-high-concurrency-alarm.json")).remove(0), KEY, Severity::Critical);
+        assert_eq!(eb["dedup_key"], alarm["dedup_key"]);
+    }
+
+    #[test]
+    fn insufficient_data_is_at_most_a_warning() {
+        let raw = fixture("sns-5xx-errors-alarm.json").replace(r#"\"NewStateValue\":\"ALARM\""#, r#"\"NewStateValue\":\"INSUFFICIENT_DATA\""#);
+        let ev = render(&reports_from_str(&raw).remove(0), KEY, Severity::Critical);
+        assert_eq!((ev["event_action"].as_str(), ev["payload"]["severity"].as_str()), (Some("trigger"), Some("warning")));
+    }
+
+    #[test]
+    fn limits_hold_for_huge_input() {
+        let ev = render(&hostile_report(10_000), KEY, Severity::Error);
+        check_event(&ev).unwrap();
+        assert_eq!(ev["payload"]["summary"].as_str().unwrap().chars().count(), SUMMARY_MAX);
+        let long = format!("arn:aws:cloudwatch:us-east-1:123456789012:alarm:{}", "n".repeat(255));
+        let k = dedup_key(&long);
+        assert_eq!(k.chars().count(), DEDUP_KEY_MAX);
+        assert_eq!(k, dedup_key(&long), "deterministic");
+        assert_ne!(k, dedup_key(&format!("{long}x")));
+    }
+}

@@ -1,0 +1,346 @@
+//! Slack Block Kit message for an incoming webhook, within every Block Kit limit whatever the input.
+
+use super::text::{clamp_escaped, code, mrkdwn, plain, truncate};
+use crate::model::{AlarmKind, Origin};
+use crate::report::{subject_line, AlarmReport, Report};
+use crate::target::Subject;
+use serde_json::{json, Value};
+
+/// Limits from Slack's Block Kit reference (see the README's design section).
+pub mod limits {
+    pub const BLOCKS: usize = 50;
+    pub const HEADER: usize = 150;
+    pub const SECTION_TEXT: usize = 3000;
+    pub const FIELDS: usize = 10;
+    pub const FIELD_TEXT: usize = 2000;
+    pub const CONTEXT_ELEMENTS: usize = 10;
+    pub const ACTIONS_ELEMENTS: usize = 25;
+    pub const BUTTON_TEXT: usize = 75;
+    pub const BUTTON_URL: usize = 3000;
+    /// Slack rejects messages with ~13,200 chars of block text (`msg_blocks_too_long`) even when each
+    /// block is in its limit; stay well below.
+    pub const TOTAL_TEXT: usize = 12_000;
+    pub const FALLBACK_TEXT: usize = 3000;
+}
+
+pub fn render(report: &Report) -> Value {
+    match report {
+        Report::Alarm(a) => alarm(a),
+        Report::Plain(p) => {
+            let title = p.subject.clone().unwrap_or_else(|| "SNS notification".into());
+            let origin = origin_text(&p.origin);
+            json!({
+                "text": clamp_escaped(format!("✉️ {}", mrkdwn(&title, 300)), limits::FALLBACK_TEXT),
+                "blocks": [
+                    header(&format!("✉️ {title}")),
+                    section(&format!("```{}```", mrkdwn(&p.body, 2800))),
+                    context(&[format!("Not a CloudWatch alarm; delivered as received. {origin}")]),
+                ]
+            })
+        }
+    }
+}
+
+fn alarm(r: &AlarmReport) -> Value {
+    let a = &r.alarm;
+    let badge = super::state_badge(Some(a.state));
+    let mut blocks = vec![header(&format!("{badge}: {}", a.name))];
+
+    let subject = subject_fields(r);
+    if !subject.is_empty() {
+        blocks.push(section(&subject.join("  ·  ")));
+    }
+
+    let mut what = format!("*{}*", mrkdwn(&r.metric_label, 300));
+    if let Some(t) = &r.threshold {
+        what.push_str(&format!(" {}", mrkdwn(t, 300)));
+    }
+    if !r.reason.is_empty() {
+        what.push('\n');
+        what.push_str(&mrkdwn(&r.reason, 1500));
+    }
+    blocks.push(section(&what));
+
+    let mut fields = vec![];
+    if let Some(w) = &r.window {
+        fields.push(format!("*Window*\n{}", mrkdwn(w, 200)));
+    }
+    if let Some(t) = a.state_change_time {
+        let fallback = t.format("%Y-%m-%d %H:%M:%S UTC");
+        fields.push(format!("*Since*\n<!date^{}^{{date_short_pretty}} {{time_secs}}|{fallback}>", t.timestamp()));
+    }
+    if let Some(p) = a.previous_state {
+        fields.push(format!("*Previous state*\n{p}"));
+    }
+    if let Some(tmd) = a.kind.evaluation().and_then(|e| e.treat_missing_data) {
+        fields.push(format!("*Missing data*\n{}", serde_json::to_value(tmd).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()));
+    }
+    let place = [a.account.as_deref(), a.region.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" / ");
+    if !place.is_empty() {
+        fields.push(format!("*Account / region*\n{}", mrkdwn(&place, 200)));
+    }
+    if !fields.is_empty() {
+        blocks.push(json!({ "type": "section", "fields": fields.iter().map(|f| mrkdwn_obj(f, limits::FIELD_TEXT)).collect::<Vec<_>>() }));
+    }
+
+    if let Some(d) = &a.description {
+        blocks.push(section(&format!("*Description*\n{}", mrkdwn(d, 1500))));
+    }
+
+    if let AlarmKind::Composite { triggering_children, .. } = &a.kind {
+        let lines: Vec<String> = triggering_children
+            .iter()
+            .take(10)
+            .map(|c| format!("• {} {}", code(&c.name, 200), c.state.map(|s| s.as_str()).unwrap_or("")))
+            .collect();
+        if !lines.is_empty() {
+            blocks.push(section(&format!("*Triggering children*\n{}", lines.join("\n"))));
+        }
+    }
+
+    blocks.extend(enrichment_blocks(r));
+
+    let buttons: Vec<Value> = r
+        .links
+        .iter()
+        .filter(|l| l.url.len() <= limits::BUTTON_URL)
+        .take(limits::ACTIONS_ELEMENTS)
+        .enumerate()
+        .map(|(i, l)| {
+            json!({ "type": "button", "action_id": format!("link_{i}"), "text": { "type": "plain_text", "text": truncate(&l.text, limits::BUTTON_TEXT) }, "url": l.url })
+        })
+        .collect();
+    if !buttons.is_empty() {
+        blocks.push(json!({ "type": "actions", "elements": buttons }));
+    }
+
+    let mut footer = vec![format!("sagealarm · {} alarm · {}", a.kind.shape_name(), origin_text(&a.origin))];
+    if let Some(s) = &a.actions_suppressed_by {
+        footer.push(format!("CloudWatch actions suppressed by {}", mrkdwn(s, 100)));
+    }
+    blocks.push(context(&footer));
+    blocks.truncate(limits::BLOCKS);
+
+    json!({ "text": fallback_text(r), "blocks": blocks })
+}
+
+/// The notification text (and what clients without Block Kit show): one line that answers
+/// "what, where, how bad".
+pub fn fallback_text(r: &AlarmReport) -> String {
+    let mut s = format!("{}: {} — {}", super::state_badge(Some(r.alarm.state)), r.alarm.name, r.metric_label);
+    if let Some(t) = &r.threshold {
+        s.push(' ');
+        s.push_str(t);
+    }
+    if let Some(subj) = subject_line(&r.target) {
+        s.push_str(" on ");
+        s.push_str(&subj);
+    }
+    clamp_escaped(mrkdwn(&s, 600), limits::FALLBACK_TEXT)
+}
+
+fn subject_fields(r: &AlarmReport) -> Vec<String> {
+    match &r.target.subject {
+        Subject::SageMaker(sm) => [
+            ("Endpoint", &sm.endpoint),
+            ("Variant", &sm.variant),
+            ("Component", &sm.inference_component),
+            ("Container", &sm.container),
+            ("Instance", &sm.instance),
+            ("GPU", &sm.gpu),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("*{k}* {}", code(v, 200))))
+        .collect(),
+        Subject::Generic { namespace, metric_name } => {
+            let parts: Vec<String> = [namespace, metric_name].into_iter().flatten().map(|v| code(v, 200)).collect();
+            if parts.is_empty() {
+                vec![]
+            } else {
+                vec![format!("*Metric* {}", parts.join(" "))]
+            }
+        }
+        Subject::Composite { .. } => vec![],
+    }
+}
+
+fn enrichment_blocks(r: &AlarmReport) -> Vec<Value> {
+    let e = &r.enrichment;
+    let mut lines = vec![];
+    if let Some(why) = &e.skipped {
+        lines.push(format!("Enrichment: {}", mrkdwn(why, 300)));
+    }
+    lines.extend(e.notes.iter().take(8).map(|n| format!("⚠️ {}: {}", mrkdwn(&n.source, 60), mrkdwn(&n.message, 300))));
+    if lines.is_empty() {
+        return vec![];
+    }
+    vec![context(&lines)]
+}
+
+fn origin_text(o: &Origin) -> String {
+    match o {
+        Origin::Sns { message_id, .. } => format!("SNS {}", mrkdwn(message_id, 80)),
+        Origin::EventBridge { id } => format!("EventBridge {}", mrkdwn(id, 80)),
+        Origin::AlarmAction => "alarm action".into(),
+    }
+}
+
+fn header(text: &str) -> Value {
+    json!({ "type": "header", "text": { "type": "plain_text", "text": plain(text, limits::HEADER), "emoji": true } })
+}
+
+/// Text is already escaped by the caller; `verbatim` stops Slack auto-linking bare URLs and names.
+fn mrkdwn_obj(text: &str, max: usize) -> Value {
+    json!({ "type": "mrkdwn", "text": clamp_escaped(text.to_string(), max), "verbatim": true })
+}
+
+fn section(text: &str) -> Value {
+    json!({ "type": "section", "text": mrkdwn_obj(text, limits::SECTION_TEXT) })
+}
+
+fn context(lines: &[String]) -> Value {
+    let elements: Vec<Value> = lines.iter().take(limits::CONTEXT_ELEMENTS).map(|l| mrkdwn_obj(l, limits::SECTION_TEXT)).collect();
+    json!({ "type": "context", "elements": elements })
+}
+
+/// Checks a rendered message against every Block Kit limit this renderer relies on.
+pub fn check_limits(msg: &Value) -> Result<(), String> {
+    let text = msg["text"].as_str().ok_or("top-level `text` missing")?;
+    if text.is_empty() || text.chars().count() > limits::FALLBACK_TEXT {
+        return Err(format!("top-level text has {} chars", text.chars().count()));
+    }
+    let blocks = msg["blocks"].as_array().ok_or("`blocks` missing")?;
+    if blocks.is_empty() || blocks.len() > limits::BLOCKS {
+        return Err(format!("{} blocks", blocks.len()));
+    }
+    let len = |v: &Value| v.as_str().map(|s| s.chars().count()).unwrap_or(0);
+    let mut total = 0;
+    for (i, b) in blocks.iter().enumerate() {
+        let fail = |what: String| Err(format!("block {i} ({}): {what}", b["type"]));
+        match b["type"].as_str() {
+            Some("header") => {
+                let n = len(&b["text"]["text"]);
+                if b["text"]["type"] != "plain_text" || n == 0 || n > limits::HEADER {
+                    return fail(format!("header text {n} chars"));
+                }
+                total += n;
+            }
+            Some("section") => {
+                if let Some(t) = b.get("text") {
+                    let n = len(&t["text"]);
+                    if n == 0 || n > limits::SECTION_TEXT {
+                        return fail(format!("section text {n} chars"));
+                    }
+                    total += n;
+                }
+                if let Some(f) = b.get("fields").and_then(Value::as_array) {
+                    if f.len() > limits::FIELDS {
+                        return fail(format!("{} fields", f.len()));
+                    }
+                    for x in f {
+                        let n = len(&x["text"]);
+                        if n == 0 || n > limits::FIELD_TEXT {
+                            return fail(format!("field {n} chars"));
+                        }
+                        total += n;
+                    }
+                }
+            }
+            Some("context") => {
+                let e = b["elements"].as_array().map(Vec::len).unwrap_or(0);
+                if e == 0 || e > limits::CONTEXT_ELEMENTS {
+                    return fail(format!("{e} context elements"));
+                }
+                total += b["elements"].as_array().into_iter().flatten().map(|x| len(&x["text"])).sum::<usize>();
+            }
+            Some("actions") => {
+                let els = b["elements"].as_array().ok_or("actions without elements")?;
+                if els.is_empty() || els.len() > limits::ACTIONS_ELEMENTS {
+                    return fail(format!("{} action elements", els.len()));
+                }
+                for x in els {
+                    if len(&x["text"]["text"]) > limits::BUTTON_TEXT || len(&x["url"]) > limits::BUTTON_URL {
+                        return fail("button too long".into());
+                    }
+                }
+            }
+            other => return fail(format!("unexpected block type {other:?}")),
+        }
+    }
+    if total > limits::TOTAL_TEXT {
+        return Err(format!("{total} chars of block text"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::test_support::*;
+
+    #[test]
+    fn every_sample_event_renders_within_block_kit_limits() {
+        for (name, r) in all_reports() {
+            let msg = render(&r);
+            check_limits(&msg).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+
+    #[test]
+    fn hostile_text_cannot_mention_link_or_break_markup() {
+        let msg = render(&hostile_report(10_000));
+        check_limits(&msg).unwrap();
+        let mut texts = vec![msg["text"].as_str().unwrap().to_string()];
+        for b in msg["blocks"].as_array().unwrap() {
+            for t in [&b["text"]["text"], &b["text"]] {
+                if let Some(s) = t.as_str() {
+                    texts.push(s.to_string());
+                }
+            }
+            for x in b["fields"].as_array().into_iter().flatten().chain(b["elements"].as_array().into_iter().flatten()) {
+                if let Some(s) = x["text"].as_str() {
+                    texts.push(s.to_string());
+                }
+            }
+        }
+        for t in &texts {
+            for bad in ["<!channel>", "<!here>", "<@U024BE7LH>", "<https://evil"] {
+                assert!(!t.contains(bad), "{bad} survived in {t:.200}");
+            }
+        }
+        // The only control sequences left are the ones we write ourselves (dates, links in buttons).
+        let joined = texts.join("\n");
+        assert!(joined.matches('<').count() == joined.matches("<!date^").count(), "stray '<' in output");
+        // Mrkdwn objects that carry untrusted text do not auto-link.
+        for b in msg["blocks"].as_array().unwrap() {
+            if b["type"] == "section" && b.get("text").is_some() {
+                assert_eq!(b["text"]["verbatim"], true);
+            }
+        }
+    }
+
+    #[test]
+    fn latency_reason_in_human_units_with_links_and_fallback() {
+        let r = reports_from_str(&fixture("sns-first-chunk-latency-p99-alarm.json")).remove(0);
+        let msg = render(&r);
+        let s = msg.to_string();
+        assert!(s.contains("7.41 s"), "{s}");
+        assert!(!s.contains("7412093"), "raw microseconds leaked: {s}");
+        assert!(s.contains("≥ 5 s"));
+        assert!(s.contains("3 of 3 datapoints × 1 min"));
+        let text = msg["text"].as_str().unwrap();
+        assert!(text.starts_with("🔴 ALARM: deepgram-streaming-first-chunk-latency — FirstChunkLatency (p99) ≥ 5 s on endpoint deepgram-prod"), "{text}");
+        let buttons: Vec<&str> = msg["blocks"].as_array().unwrap().iter().filter(|b| b["type"] == "actions").flat_map(|b| b["elements"].as_array().unwrap()).map(|e| e["text"]["text"].as_str().unwrap()).collect();
+        assert_eq!(buttons, vec!["Alarm", "Metric", "Endpoint", "Logs"]);
+    }
+
+    #[test]
+    fn ok_state_and_plain_message() {
+        let r = reports_from_str(&fixture("sns-high-concurrency-ok.json")).remove(0);
+        assert!(render(&r)["blocks"][0]["text"]["text"].as_str().unwrap().starts_with("✅ OK: deepgram-high-concurrency"));
+        let p = reports_from_str(&fixture("sns-plain-text-message.json")).remove(0);
+        let msg = render(&p);
+        check_limits(&msg).unwrap();
+        assert!(msg.to_string().contains("Not a CloudWatch alarm"));
+    }
+}

@@ -1,0 +1,158 @@
+//! Report: the one model of what we know about a notification, built once and rendered per
+//! destination. Renderers never look back at raw input.
+
+use crate::enrich::Enrichment;
+use crate::links::{self, Link};
+use crate::model::{Alarm, AlarmKind, AlarmState, PlainMessage};
+use crate::render::units::{self, Unit};
+use crate::target::{self, Subject, Target};
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlarmReport {
+    pub alarm: Alarm,
+    pub target: Target,
+    /// `GPUUtilization (Average)`, `5xx error rate`, or the composite rule.
+    pub metric_label: String,
+    /// NewStateReason with values in human units.
+    pub reason: String,
+    /// `≥ 80%`, `outside band ANOMALY_DETECTION_BAND(m1, 2)`.
+    pub threshold: Option<String>,
+    /// `3 of 3 datapoints × 5 min`.
+    pub window: Option<String>,
+    pub links: Vec<Link>,
+    pub enrichment: Enrichment,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Report {
+    Alarm(Box<AlarmReport>),
+    Plain(PlainMessage),
+}
+
+impl Report {
+    pub fn state(&self) -> Option<AlarmState> {
+        match self {
+            Report::Alarm(a) => Some(a.alarm.state),
+            Report::Plain(_) => None,
+        }
+    }
+}
+
+/// How long the alarm looked at before changing state: period × evaluation periods.
+pub fn window_span(alarm: &Alarm) -> Duration {
+    let e = alarm.kind.evaluation();
+    let period = e.and_then(|e| e.period_s).or_else(|| alarm.kind.metric_stats().first().and_then(|s| s.period_s)).unwrap_or(300);
+    let n = e.and_then(|e| e.evaluation_periods).unwrap_or(1).max(1);
+    Duration::seconds(i64::from(period) * i64::from(n))
+}
+
+/// When the alarm changed state; `now` only when the payload had no readable time.
+pub fn anchor_time(alarm: &Alarm) -> DateTime<Utc> {
+    alarm.state_change_time.unwrap_or_else(Utc::now)
+}
+
+pub fn build_alarm(alarm: Alarm, enrichment: Enrichment) -> AlarmReport {
+    let target = target::resolve(&alarm);
+    let unit = primary_unit(&alarm);
+    let links = links::for_alarm(&alarm, &target);
+    AlarmReport {
+        metric_label: metric_label(&alarm),
+        reason: units::humanize_reason(&alarm.reason, unit),
+        threshold: threshold_text(&alarm, unit),
+        window: window_text(&alarm),
+        links,
+        target,
+        enrichment,
+        alarm,
+    }
+}
+
+/// The unit of the value the alarm compares: a single metric's, or none for expressions.
+fn primary_unit(alarm: &Alarm) -> Unit {
+    match &alarm.kind {
+        AlarmKind::Metric { stat, .. } => Unit::of(&stat.metric.name, stat.unit.as_deref()),
+        // The band is drawn around one metric: its unit is the band's.
+        AlarmKind::AnomalyDetection { queries, .. } => queries
+            .iter()
+            .find_map(|q| q.metric_stat.as_ref())
+            .map(|s| Unit::of(&s.metric.name, s.unit.as_deref()))
+            .unwrap_or(Unit::Plain),
+        _ => Unit::Plain,
+    }
+}
+
+fn metric_label(alarm: &Alarm) -> String {
+    match &alarm.kind {
+        AlarmKind::Metric { stat, .. } => format!("{} ({})", stat.metric.name, stat.stat.as_str()),
+        AlarmKind::MetricMath { queries, .. } | AlarmKind::AnomalyDetection { queries, .. } => {
+            let shown = queries.iter().find(|q| q.return_data && q.metric_stat.is_some()).or_else(|| queries.iter().find(|q| q.return_data));
+            match shown {
+                Some(q) => match (&q.label, &q.expression, &q.metric_stat) {
+                    (_, _, Some(ms)) => format!("{} ({})", ms.metric.name, ms.stat.as_str()),
+                    (Some(l), _, _) => l.clone(),
+                    (None, Some(e), _) => e.clone(),
+                    _ => q.id.clone(),
+                },
+                None => "metric math".into(),
+            }
+        }
+        AlarmKind::Composite { rule, .. } => rule.clone(),
+        AlarmKind::Unknown => "unknown trigger".into(),
+    }
+}
+
+fn threshold_text(alarm: &Alarm, unit: Unit) -> Option<String> {
+    let e = alarm.kind.evaluation()?;
+    if let Some(id) = &e.threshold_metric_id {
+        let band = match &alarm.kind {
+            AlarmKind::AnomalyDetection { queries, .. } => queries.iter().find(|q| &q.id == id).and_then(|q| q.expression.clone()),
+            _ => None,
+        };
+        let how = e.comparison.map(|c| c.symbol()).unwrap_or("outside band");
+        return Some(format!("{how} {}", band.unwrap_or_else(|| id.clone())));
+    }
+    let t = e.threshold?;
+    let sym = e.comparison.map(|c| c.symbol()).unwrap_or("vs");
+    Some(format!("{sym} {}", unit.format(t)))
+}
+
+fn window_text(alarm: &Alarm) -> Option<String> {
+    let e = alarm.kind.evaluation()?;
+    let period = e.period_s.or_else(|| alarm.kind.metric_stats().first().and_then(|s| s.period_s))?;
+    let n = e.evaluation_periods.unwrap_or(1);
+    let m = e.datapoints_to_alarm.unwrap_or(n);
+    Some(format!("{m} of {n} datapoints × {}", units::period(period)))
+}
+
+/// A one-line description of the subject: `endpoint deepgram-prod / AllTraffic / i-0a1… / GPU 0`.
+pub fn subject_line(target: &Target) -> Option<String> {
+    match &target.subject {
+        Subject::SageMaker(sm) => {
+            let mut parts = vec![];
+            if let Some(e) = &sm.endpoint {
+                parts.push(format!("endpoint {e}"));
+            }
+            if let Some(v) = &sm.variant {
+                parts.push(format!("variant {v}"));
+            }
+            if let Some(ic) = &sm.inference_component {
+                parts.push(format!("component {ic}"));
+            }
+            if let Some(c) = &sm.container {
+                parts.push(format!("container {c}"));
+            }
+            if let Some(i) = &sm.instance {
+                parts.push(format!("instance {i}"));
+            }
+            if let Some(g) = &sm.gpu {
+                parts.push(format!("GPU {g}"));
+            }
+            (!parts.is_empty()).then(|| parts.join(" / "))
+        }
+        Subject::Composite { children } if !children.is_empty() => Some(format!("children {}", children.join(", "))),
+        _ => None,
+    }
+}

@@ -1,0 +1,372 @@
+//! Route: which receivers get an alarm, at which severity — an Alertmanager-style tree.
+//!
+//! The root route is the default. Children are tried in order; the first that matches wins,
+//! unless it says `continue: true`, in which case later siblings are tried too. A node whose
+//! children all miss delivers to its own receivers. Receivers and severity are inherited.
+
+mod config;
+
+use crate::model::AlarmState;
+use crate::report::Report;
+use crate::secrets::SecretRef;
+pub use config::RoutesDoc;
+use config::{MatchDoc, OneOrMany, ReceiverDoc, RouteDoc};
+use globset::{Glob, GlobMatcher};
+use regex::Regex;
+use serde::Serialize;
+use std::collections::HashSet;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+    Critical,
+}
+
+impl Severity {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s.trim().to_ascii_lowercase().as_str() {
+            "info" => Self::Info,
+            "warning" => Self::Warning,
+            "error" => Self::Error,
+            "critical" => Self::Critical,
+            _ => return None,
+        })
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::Warning => "warning",
+            Self::Error => "error",
+            Self::Critical => "critical",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("routing document is not valid YAML/JSON: {0}")]
+    Syntax(String),
+    #[error("routing document: {path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+fn invalid(path: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { path: path.into(), message: message.into() }
+}
+
+/// Where a receiver sends, with its credential still a reference.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReceiverKind {
+    Slack { webhook_url: SecretRef },
+    PagerDuty { routing_key: SecretRef, events_url: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceiverSpec {
+    pub name: String,
+    pub kind: ReceiverKind,
+}
+
+pub const PAGERDUTY_EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue";
+
+#[derive(Debug)]
+struct Matcher {
+    alarm_name: Vec<GlobMatcher>,
+    alarm_name_regex: Vec<Regex>,
+    endpoint: Vec<GlobMatcher>,
+    namespace: Vec<GlobMatcher>,
+    state: Vec<AlarmState>,
+    account: Vec<GlobMatcher>,
+    region: Vec<GlobMatcher>,
+}
+
+#[derive(Debug)]
+struct Node {
+    matcher: Matcher,
+    receivers: Vec<usize>,
+    severity: Severity,
+    continue_: bool,
+    children: Vec<Node>,
+}
+
+/// A validated routing tree.
+#[derive(Debug)]
+pub struct Routes {
+    receivers: Vec<ReceiverSpec>,
+    root: Node,
+}
+
+/// One receiver an alarm goes to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery<'a> {
+    pub receiver: &'a ReceiverSpec,
+    pub severity: Severity,
+}
+
+/// The facts routes match on.
+#[derive(Debug, Default)]
+pub struct Facts<'a> {
+    pub alarm_name: &'a str,
+    pub endpoint: Option<&'a str>,
+    pub namespace: Option<&'a str>,
+    pub state: Option<AlarmState>,
+    pub account: Option<&'a str>,
+    pub region: Option<&'a str>,
+}
+
+impl<'a> Facts<'a> {
+    pub fn of(report: &'a Report) -> Self {
+        match report {
+            Report::Alarm(a) => Facts {
+                alarm_name: &a.alarm.name,
+                endpoint: a.target.endpoint(),
+                namespace: a.target.namespace(),
+                state: Some(a.alarm.state),
+                account: a.alarm.account.as_deref(),
+                region: a.alarm.region.as_deref(),
+            },
+            Report::Plain(p) => Facts { alarm_name: p.subject.as_deref().unwrap_or(""), ..Default::default() },
+        }
+    }
+}
+
+impl Routes {
+    /// Parses YAML (JSON is YAML) and validates every reference and pattern.
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let doc: RoutesDoc = serde_yaml_ng::from_str(text).map_err(|e| ConfigError::Syntax(crate::intake::one_line(&e.to_string())))?;
+        Self::from_doc(doc)
+    }
+
+    pub fn from_doc(doc: RoutesDoc) -> Result<Self, ConfigError> {
+        let mut receivers = vec![];
+        let mut seen = HashSet::new();
+        for (i, r) in doc.receivers.into_iter().enumerate() {
+            let path = format!("receivers[{i}]");
+            if r.name.trim().is_empty() {
+                return Err(invalid(path, "`name` is empty"));
+            }
+            if !seen.insert(r.name.clone()) {
+                return Err(invalid(path, format!("duplicate receiver name {:?}", r.name)));
+            }
+            receivers.push(receiver(r, &path)?);
+        }
+        if receivers.is_empty() {
+            return Err(invalid("receivers", "at least one receiver is needed"));
+        }
+        if doc.route.receivers.as_ref().is_none_or(Vec::is_empty) {
+            return Err(invalid("route.receivers", "the root route is the default and needs at least one receiver"));
+        }
+        let root = node(doc.route, "route", &receivers, None, Severity::Error)?;
+        Ok(Self { receivers, root })
+    }
+
+    pub fn receivers(&self) -> &[ReceiverSpec] {
+        &self.receivers
+    }
+
+    /// The receivers for these facts, each once, in route order.
+    pub fn route(&self, facts: &Facts<'_>) -> Vec<Delivery<'_>> {
+        let mut matched = vec![];
+        collect(&self.root, facts, &mut matched);
+        let mut out: Vec<Delivery<'_>> = vec![];
+        for n in matched {
+            for &r in &n.receivers {
+                if !out.iter().any(|d| std::ptr::eq(d.receiver, &self.receivers[r])) {
+                    out.push(Delivery { receiver: &self.receivers[r], severity: n.severity });
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Depth-first: a matching child stops its later siblings unless it continues.
+fn collect<'n>(node: &'n Node, facts: &Facts<'_>, out: &mut Vec<&'n Node>) -> bool {
+    if !node.matcher.matches(facts) {
+        return false;
+    }
+    let mut any_child = false;
+    for child in &node.children {
+        if collect(child, facts, out) {
+            any_child = true;
+            if !child.continue_ {
+                break;
+            }
+        }
+    }
+    if !any_child {
+        out.push(node);
+    }
+    true
+}
+
+fn receiver(r: ReceiverDoc, path: &str) -> Result<ReceiverSpec, ConfigError> {
+    let kind = match (r.slack, r.pagerduty) {
+        (Some(s), None) => ReceiverKind::Slack { webhook_url: s.webhook_url },
+        (None, Some(p)) => {
+            let events_url = p.events_url.unwrap_or_else(|| PAGERDUTY_EVENTS_URL.into());
+            if !(events_url.starts_with("https://") || events_url.starts_with("http://")) {
+                return Err(invalid(format!("{path}.pagerduty.events_url"), "must be an http(s) URL"));
+            }
+            ReceiverKind::PagerDuty { routing_key: p.routing_key, events_url }
+        }
+        (None, None) => return Err(invalid(path, format!("receiver {:?} needs `slack` or `pagerduty`", r.name))),
+        (Some(_), Some(_)) => return Err(invalid(path, format!("receiver {:?} has both `slack` and `pagerduty`; use two receivers", r.name))),
+    };
+    Ok(ReceiverSpec { name: r.name, kind })
+}
+
+fn node(doc: RouteDoc, path: &str, receivers: &[ReceiverSpec], parent_receivers: Option<&[usize]>, parent_severity: Severity) -> Result<Node, ConfigError> {
+    let own = match doc.receivers {
+        Some(names) => {
+            let mut idx = vec![];
+            for (i, n) in names.iter().enumerate() {
+                let pos = receivers
+                    .iter()
+                    .position(|r| &r.name == n)
+                    .ok_or_else(|| invalid(format!("{path}.receivers[{i}]"), format!("unknown receiver {n:?}")))?;
+                idx.push(pos);
+            }
+            idx
+        }
+        None => parent_receivers.map(<[usize]>::to_vec).unwrap_or_default(),
+    };
+    let severity = match doc.severity {
+        Some(s) => Severity::parse(&s).ok_or_else(|| invalid(format!("{path}.severity"), format!("{s:?} is not one of critical, error, warning, info")))?,
+        None => parent_severity,
+    };
+    let matcher = Matcher::new(doc.matchers, &format!("{path}.match"))?;
+    let children = doc
+        .routes
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| node(c, &format!("{path}.routes[{i}]"), receivers, Some(&own), severity))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Node { matcher, receivers: own, severity, continue_: doc.continue_, children })
+}
+
+fn globs(v: &OneOrMany, path: &str) -> Result<Vec<GlobMatcher>, ConfigError> {
+    v.0.iter()
+        .map(|p| Glob::new(p).map(|g| g.compile_matcher()).map_err(|e| invalid(path, format!("bad glob {p:?}: {e}"))))
+        .collect()
+}
+
+impl Matcher {
+    fn new(m: MatchDoc, path: &str) -> Result<Self, ConfigError> {
+        Ok(Self {
+            alarm_name: globs(&m.alarm_name, &format!("{path}.alarm_name"))?,
+            alarm_name_regex: m
+                .alarm_name_regex
+                .0
+                .iter()
+                .map(|r| {
+                    // Anchored: a rule reads as "the whole name matches".
+                    Regex::new(&format!("^(?:{r})$")).map_err(|e| invalid(format!("{path}.alarm_name_regex"), crate::intake::one_line(&e.to_string())))
+                })
+                .collect::<Result<_, _>>()?,
+            endpoint: globs(&m.endpoint, &format!("{path}.endpoint"))?,
+            namespace: globs(&m.namespace, &format!("{path}.namespace"))?,
+            state: m
+                .state
+                .0
+                .iter()
+                .map(|s| AlarmState::parse(s).ok_or_else(|| invalid(format!("{path}.state"), format!("{s:?} is not ALARM, OK or INSUFFICIENT_DATA"))))
+                .collect::<Result<_, _>>()?,
+            account: globs(&m.account, &format!("{path}.account"))?,
+            region: globs(&m.region, &format!("{path}.region"))?,
+        })
+    }
+
+    fn matches(&self, f: &Facts<'_>) -> bool {
+        fn any(g: &[GlobMatcher], v: Option<&str>) -> bool {
+            g.is_empty() || v.is_some_and(|v| g.iter().any(|g| g.is_match(v)))
+        }
+        any(&self.alarm_name, Some(f.alarm_name))
+            && (self.alarm_name_regex.is_empty() || self.alarm_name_regex.iter().any(|r| r.is_match(f.alarm_name)))
+            && any(&self.endpoint, f.endpoint)
+            && any(&self.namespace, f.namespace)
+            && (self.state.is_empty() || f.state.is_some_and(|s| self.state.contains(&s)))
+            && any(&self.account, f.account)
+            && any(&self.region, f.region)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOC: &str = r#"
+receivers:
+  - name: sre
+    slack: { webhook_url: "env:SLACK_SRE" }
+  - name: ml
+    slack: { webhook_url: "ssm:/sagealarm/slack/ml" }
+  - name: pager
+    pagerduty: { routing_key: "secretsmanager:sagealarm/pd" }
+route:
+  receivers: [sre]
+  severity: warning
+  routes:
+    - match: { endpoint: "deepgram-*", state: [ALARM, OK] }
+      receivers: [pager]
+      severity: critical
+      continue: true
+    - match: { alarm_name_regex: "deepgram-.*-latency.*" }
+      receivers: [ml]
+    - match: { namespace: "AWS/SageMaker" }
+      receivers: [ml]
+      severity: error
+"#;
+
+    fn names(d: &[Delivery<'_>]) -> Vec<(String, Severity)> {
+        d.iter().map(|d| (d.receiver.name.clone(), d.severity)).collect()
+    }
+
+    #[test]
+    fn continue_lets_later_siblings_match_and_first_match_stops() {
+        let r = Routes::parse(DOC).unwrap();
+        let f = Facts { alarm_name: "deepgram-model-latency-p99", endpoint: Some("deepgram-prod"), namespace: Some("AWS/SageMaker"), state: Some(AlarmState::Alarm), ..Default::default() };
+        // pager (continue) then the latency regex; the namespace route is not reached.
+        assert_eq!(names(&r.route(&f)), vec![("pager".into(), Severity::Critical), ("ml".into(), Severity::Warning)]);
+    }
+
+    #[test]
+    fn default_route_when_nothing_matches() {
+        let r = Routes::parse(DOC).unwrap();
+        let f = Facts { alarm_name: "api-lambda-errors", namespace: Some("AWS/Lambda"), state: Some(AlarmState::Alarm), ..Default::default() };
+        assert_eq!(names(&r.route(&f)), vec![("sre".into(), Severity::Warning)]);
+    }
+
+    #[test]
+    fn state_and_region_and_account_matchers() {
+        let r = Routes::parse(DOC).unwrap();
+        let f = Facts { alarm_name: "x", endpoint: Some("deepgram-prod"), state: Some(AlarmState::InsufficientData), ..Default::default() };
+        assert_eq!(names(&r.route(&f)), vec![("sre".into(), Severity::Warning)]);
+        let doc = r#"{"receivers":[{"name":"a","slack":{"webhook_url":"env:A"}},{"name":"b","slack":{"webhook_url":"env:B"}}],
+                     "route":{"receivers":["a"],"routes":[{"match":{"account":"1234*","region":["eu-*"]},"receivers":["b"]}]}}"#;
+        let r = Routes::parse(doc).unwrap();
+        let hit = Facts { alarm_name: "x", account: Some("123456789012"), region: Some("eu-west-1"), ..Default::default() };
+        let miss = Facts { alarm_name: "x", account: Some("123456789012"), region: Some("us-east-1"), ..Default::default() };
+        assert_eq!(names(&r.route(&hit)), vec![("b".into(), Severity::Error)]);
+        assert_eq!(names(&r.route(&miss)), vec![("a".into(), Severity::Error)]);
+    }
+
+    #[test]
+    fn validation_errors_name_the_place() {
+        let err = |doc: &str| Routes::parse(doc).unwrap_err().to_string();
+        let base = r#"receivers: [{name: a, slack: {webhook_url: "env:A"}}]"#;
+        assert_eq!(err(&format!("{base}\nroute: {{receivers: [b]}}")), "routing document: route.receivers[0]: unknown receiver \"b\"");
+        assert!(err(&format!("{base}\nroute: {{receivers: [a], routes: [{{match: {{state: PANIC}}}}]}}")).contains("route.routes[0].match.state"));
+        assert!(err(&format!("{base}\nroute: {{receivers: [a], routes: [{{match: {{alarm_name_regex: \"(\"}}}}]}}")).contains("alarm_name_regex"));
+        assert!(err(&format!("{base}\nroute: {{receivers: [a], severity: loud}}")).contains("route.severity"));
+        assert!(err(&format!("{base}\nroute: {{receivers: []}}")).contains("root route"));
+        assert!(err(&format!("{base}\nroute: {{receivers: [a], matchers: {{}}}}")).contains("unknown field"));
+        assert!(err("receivers: [{name: a}]\nroute: {receivers: [a]}").contains("needs `slack` or `pagerduty`"));
+        let e = err("receivers: [{name: a, slack: {webhook_url: \"vault:x\"}}]\nroute: {receivers: [a]}");
+        assert!(e.contains("vault"), "{e}");
+        assert!(err("{").starts_with("routing document is not valid"));
+    }
+}

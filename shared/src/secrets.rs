@@ -1,0 +1,209 @@
+//! Secrets by reference: `ssm:/path` (SecureString), `secretsmanager:name` or
+//! `secretsmanager:name#json-key`. `env:VAR` and literal values are for local use only and are
+//! refused unless plaintext secrets are explicitly allowed.
+
+use serde::Deserialize;
+use std::fmt;
+
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum SecretRef {
+    Ssm(String),
+    SecretsManager { id: String, key: Option<String> },
+    Env(String),
+    /// A literal value; never printed.
+    Plain(String),
+}
+
+impl fmt::Debug for SecretRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl TryFrom<String> for SecretRef {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let s = s.trim().to_string();
+        if s.is_empty() {
+            return Err("a secret reference is empty".into());
+        }
+        if let Some(name) = s.strip_prefix("ssm:") {
+            return Ok(Self::Ssm(name.to_string()));
+        }
+        if let Some(rest) = s.strip_prefix("secretsmanager:") {
+            let (id, key) = match rest.split_once('#') {
+                Some((id, k)) => (id.to_string(), Some(k.to_string())),
+                None => (rest.to_string(), None),
+            };
+            return Ok(Self::SecretsManager { id, key });
+        }
+        if let Some(var) = s.strip_prefix("env:") {
+            return Ok(Self::Env(var.to_string()));
+        }
+        let scheme = s.split_once(':').map(|(p, _)| p).filter(|p| p.chars().all(|c| c.is_ascii_lowercase()));
+        match scheme {
+            Some("http" | "https") | None => Ok(Self::Plain(s)),
+            Some(other) => Err(format!(
+                "unknown secret reference scheme {other:?} in \"{other}:…\": use ssm:NAME, secretsmanager:NAME[#KEY] or env:VAR"
+            )),
+        }
+    }
+}
+
+impl SecretRef {
+    /// Safe to log: names the reference, never the value.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Ssm(n) => format!("ssm:{n}"),
+            Self::SecretsManager { id, key: Some(k) } => format!("secretsmanager:{id}#{k}"),
+            Self::SecretsManager { id, key: None } => format!("secretsmanager:{id}"),
+            Self::Env(v) => format!("env:{v}"),
+            Self::Plain(_) => "(literal value)".into(),
+        }
+    }
+}
+
+/// A resolved secret. Its `Debug` never shows the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("{reference}: plaintext secrets are for local use only (set SAGEALARM_ALLOW_PLAINTEXT_SECRETS=1 to allow them)")]
+    PlaintextRefused { reference: String },
+    #[error("{reference}: environment variable is not set")]
+    EnvMissing { reference: String },
+    #[error("{reference}: {message}")]
+    Fetch { reference: String, message: String },
+}
+
+/// Resolves references with the AWS clients built once at cold start.
+#[derive(Clone)]
+pub struct SecretResolver {
+    ssm: Option<aws_sdk_ssm::Client>,
+    secrets_manager: Option<aws_sdk_secretsmanager::Client>,
+    allow_plaintext: bool,
+}
+
+impl SecretResolver {
+    pub fn new(sdk: Option<&aws_config::SdkConfig>, allow_plaintext: bool) -> Self {
+        Self {
+            ssm: sdk.map(aws_sdk_ssm::Client::new),
+            secrets_manager: sdk.map(aws_sdk_secretsmanager::Client::new),
+            allow_plaintext,
+        }
+    }
+
+    pub async fn resolve(&self, r: &SecretRef) -> Result<Secret, SecretError> {
+        let reference = r.describe();
+        let fetch = |message: String| SecretError::Fetch { reference: reference.clone(), message };
+        match r {
+            SecretRef::Plain(v) if self.allow_plaintext => Ok(Secret::new(v.clone())),
+            SecretRef::Env(var) if self.allow_plaintext => {
+                std::env::var(var).map(Secret::new).map_err(|_| SecretError::EnvMissing { reference: reference.clone() })
+            }
+            SecretRef::Plain(_) | SecretRef::Env(_) => Err(SecretError::PlaintextRefused { reference }),
+            SecretRef::Ssm(name) => {
+                let client = self.ssm.as_ref().ok_or_else(|| fetch("no AWS configuration".into()))?;
+                let out = client
+                    .get_parameter()
+                    .name(name)
+                    .with_decryption(true)
+                    .send()
+                    .await
+                    .map_err(|e| fetch(aws_error_line(&e)))?;
+                out.parameter()
+                    .and_then(|p| p.value())
+                    .map(Secret::new)
+                    .ok_or_else(|| fetch("parameter has no value".into()))
+            }
+            SecretRef::SecretsManager { id, key } => {
+                let client = self.secrets_manager.as_ref().ok_or_else(|| fetch("no AWS configuration".into()))?;
+                let out = client.get_secret_value().secret_id(id).send().await.map_err(|e| fetch(aws_error_line(&e)))?;
+                let s = out.secret_string().ok_or_else(|| fetch("secret has no string value".into()))?;
+                match key {
+                    None => Ok(Secret::new(s)),
+                    Some(k) => serde_json::from_str::<serde_json::Value>(s)
+                        .ok()
+                        .and_then(|v| v.get(k).and_then(|x| x.as_str()).map(Secret::new))
+                        .ok_or_else(|| fetch(format!("secret is not JSON with a string key {k:?}"))),
+                }
+            }
+        }
+    }
+}
+
+/// The SDK's errors print as "service error"; the code and message are what an operator needs.
+pub fn aws_error_line<E, R>(e: &aws_sdk_ssm::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_ssm::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: fmt::Debug,
+{
+    use aws_sdk_ssm::error::SdkError;
+    match e {
+        SdkError::ServiceError(se) => {
+            let err = se.err();
+            match (err.code(), err.message()) {
+                (Some(c), Some(m)) => format!("{c}: {m}"),
+                (Some(c), None) => c.to_string(),
+                _ => crate::intake::one_line(&err.to_string()),
+            }
+        }
+        SdkError::TimeoutError(_) => "timed out".into(),
+        SdkError::DispatchFailure(d) => format!("could not reach the service ({})", if d.is_timeout() { "timeout" } else if d.is_io() { "I/O error" } else { "dispatch failure" }),
+        other => crate::intake::one_line(&other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(s: &str) -> SecretRef {
+        SecretRef::try_from(s.to_string()).unwrap()
+    }
+
+    #[test]
+    fn references_parse() {
+        assert_eq!(r("ssm:/sagealarm/slack"), SecretRef::Ssm("/sagealarm/slack".into()));
+        assert_eq!(r("secretsmanager:pd#routing_key"), SecretRef::SecretsManager { id: "pd".into(), key: Some("routing_key".into()) });
+        assert_eq!(r("env:SLACK_URL"), SecretRef::Env("SLACK_URL".into()));
+        assert!(matches!(r("https://hooks.slack.com/services/T000/B000/XXX"), SecretRef::Plain(_)));
+        assert!(matches!(r("0123456789abcdef0123456789abcdef"), SecretRef::Plain(_)));
+        assert!(SecretRef::try_from("vault:x".to_string()).unwrap_err().contains("unknown secret reference scheme"));
+    }
+
+    #[test]
+    fn literal_values_never_print() {
+        let s = r("https://hooks.slack.com/services/T000/B000/XXXXSECRET");
+        assert!(!format!("{s:?}").contains("XXXXSECRET"));
+        assert_eq!(format!("{:?}", Secret::new("k")), "Secret(***)");
+    }
+
+    #[tokio::test]
+    async fn plaintext_refused_unless_allowed() {
+        let strict = SecretResolver::new(None, false);
+        let e = strict.resolve(&r("https://example.invalid/x")).await.unwrap_err();
+        assert!(e.to_string().contains("local use only"));
+        let local = SecretResolver::new(None, true);
+        assert_eq!(local.resolve(&r("abc")).await.unwrap().expose(), "abc");
+        assert!(matches!(local.resolve(&r("env:SAGEALARM_SURELY_UNSET_VAR")).await, Err(SecretError::EnvMissing { .. })));
+        assert!(local.resolve(&r("ssm:/x")).await.unwrap_err().to_string().contains("no AWS configuration"));
+    }
+}

@@ -1,0 +1,201 @@
+//! Target: what an alarm is about — endpoint, variant, inference component, container, instance, GPU.
+
+use crate::model::{Alarm, AlarmKind, Metric};
+use serde::Serialize;
+
+/// The namespaces whose metrics describe SageMaker endpoints.
+pub const SAGEMAKER_NAMESPACES: [&str; 3] = ["AWS/SageMaker", "/aws/sagemaker/Endpoints", "/aws/sagemaker/InferenceComponents"];
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SageMakerTarget {
+    pub endpoint: Option<String>,
+    pub variant: Option<String>,
+    pub inference_component: Option<String>,
+    pub container: Option<String>,
+    pub instance: Option<String>,
+    /// `GpuId` or `AcceleratorId`.
+    pub gpu: Option<String>,
+    /// The namespace and metric that tripped (the first one, for metric math).
+    pub namespace: String,
+    pub metric_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Subject {
+    SageMaker(SageMakerTarget),
+    /// A composite alarm: what it is about is its children.
+    Composite { children: Vec<String> },
+    /// Any other alarm: delivered without SageMaker enrichment.
+    Generic { namespace: Option<String>, metric_name: Option<String> },
+}
+
+/// Where the alarm lives plus what it is about.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Target {
+    pub account: Option<String>,
+    pub region: Option<String>,
+    pub partition: String,
+    pub subject: Subject,
+}
+
+impl Target {
+    pub fn sagemaker(&self) -> Option<&SageMakerTarget> {
+        match &self.subject {
+            Subject::SageMaker(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    pub fn namespace(&self) -> Option<&str> {
+        match &self.subject {
+            Subject::SageMaker(t) => Some(&t.namespace),
+            Subject::Generic { namespace, .. } => namespace.as_deref(),
+            Subject::Composite { .. } => None,
+        }
+    }
+
+    pub fn endpoint(&self) -> Option<&str> {
+        self.sagemaker().and_then(|t| t.endpoint.as_deref())
+    }
+}
+
+pub fn resolve(alarm: &Alarm) -> Target {
+    let subject = match &alarm.kind {
+        AlarmKind::Composite { rule, triggering_children } => {
+            let mut children: Vec<String> = triggering_children.iter().map(|c| c.name.clone()).collect();
+            for name in rule_children(rule) {
+                if !children.contains(&name) {
+                    children.push(name);
+                }
+            }
+            Subject::Composite { children }
+        }
+        kind => from_metrics(&kind.metric_stats().iter().map(|s| &s.metric).collect::<Vec<_>>()),
+    };
+    Target { account: alarm.account.clone(), region: alarm.region.clone(), partition: alarm.partition.clone(), subject }
+}
+
+/// Every SageMaker metric contributes the dimensions it has; the first one names the metric.
+fn from_metrics(metrics: &[&Metric]) -> Subject {
+    let sm: Vec<&&Metric> = metrics.iter().filter(|m| SAGEMAKER_NAMESPACES.contains(&m.namespace.as_str())).collect();
+    let Some(first) = sm.first() else {
+        let first = metrics.first();
+        return Subject::Generic {
+            namespace: first.map(|m| m.namespace.clone()),
+            metric_name: first.map(|m| m.name.clone()),
+        };
+    };
+    let pick = |names: &[&str]| sm.iter().find_map(|m| names.iter().find_map(|n| m.dimension(n))).map(str::to_string);
+    Subject::SageMaker(SageMakerTarget {
+        endpoint: pick(&["EndpointName"]),
+        variant: pick(&["VariantName"]),
+        inference_component: pick(&["InferenceComponentName"]),
+        container: pick(&["ContainerId"]),
+        instance: pick(&["InstanceId"]),
+        gpu: pick(&["GpuId", "AcceleratorId"]),
+        namespace: first.namespace.clone(),
+        metric_name: first.name.clone(),
+    })
+}
+
+/// Child alarm names in an `AlarmRule`: `ALARM("name")`, `OK(name)`, `ALARM(arn:…:alarm:name)`.
+fn rule_children(rule: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = rule;
+    while let Some(open) = rest.find('(') {
+        let fun = rest[..open].trim_end();
+        let fun = fun.rsplit(|c: char| !c.is_ascii_alphabetic() && c != '_').next().unwrap_or("");
+        rest = &rest[open + 1..];
+        if !matches!(fun, "ALARM" | "OK" | "INSUFFICIENT_DATA") {
+            continue;
+        }
+        let arg = rest.trim_start();
+        let (name, consumed) = if let Some(q) = arg.strip_prefix('"') {
+            match q.find('"') {
+                Some(end) => (q[..end].to_string(), end + 2),
+                None => continue,
+            }
+        } else {
+            match arg.find(')') {
+                Some(end) => (arg[..end].trim().to_string(), end + 1),
+                None => continue,
+            }
+        };
+        let name = crate::intake::child_name(&name);
+        if !name.is_empty() && !out.contains(&name) {
+            out.push(name);
+        }
+        rest = &arg[consumed.min(arg.len())..];
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intake::parse_bytes;
+    use crate::model::Notification;
+
+    fn target_of(bytes: &[u8]) -> Target {
+        match parse_bytes(bytes).unwrap().remove(0) {
+            Notification::Alarm(a) => resolve(&a),
+            other => panic!("not an alarm: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn instance_and_gpu_from_enhanced_metric() {
+        let t = target_of(include_bytes!("../../events/sns-instance-gpu-normalized-alarm.json"));
+        let sm = t.sagemaker().unwrap();
+        assert_eq!(sm.endpoint.as_deref(), Some("deepgram-prod"));
+        assert_eq!(sm.variant.as_deref(), Some("AllTraffic"));
+        assert_eq!(sm.instance.as_deref(), Some("i-0a1b2c3d4e5f60718"));
+        assert_eq!(sm.gpu.as_deref(), Some("0"));
+        assert_eq!((t.region.as_deref(), t.partition.as_str()), (Some("us-east-1"), "aws"));
+    }
+
+    #[test]
+    fn inference_component_without_endpoint() {
+        let t = target_of(include_bytes!("../../events/sns-inference-component-gpu-memory-alarm.json"));
+        let sm = t.sagemaker().unwrap();
+        assert_eq!(sm.endpoint, None);
+        assert_eq!(sm.inference_component.as_deref(), Some("IC-qwen3-4b"));
+        assert_eq!(sm.container.as_deref(), Some("c-7f3e2a"));
+        assert_eq!(sm.namespace, "/aws/sagemaker/InferenceComponents");
+    }
+
+    #[test]
+    fn metric_math_takes_dimensions_from_each_metric_stat() {
+        let t = target_of(include_bytes!("../../events/sns-metric-math-error-rate-alarm.json"));
+        let sm = t.sagemaker().unwrap();
+        assert_eq!(sm.endpoint.as_deref(), Some("deepgram-prod"));
+        assert_eq!(sm.metric_name, "Invocation5XXErrors");
+    }
+
+    #[test]
+    fn composite_children_from_triggering_children_and_rule() {
+        let t = target_of(include_bytes!("../../events/sns-composite-alarm.json"));
+        assert_eq!(
+            t.subject,
+            Subject::Composite { children: vec!["deepgram-invocation-errors".into(), "deepgram-high-concurrency".into()] }
+        );
+        assert_eq!(rule_children("ALARM(a.b) OR (OK(\"c d\") AND NOT ALARM(arn:aws:cloudwatch:us-east-1:1:alarm:e))"), vec!["a.b", "c d", "e"]);
+        assert!(rule_children("TRUE").is_empty());
+    }
+
+    #[test]
+    fn non_sagemaker_is_generic() {
+        let t = target_of(include_bytes!("../../events/sns-non-sagemaker-alarm.json"));
+        assert_eq!(t.subject, Subject::Generic { namespace: Some("AWS/Lambda".into()), metric_name: Some("Errors".into()) });
+    }
+
+    #[test]
+    fn accelerator_id_is_a_gpu() {
+        let ev = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../events/sns-instance-gpu-normalized-alarm.json"))
+            .unwrap()
+            .replace(r#"\"name\":\"GpuId\""#, r#"\"name\":\"AcceleratorId\""#);
+        let t = target_of(ev.as_bytes());
+        assert_eq!(t.sagemaker().unwrap().gpu.as_deref(), Some("0"));
+    }
+}
