@@ -121,20 +121,25 @@ async fn run(cli: Cli) -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Send { event, config, no_enrich } => {
-            let sdk = sagealarm::aws_config().await;
+            // AWS is only needed for SSM/Secrets Manager references (and routes from SSM).
             let routes = match config {
                 Some(path) => sagealarm::settings::routes_from_file(&path),
-                None => sagealarm::settings::load_routes(Some(&sdk)).await,
+                None => sagealarm::settings::load_routes(Some(&sagealarm::aws_config().await)).await,
             };
             let routes = match routes {
                 Ok(r) => r,
                 Err(e) => return fail(2, &e.to_string()),
             };
+            let needs_aws = routes.receivers().iter().any(|r| match &r.kind {
+                ReceiverKind::Slack { webhook_url } => webhook_url.needs_aws(),
+                ReceiverKind::PagerDuty { routing_key, .. } => routing_key.needs_aws(),
+            });
+            let sdk = if needs_aws { Some(sagealarm::aws_config().await) } else { None };
             let value = match read_event(&event) {
                 Ok(v) => v,
                 Err(e) => return fail(2, &e),
             };
-            let secrets = SecretResolver::new(Some(&sdk), sagealarm::settings::allow_plaintext_secrets());
+            let secrets = SecretResolver::new(sdk.as_ref(), sagealarm::settings::allow_plaintext_secrets());
             let app = App::new(routes, secrets, enrich_mode(no_enrich), RetryPolicy::default());
             match app.handle(&value).await {
                 Ok(summary) => {

@@ -52,6 +52,11 @@ impl TryFrom<String> for SecretRef {
 }
 
 impl SecretRef {
+    /// Whether resolving this needs AWS credentials and clients.
+    pub fn needs_aws(&self) -> bool {
+        matches!(self, Self::Ssm(_) | Self::SecretsManager { .. })
+    }
+
     /// Safe to log: names the reference, never the value.
     pub fn describe(&self) -> String {
         match self {

@@ -23,6 +23,7 @@ pub struct SageMakerTarget {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Subject {
+    #[serde(rename = "sagemaker")]
     SageMaker(SageMakerTarget),
     /// A composite alarm: what it is about is its children.
     Composite { children: Vec<String> },

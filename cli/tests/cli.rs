@@ -1,0 +1,80 @@
+//! End-to-end: the `sagealarm` binary on every sample event.
+
+use std::process::Command;
+
+fn sagealarm(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_sagealarm")).args(args).current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).output().unwrap()
+}
+
+fn events() -> Vec<String> {
+    let mut out = vec![];
+    for dir in ["events", "events/real"] {
+        for e in std::fs::read_dir(format!("{}/../{dir}", env!("CARGO_MANIFEST_DIR"))).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "json") {
+                out.push(format!("{dir}/{}", p.file_name().unwrap().to_string_lossy()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn render_gives_valid_slack_and_pagerduty_bodies_for_every_event() {
+    let events = events();
+    assert!(events.len() >= 30);
+    for ev in &events {
+        for format in ["slack", "pagerduty"] {
+            let out = sagealarm(&["render", ev, "--format", format, "--no-enrich"]);
+            assert!(out.status.success(), "{ev} {format}: {}", String::from_utf8_lossy(&out.stderr));
+            let stdout = String::from_utf8(out.stdout).unwrap();
+            let lines: Vec<&str> = stdout.lines().collect();
+            assert!(!lines.is_empty(), "{ev}: no output");
+            for line in lines {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{ev}: not JSON: {e}"));
+                let check = if format == "slack" { sagealarm::render::slack::check_limits(&v) } else { sagealarm::render::pagerduty::check_event(&v) };
+                check.unwrap_or_else(|e| panic!("{ev} {format}: {e}"));
+            }
+        }
+    }
+}
+
+#[test]
+fn render_with_routes_prints_one_body_per_routed_receiver() {
+    let out = sagealarm(&["render", "events/sns-first-chunk-latency-p99-alarm.json", "--format", "pagerduty", "--no-enrich", "--config", "config/routes.example.yaml"]);
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 1, "only the prod PagerDuty route is a PagerDuty receiver");
+    assert_eq!(lines[0]["payload"]["severity"], "critical");
+}
+
+#[test]
+fn unusable_input_exits_2_with_one_line() {
+    let dir = std::env::temp_dir().join(format!("sagealarm-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, body, want) in [("bad.json", "{\"foo\": 1}", "expected an SNS event"), ("trunc.json", "{\"Records\": [", "input is not JSON")] {
+        let p = dir.join(name);
+        std::fs::write(&p, body).unwrap();
+        let out = sagealarm(&["render", p.to_str().unwrap(), "--format", "slack"]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(want), "{err}");
+    }
+    let out = sagealarm(&["render", "no/such/file.json"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn check_config_lists_receivers_and_rejects_bad_documents() {
+    let out = sagealarm(&["check-config", "config/routes.example.yaml"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let s = String::from_utf8(out.stdout).unwrap();
+    assert!(s.contains("\"receiver\":\"sre-pagerduty\"") && s.contains("secretsmanager:sagealarm/pagerduty#routing_key"), "{s}");
+    let p = std::env::temp_dir().join(format!("sagealarm-routes-{}.yaml", std::process::id()));
+    std::fs::write(&p, "receivers: []\nroute: {receivers: [x]}\n").unwrap();
+    let out = sagealarm(&["check-config", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("at least one receiver"));
+}
