@@ -202,7 +202,7 @@ pub fn from_alarm_detail(d: &Map<String, Value>, ctx: DetailContext<'_>, origin:
                 .map(|r| array(r, &["triggeringAlarms"]).iter().filter_map(sns_child).collect())
                 .unwrap_or_default(),
         },
-        Some(c) => detail_metrics(c, reason_data.as_ref()),
+        Some(c) => detail_metrics(c, reason_data.as_ref(), &string(state_obj, &["reason"]).unwrap_or_default()),
         None => AlarmKind::Unknown,
     };
     Ok(Alarm {
@@ -225,13 +225,13 @@ pub fn from_alarm_detail(d: &Map<String, Value>, ctx: DetailContext<'_>, origin:
 }
 
 /// EventBridge carries no evaluation settings except what `reasonData` repeats.
-fn detail_metrics(c: &Map<String, Value>, reason: Option<&Map<String, Value>>) -> AlarmKind {
+fn detail_metrics(c: &Map<String, Value>, reason: Option<&Map<String, Value>>, reason_text: &str) -> AlarmKind {
     let queries: Vec<MetricQuery> = array(c, &["metrics"]).iter().filter_map(Value::as_object).map(query).collect();
     let evaluation = Evaluation {
         period_s: reason.and_then(|r| uint(r, &["period"])),
         evaluation_periods: reason.map(|r| array(r, &["recentDatapoints"]).len() as u32).filter(|n| *n > 0),
         datapoints_to_alarm: None,
-        comparison: None,
+        comparison: comparison_from_reason(reason_text),
         threshold: reason.and_then(|r| number(r, &["threshold"])),
         threshold_metric_id: string(c, &["thresholdMetricId"]),
         treat_missing_data: None,
@@ -246,4 +246,16 @@ fn detail_metrics(c: &Map<String, Value>, reason: Option<&Map<String, Value>>) -
         return AlarmKind::Unknown;
     }
     math_kind(queries, evaluation)
+}
+
+/// EventBridge and alarm-action events carry no `ComparisonOperator`; CloudWatch's reason text
+/// says it in words ("was greater than or equal to the threshold", "was not less than…").
+fn comparison_from_reason(reason: &str) -> Option<Comparison> {
+    const PHRASES: [(&str, Comparison); 4] = [
+        ("greater than or equal to the threshold", Comparison::GreaterThanOrEqualToThreshold),
+        ("less than or equal to the threshold", Comparison::LessThanOrEqualToThreshold),
+        ("greater than the threshold", Comparison::GreaterThanThreshold),
+        ("less than the threshold", Comparison::LessThanThreshold),
+    ];
+    PHRASES.iter().find(|(p, _)| reason.contains(p)).map(|(_, c)| *c)
 }

@@ -115,6 +115,7 @@ fn eventbridge_dimensions_map_and_reason_data() {
     assert_eq!(stat.metric.name, "ConcurrentRequestsPerModel");
     assert_eq!(stat.metric.dimension("EndpointName"), Some("deepgram-prod"));
     assert_eq!((evaluation.threshold, evaluation.period_s), (Some(80.0), Some(60)));
+    assert_eq!(evaluation.comparison, Some(Comparison::GreaterThanOrEqualToThreshold), "from the reason text");
     assert!(matches!(a.origin, Origin::EventBridge { .. }));
 }
 

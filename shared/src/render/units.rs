@@ -38,7 +38,8 @@ impl Unit {
         }
         if MICROSECOND_METRICS.contains(&metric_name) {
             Self::Microseconds
-        } else if metric_name.contains("Utilization") {
+        } else if metric_name.contains("Utilization") && !metric_name.starts_with("Serverless") {
+            // ServerlessConcurrentExecutionsUtilization is a 0–1 ratio, not a percentage.
             Self::Percent
         } else {
             Self::Plain
@@ -151,6 +152,7 @@ mod tests {
     fn percent_counts_bytes() {
         assert_eq!(Unit::of("GPUUtilization", None).format(86.2), "86.2%");
         assert_eq!(Unit::of("Invocation5XXErrors", None).format(14.0), "14");
+        assert_eq!(Unit::of("ServerlessConcurrentExecutionsUtilization", None).format(0.9), "0.9");
         assert_eq!(Unit::of("x", None).format(0.071), "0.071");
         assert_eq!(Unit::of("x", Some("Bytes")).format(3.5 * 1024.0 * 1024.0), "3.5 MiB");
         assert_eq!(sig(0.46522264287069004), "0.465");
