@@ -90,11 +90,7 @@ async fn run(cli: Cli) -> ExitCode {
         Command::CheckConfig { routes } => match sagealarm::settings::routes_from_file(&routes) {
             Ok(r) => {
                 for rec in r.receivers() {
-                    let (kind, secret) = match &rec.kind {
-                        ReceiverKind::Slack { webhook_url } => ("slack", webhook_url.describe()),
-                        ReceiverKind::PagerDuty { routing_key, .. } => ("pagerduty", routing_key.describe()),
-                    };
-                    println!("{}", serde_json::json!({ "receiver": rec.name, "kind": kind, "secret": secret }));
+                    println!("{}", serde_json::json!({ "receiver": rec.name, "kind": rec.kind.name(), "secret": rec.kind.secret().describe() }));
                 }
                 ExitCode::SUCCESS
             }
@@ -130,10 +126,7 @@ async fn run(cli: Cli) -> ExitCode {
                 Ok(r) => r,
                 Err(e) => return fail(2, &e.to_string()),
             };
-            let needs_aws = routes.receivers().iter().any(|r| match &r.kind {
-                ReceiverKind::Slack { webhook_url } => webhook_url.needs_aws(),
-                ReceiverKind::PagerDuty { routing_key, .. } => routing_key.needs_aws(),
-            });
+            let needs_aws = routes.receivers().iter().any(|r| r.kind.secret().needs_aws());
             let sdk = if needs_aws { Some(sagealarm::aws_config().await) } else { None };
             let value = match read_event(&event) {
                 Ok(v) => v,

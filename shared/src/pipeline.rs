@@ -161,10 +161,7 @@ impl App {
             let receiver = self.receivers.iter().find(|r| r.spec.name == d.receiver.name);
             let name = name.clone();
             async move {
-                let kind = match d.receiver.kind {
-                    ReceiverKind::Slack { .. } => "slack",
-                    ReceiverKind::PagerDuty { .. } => "pagerduty",
-                };
+                let kind = d.receiver.kind.name();
                 let result = match receiver {
                     None => Err(format!("receiver {:?} is not configured", d.receiver.name)),
                     Some(r) => match self.notifier(r).await {

@@ -194,6 +194,7 @@ pub fn from_alarm_detail(d: &Map<String, Value>, ctx: DetailContext<'_>, origin:
     let arn_parts = arn.as_deref().and_then(ArnParts::parse);
     let config = object(d, &["configuration"]);
     let reason_data = embedded_object(get(state_obj, &["reasonData"]));
+    let reason = string(state_obj, &["reason"]).unwrap_or_default();
     let kind = match config {
         Some(c) if c.contains_key("alarmRule") => AlarmKind::Composite {
             rule: string(c, &["alarmRule"]).unwrap_or_default(),
@@ -202,7 +203,7 @@ pub fn from_alarm_detail(d: &Map<String, Value>, ctx: DetailContext<'_>, origin:
                 .map(|r| array(r, &["triggeringAlarms"]).iter().filter_map(sns_child).collect())
                 .unwrap_or_default(),
         },
-        Some(c) => detail_metrics(c, reason_data.as_ref(), &string(state_obj, &["reason"]).unwrap_or_default()),
+        Some(c) => detail_metrics(c, reason_data.as_ref(), &reason),
         None => AlarmKind::Unknown,
     };
     Ok(Alarm {
@@ -215,7 +216,7 @@ pub fn from_alarm_detail(d: &Map<String, Value>, ctx: DetailContext<'_>, origin:
         previous_state: object(d, &["previousState"])
             .and_then(|p| string(p, &["value"]))
             .and_then(|s| AlarmState::parse(&s)),
-        reason: string(state_obj, &["reason"]).unwrap_or_default(),
+        reason,
         state_change_time: string(state_obj, &["timestamp"]).and_then(|s| parse_timestamp(&s)),
         kind,
         origin,

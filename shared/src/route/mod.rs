@@ -64,6 +64,24 @@ pub enum ReceiverKind {
     PagerDuty { routing_key: SecretRef, events_url: String },
 }
 
+impl ReceiverKind {
+    /// `slack` or `pagerduty`, for logs and summaries.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Slack { .. } => "slack",
+            Self::PagerDuty { .. } => "pagerduty",
+        }
+    }
+
+    /// The credential this receiver needs resolved.
+    pub fn secret(&self) -> &SecretRef {
+        match self {
+            Self::Slack { webhook_url } => webhook_url,
+            Self::PagerDuty { routing_key, .. } => routing_key,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReceiverSpec {
     pub name: String,
