@@ -10,7 +10,7 @@ rm -rf "$WORK" && mkdir -p "$WORK"
 
 echo "==> building the sagealarm CLI (first build compiles the AWS SDK: a few minutes)"
 cargo build --quiet -p sagealarm-cli
-BIN=target/debug/sagealarm
+BIN="${CARGO_TARGET_DIR:-target}/debug/sagealarm"
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 python3 scripts/local_receivers.py "$PORT" "$WORK" & RECV_PID=$!
