@@ -77,12 +77,14 @@ fn read_event(path: &str) -> Result<serde_json::Value, String> {
     serde_json::from_slice(&bytes).map_err(|e| format!("{path}: {}", intake::IntakeError::NotJson(e.to_string())))
 }
 
-fn enrich_mode(no_enrich: bool) -> EnrichMode {
+/// Enrichment uses the SDK's usual configuration: credentials and region from the environment,
+/// `AWS_ENDPOINT_URL_<SERVICE>` for emulators.
+async fn enrich_mode(no_enrich: bool) -> Result<EnrichMode, String> {
     if no_enrich {
-        EnrichMode::Off("disabled (--no-enrich)".into())
-    } else {
-        EnrichMode::Off("enrichment is not enabled in this build".into())
+        return Ok(EnrichMode::Off("disabled (--no-enrich)".into()));
     }
+    let sdk = sagealarm::aws_config().await;
+    sagealarm::settings::enrich_mode(&sdk).map_err(|e| e.to_string())
 }
 
 async fn run(cli: Cli) -> ExitCode {
@@ -105,7 +107,11 @@ async fn run(cli: Cli) -> ExitCode {
                 Ok(n) => n,
                 Err(e) => return fail(2, &e),
             };
-            for report in pipeline::reports(notifications, &enrich_mode(no_enrich)).await {
+            let enrich = match enrich_mode(no_enrich).await {
+                Ok(m) => m,
+                Err(e) => return fail(2, &e),
+            };
+            for report in pipeline::reports(notifications, &enrich).await {
                 for severity in severities(&report, routes.as_ref(), format) {
                     let body = match format {
                         Format::Slack => render::slack::render(&report),
@@ -133,7 +139,11 @@ async fn run(cli: Cli) -> ExitCode {
                 Err(e) => return fail(2, &e),
             };
             let secrets = SecretResolver::new(sdk.as_ref(), sagealarm::settings::allow_plaintext_secrets());
-            let app = App::new(routes, secrets, enrich_mode(no_enrich), RetryPolicy::default());
+            let enrich = match enrich_mode(no_enrich).await {
+                Ok(m) => m,
+                Err(e) => return fail(2, &e),
+            };
+            let app = App::new(routes, secrets, enrich, RetryPolicy::default());
             match app.handle(&value).await {
                 Ok(summary) => {
                     println!("{}", serde_json::to_string(&summary).unwrap_or_default());

@@ -5,6 +5,7 @@
 //! → [`render`] (Slack, PagerDuty bodies) → [`route`] + [`notify`] (deliver). [`pipeline`] wires
 //! them for the Lambda and the CLI; [`settings`] reads the environment.
 
+pub mod aws;
 pub mod enrich;
 pub mod intake;
 pub mod links;
@@ -19,10 +20,9 @@ pub mod secrets;
 pub mod settings;
 pub mod target;
 
-pub use aws_config::SdkConfig as AwsConfig;
+pub use aws::AwsConfig;
 
-/// The shared SDK configuration, built once per cold start; every client comes from it.
-/// `AWS_ENDPOINT_URL_<SERVICE>` in the environment points clients at local emulators.
+/// See [`aws::config`].
 pub async fn aws_config() -> AwsConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    aws::config().await
 }

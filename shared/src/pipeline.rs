@@ -1,7 +1,7 @@
 //! The whole flow for one Lambda invocation: intake → target → enrich → report → route → render →
 //! deliver. Built once per cold start ([`App::new`]); [`App::handle`] per event.
 
-use crate::enrich::Enrichment;
+use crate::enrich::{Enricher, Enrichment};
 use crate::intake::{self, IntakeError};
 use crate::model::Notification;
 use crate::notify::http::{self, RetryPolicy};
@@ -22,6 +22,8 @@ use tokio::sync::OnceCell;
 pub enum EnrichMode {
     /// Enrichment is not run; the message says why.
     Off(String),
+    /// SageMaker, CloudWatch and Logs lookups under the enricher's deadline.
+    Aws(Arc<Enricher>),
 }
 
 impl EnrichMode {
@@ -32,6 +34,7 @@ impl EnrichMode {
         }
         match self {
             EnrichMode::Off(why) => Enrichment::skipped(why.clone()),
+            EnrichMode::Aws(e) => e.enrich(alarm, &target).await,
         }
     }
 }

@@ -132,7 +132,7 @@ impl SecretResolver {
                     .with_decryption(true)
                     .send()
                     .await
-                    .map_err(|e| fetch(aws_error_line(&e)))?;
+                    .map_err(|e| fetch(crate::aws::error_line(&e)))?;
                 out.parameter()
                     .and_then(|p| p.value())
                     .map(Secret::new)
@@ -140,7 +140,7 @@ impl SecretResolver {
             }
             SecretRef::SecretsManager { id, key } => {
                 let client = self.secrets_manager.as_ref().ok_or_else(|| fetch("no AWS configuration".into()))?;
-                let out = client.get_secret_value().secret_id(id).send().await.map_err(|e| fetch(aws_error_line(&e)))?;
+                let out = client.get_secret_value().secret_id(id).send().await.map_err(|e| fetch(crate::aws::error_line(&e)))?;
                 let s = out.secret_string().ok_or_else(|| fetch("secret has no string value".into()))?;
                 match key {
                     None => Ok(Secret::new(s)),
@@ -151,28 +151,6 @@ impl SecretResolver {
                 }
             }
         }
-    }
-}
-
-/// The SDK's errors print as "service error"; the code and message are what an operator needs.
-pub fn aws_error_line<E, R>(e: &aws_sdk_ssm::error::SdkError<E, R>) -> String
-where
-    E: aws_sdk_ssm::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: fmt::Debug,
-{
-    use aws_sdk_ssm::error::SdkError;
-    match e {
-        SdkError::ServiceError(se) => {
-            let err = se.err();
-            match (err.code(), err.message()) {
-                (Some(c), Some(m)) => format!("{c}: {m}"),
-                (Some(c), None) => c.to_string(),
-                _ => crate::intake::one_line(&err.to_string()),
-            }
-        }
-        SdkError::TimeoutError(_) => "timed out".into(),
-        SdkError::DispatchFailure(d) => format!("could not reach the service ({})", if d.is_timeout() { "timeout" } else if d.is_io() { "I/O error" } else { "dispatch failure" }),
-        other => crate::intake::one_line(&other.to_string()),
     }
 }
 

@@ -3,7 +3,11 @@
 //! The routing document comes from, in order: `SAGEALARM_ROUTES` (the document itself),
 //! `SAGEALARM_ROUTES_FILE` (a path), `SAGEALARM_ROUTES_SSM` (an SSM parameter name).
 
+use crate::enrich::{EnrichSettings, Enricher};
+use crate::pipeline::EnrichMode;
 use crate::route::{ConfigError, Routes};
+use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -15,6 +19,8 @@ pub enum SettingsError {
     Ssm { name: String, message: String },
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error("{name}: {message}")]
+    Invalid { name: &'static str, message: String },
 }
 
 /// `1`, `true`, `yes` (any case) are true.
@@ -50,9 +56,43 @@ pub async fn load_routes(sdk: Option<&aws_config::SdkConfig>) -> Result<Routes, 
             .with_decryption(true)
             .send()
             .await
-            .map_err(|e| err(crate::secrets::aws_error_line(&e)))?;
+            .map_err(|e| err(crate::aws::error_line(&e)))?;
         let text = out.parameter().and_then(|p| p.value()).ok_or_else(|| err("parameter has no value".into()))?;
         return Ok(Routes::parse(text)?);
     }
     Err(SettingsError::NoRoutes)
+}
+
+/// Enrichment from the environment: `SAGEALARM_ENRICH` (`on` by default, `off`),
+/// `SAGEALARM_ENRICH_DEADLINE_MS` (default 10000), `SAGEALARM_LOG_SIGNATURES` (JSON object of
+/// label → regex, replacing the defaults), `SAGEALARM_LOG_FILTER_PATTERN` (CloudWatch syntax).
+/// A bad value fails the cold start rather than quietly enriching less.
+pub fn enrich_mode(sdk: &aws_config::SdkConfig) -> Result<EnrichMode, SettingsError> {
+    let var = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
+    match var("SAGEALARM_ENRICH").map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("on" | "1" | "true" | "yes") => {}
+        Some("off" | "0" | "false" | "no") => return Ok(EnrichMode::Off("disabled by SAGEALARM_ENRICH=off".into())),
+        Some(other) => return Err(SettingsError::Invalid { name: "SAGEALARM_ENRICH", message: format!("{other:?} is neither on nor off") }),
+    }
+    Ok(EnrichMode::Aws(Arc::new(Enricher::new(sdk, enrich_settings()?))))
+}
+
+pub fn enrich_settings() -> Result<EnrichSettings, SettingsError> {
+    let var = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
+    let mut s = EnrichSettings::default();
+    if let Some(ms) = var("SAGEALARM_ENRICH_DEADLINE_MS") {
+        let ms: u64 = ms.trim().parse().ok().filter(|m| (100..=600_000).contains(m)).ok_or_else(|| SettingsError::Invalid {
+            name: "SAGEALARM_ENRICH_DEADLINE_MS",
+            message: format!("{ms:?} is not a number of milliseconds between 100 and 600000"),
+        })?;
+        s.deadline = Duration::from_millis(ms);
+    }
+    if let Some(json) = var("SAGEALARM_LOG_SIGNATURES") {
+        s.logs = s.logs.with_signatures_json(&json).map_err(|message| SettingsError::Invalid { name: "SAGEALARM_LOG_SIGNATURES", message })?;
+    }
+    if let Some(p) = var("SAGEALARM_LOG_FILTER_PATTERN") {
+        // `*` asks for every event (matched on our side only).
+        s.logs.filter_pattern = (p.trim() != "*").then_some(p);
+    }
+    Ok(s)
 }

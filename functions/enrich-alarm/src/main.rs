@@ -4,7 +4,7 @@
 use anyhow::Context;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use sagealarm::notify::http::RetryPolicy;
-use sagealarm::pipeline::{App, EnrichMode};
+use sagealarm::pipeline::App;
 use sagealarm::secrets::SecretResolver;
 use serde_json::Value;
 
@@ -15,7 +15,7 @@ async fn main() -> Result<(), Error> {
     // A bad routing document fails the cold start loudly rather than dropping alarms later.
     let routes = sagealarm::settings::load_routes(Some(&sdk)).await.context("loading the routing document")?;
     let secrets = SecretResolver::new(Some(&sdk), sagealarm::settings::allow_plaintext_secrets());
-    let enrich = EnrichMode::Off("enrichment is not enabled in this build".into());
+    let enrich = sagealarm::settings::enrich_mode(&sdk).context("reading the enrichment settings")?;
     let app = App::new(routes, secrets, enrich, RetryPolicy::default());
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

@@ -1,9 +1,35 @@
 //! Enrichment: what AWS can tell about the target around the alarm time.
 //!
-//! This stage fetches concurrently under one deadline; whatever it cannot get becomes a [`Note`]
-//! and the alarm is delivered anyway.
+//! Three independent lookups run concurrently under one deadline: the endpoint ([`endpoint`]),
+//! the per-instance and per-GPU metrics ([`metrics`], analysed by [`fleet`]) and the container
+//! logs ([`logs`]). Whatever does not arrive in time or fails becomes a [`Note`] naming the call
+//! and the reason; the alarm is delivered anyway. Retries are the SDK's (standard mode), never a
+//! loop of ours.
 
+pub mod endpoint;
+pub mod fleet;
+pub mod logs;
+pub mod metrics;
+pub mod redact;
+mod window;
+
+pub use endpoint::EndpointInfo;
+pub use fleet::Fleet;
+pub use logs::{LogReport, LogSettings};
+pub use window::Window;
+
+use crate::aws::{error_code, error_line};
+use crate::model::{Alarm, AlarmKind};
+use crate::target::{SageMakerTarget, Target};
+use aws_config::retry::RetryConfig;
+use aws_sdk_ssm::config::http::HttpResponse;
+use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
 use serde::Serialize;
+use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// One thing enrichment could not do, and why: shown in the message, one line each.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -13,16 +39,226 @@ pub struct Note {
     pub message: String,
 }
 
-/// What enrichment found. Empty until a SageMaker target is enriched.
+/// How many AWS calls enrichment made and how long it took, for logs and benchmarks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CallStats {
+    pub calls: u32,
+    pub elapsed_ms: u64,
+}
+
+/// What enrichment found.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Enrichment {
     /// Why enrichment did not run at all, when it did not.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<Window>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<EndpointInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<Fleet>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logs: Option<LogReport>,
+    /// What to do or check, derived from what was found (enhanced metrics off, serverless…).
+    pub advice: Vec<String>,
     pub notes: Vec<Note>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stats: Option<CallStats>,
 }
 
 impl Enrichment {
     pub fn skipped(reason: impl Into<String>) -> Self {
-        Self { skipped: Some(reason.into()), notes: vec![] }
+        Self { skipped: Some(reason.into()), ..Self::default() }
     }
 }
+
+#[derive(Debug, Clone)]
+pub struct EnrichSettings {
+    /// Every enrichment call must answer by then; must fit well inside the Lambda timeout.
+    pub deadline: Duration,
+    /// At most this many metric streams are fetched (64 instances × 4 GPUs × 4 metrics ≈ 1,300).
+    pub max_series: usize,
+    pub logs: LogSettings,
+}
+
+impl Default for EnrichSettings {
+    fn default() -> Self {
+        Self { deadline: Duration::from_secs(10), max_series: 2000, logs: LogSettings::default() }
+    }
+}
+
+/// The SDK clients enrichment uses, built once per cold start.
+pub struct Enricher {
+    sagemaker: aws_sdk_sagemaker::Client,
+    cloudwatch: aws_sdk_cloudwatch::Client,
+    logs: aws_sdk_cloudwatchlogs::Client,
+    settings: EnrichSettings,
+}
+
+impl Enricher {
+    /// Clients with the SDK's standard retry mode: throttling and 5xx are retried with jittered
+    /// backoff inside the SDK; the deadline bounds the whole.
+    pub fn new(sdk: &aws_config::SdkConfig, settings: EnrichSettings) -> Self {
+        let retry = RetryConfig::standard().with_max_attempts(3).with_initial_backoff(Duration::from_millis(200));
+        Self::from_clients(
+            aws_sdk_sagemaker::Client::from_conf(aws_sdk_sagemaker::config::Builder::from(sdk).retry_config(retry.clone()).build()),
+            aws_sdk_cloudwatch::Client::from_conf(aws_sdk_cloudwatch::config::Builder::from(sdk).retry_config(retry.clone()).build()),
+            aws_sdk_cloudwatchlogs::Client::from_conf(aws_sdk_cloudwatchlogs::config::Builder::from(sdk).retry_config(retry).build()),
+            settings,
+        )
+    }
+
+    pub fn from_clients(
+        sagemaker: aws_sdk_sagemaker::Client,
+        cloudwatch: aws_sdk_cloudwatch::Client,
+        logs: aws_sdk_cloudwatchlogs::Client,
+        settings: EnrichSettings,
+    ) -> Self {
+        Self { sagemaker, cloudwatch, logs, settings }
+    }
+
+    pub fn settings(&self) -> &EnrichSettings {
+        &self.settings
+    }
+
+    /// Everything AWS can tell about `target` around the alarm's own time. Never fails: what is
+    /// missing is said in the notes.
+    pub async fn enrich(&self, alarm: &Alarm, target: &Target) -> Enrichment {
+        let Some(sm) = target.sagemaker() else {
+            return Enrichment::skipped("not a SageMaker alarm: no endpoint lookups");
+        };
+        let started = Instant::now();
+        let ctx = Ctx::new(self.settings.deadline);
+        let window = Window::for_alarm(alarm, chrono::Utc::now());
+        let mut sm = sm.clone();
+
+        // An inference-component alarm may name only the component: its endpoint comes first.
+        let mut component = None;
+        if sm.endpoint.is_none() {
+            if let Some(ic) = sm.inference_component.clone() {
+                component = endpoint::describe_component(&ctx, &self.sagemaker, &ic).await;
+                if let Some(c) = &component {
+                    sm.endpoint = c.endpoint.clone();
+                    sm.variant = sm.variant.take().or_else(|| c.variant.clone());
+                }
+            }
+        }
+        let Some(endpoint_name) = sm.endpoint.clone() else {
+            ctx.note("enrichment", "the alarm names no endpoint (and no inference component that leads to one)");
+            return ctx.finish(Enrichment { window: Some(window), ..Enrichment::default() }, started);
+        };
+
+        let own = own_metric(alarm);
+        let (info, series, logs) = tokio::join!(
+            endpoint::fetch(&ctx, &self.sagemaker, &endpoint_name, sm.inference_component.as_deref()),
+            metrics::fetch(&ctx, &self.cloudwatch, &sm, &endpoint_name, own.as_ref(), &window, self.settings.max_series),
+            logs::fetch(&ctx, &self.logs, &endpoint_name, &sm, &window, &self.settings.logs),
+        );
+        let mut info = info;
+        if let (Some(info), Some(c)) = (info.as_mut(), component) {
+            if !info.components.iter().any(|x| x.name == c.name) {
+                info.components.push(c);
+            }
+        }
+
+        let fleet = fleet::analyse(&series, &window, own.as_ref().map(|m| m.name.as_str()), sm.instance.as_deref());
+        let mut logs = logs;
+        if let Some(l) = logs.as_mut() {
+            let first: Vec<&str> = fleet.iter().flat_map(|f| f.priority_instances()).chain(sm.instance.as_deref()).collect();
+            l.put_first(&first);
+        }
+        let advice = endpoint::advice(info.as_ref(), &sm, fleet.as_ref(), series.is_empty());
+        ctx.finish(Enrichment { window: Some(window), endpoint: info, fleet, logs, advice, ..Enrichment::default() }, started)
+    }
+}
+
+/// The alarm's own metric and statistic, fetched per instance where it exists.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OwnMetric {
+    pub namespace: String,
+    pub name: String,
+    pub stat: String,
+}
+
+fn own_metric(alarm: &Alarm) -> Option<OwnMetric> {
+    let stat = match &alarm.kind {
+        AlarmKind::Metric { stat, .. } => stat.clone(),
+        kind => kind.metric_stats().into_iter().next()?.clone(),
+    };
+    Some(OwnMetric { namespace: stat.metric.namespace, name: stat.metric.name, stat: stat.stat.0 })
+}
+
+/// A call that did not answer: its error code (when the service sent one) and the line to show.
+#[derive(Debug, Clone)]
+pub(crate) struct Failure {
+    pub code: Option<String>,
+    pub line: String,
+}
+
+impl Failure {
+    /// Modeled errors do not always carry their code in the metadata; the line starts with it.
+    pub fn is(&self, code: &str) -> bool {
+        self.code.as_deref() == Some(code) || self.line.starts_with(&format!("{code}:"))
+    }
+}
+
+/// What every lookup shares: the one deadline, the notes, the call count.
+pub(crate) struct Ctx {
+    deadline: Instant,
+    budget: Duration,
+    notes: Mutex<Vec<Note>>,
+    calls: AtomicU32,
+}
+
+impl Ctx {
+    pub fn new(budget: Duration) -> Self {
+        Self { deadline: Instant::now() + budget, budget, notes: Mutex::default(), calls: AtomicU32::new(0) }
+    }
+
+    /// Runs one AWS call under the shared deadline.
+    pub async fn call<T, E>(&self, fut: impl Future<Output = Result<T, SdkError<E, HttpResponse>>>) -> Result<T, Failure>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        match tokio::time::timeout_at(self.deadline, fut).await {
+            Err(_) => Err(Failure { code: None, line: format!("no answer within the {} ms enrichment deadline", self.budget.as_millis()) }),
+            Ok(Err(e)) => Err(Failure { code: error_code(&e).map(str::to_string), line: error_line(&e) }),
+            Ok(Ok(v)) => Ok(v),
+        }
+    }
+
+    pub fn note(&self, source: &str, message: impl Into<String>) {
+        let note = Note { source: source.to_string(), message: message.into() };
+        tracing::warn!(source = %note.source, message = %note.message, "enrichment incomplete");
+        if let Ok(mut notes) = self.notes.lock() {
+            if !notes.contains(&note) {
+                notes.push(note);
+            }
+        }
+    }
+
+    pub fn fail(&self, source: &str, f: Failure) {
+        self.note(source, f.line);
+    }
+
+    fn finish(self, mut e: Enrichment, started: Instant) -> Enrichment {
+        e.notes = self.notes.into_inner().unwrap_or_default();
+        e.stats = Some(CallStats { calls: self.calls.into_inner(), elapsed_ms: started.elapsed().as_millis() as u64 });
+        tracing::info!(calls = e.stats.as_ref().map(|s| s.calls), elapsed_ms = e.stats.as_ref().map(|s| s.elapsed_ms), notes = e.notes.len(), "enriched");
+        e
+    }
+}
+
+/// The target with its endpoint known; what the lookups below take.
+pub(crate) fn stream_prefix(sm: &SageMakerTarget) -> Option<String> {
+    // Inference-component endpoints name their streams differently; search the whole group.
+    if sm.inference_component.is_some() {
+        return None;
+    }
+    sm.variant.as_ref().map(|v| format!("{v}/"))
+}
+
+#[cfg(test)]
+mod tests;

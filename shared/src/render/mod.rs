@@ -1,5 +1,6 @@
 //! Render: a [`crate::report::Report`] → the exact JSON body each destination receives.
 
+pub mod enrichment;
 pub mod pagerduty;
 pub mod slack;
 pub mod text;

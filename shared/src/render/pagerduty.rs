@@ -1,6 +1,7 @@
 //! PagerDuty Events API v2: `trigger` on ALARM (and INSUFFICIENT_DATA), `resolve` on OK, tied by a
 //! `dedup_key` derived from the alarm ARN.
 
+use super::enrichment as enr;
 use super::text::truncate;
 use crate::model::{AlarmState, Origin};
 use crate::report::{subject_line, AlarmReport, Report};
@@ -66,6 +67,9 @@ fn alarm(r: &AlarmReport, routing_key: &str, severity: Severity) -> Value {
     if let Some(s) = subject_line(&r.target) {
         summary.push_str(&format!(" on {s}"));
     }
+    if let Some(o) = r.enrichment.fleet.as_ref().and_then(|f| f.outlier.as_ref()) {
+        summary.push_str(&format!(" — {}", enr::outlier_sentence(o)));
+    }
     let sm = r.target.sagemaker();
     let source = sm
         .and_then(|s| s.endpoint.clone().or_else(|| s.inference_component.clone()))
@@ -128,8 +132,36 @@ fn custom_details(r: &AlarmReport) -> Value {
     if let Some(s) = &r.enrichment.skipped {
         d["enrichment_skipped"] = s.clone().into();
     }
-    if !r.enrichment.notes.is_empty() {
-        d["enrichment_notes"] = r.enrichment.notes.iter().map(|n| format!("{}: {}", n.source, n.message)).collect::<Vec<_>>().into();
+    let e = &r.enrichment;
+    if !e.notes.is_empty() {
+        d["enrichment_notes"] = e.notes.iter().map(|n| format!("{}: {}", n.source, n.message)).collect::<Vec<_>>().into();
+    }
+    if let Some(info) = &e.endpoint {
+        d["endpoint"] = json!({ "summary": enr::endpoint_lines(info), "details": info });
+    }
+    if let Some(f) = &e.fleet {
+        d["fleet"] = json!({
+            "headline": enr::headline(f),
+            "outlier": f.outlier,
+            "table": enr::fleet_table(f, 64),
+            "size": f.size,
+            "period_s": f.period_s,
+        });
+    }
+    if let Some(l) = &e.logs {
+        let outlier = e.fleet.as_ref().and_then(|f| f.outlier.as_ref()).and_then(|o| o.member.instance.as_deref());
+        let streams: Vec<Value> = l
+            .streams
+            .iter()
+            .map(|s| json!({ "stream": enr::stream_title(s, outlier), "lines": s.lines.iter().map(|x| enr::log_line(x, 400)).collect::<Vec<_>>() }))
+            .collect();
+        d["logs"] = json!({ "group": l.group, "matched": l.matched, "scanned": l.scanned, "complete": l.complete, "streams": streams });
+    }
+    if !e.advice.is_empty() {
+        d["what_to_check"] = e.advice.clone().into();
+    }
+    if let Some(st) = &e.stats {
+        d["enrichment_stats"] = json!(st);
     }
     d
 }

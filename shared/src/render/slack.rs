@@ -1,6 +1,8 @@
 //! Slack Block Kit message for an incoming webhook, within every Block Kit limit whatever the input.
 
+use super::enrichment as enr;
 use super::text::{clamp_escaped, code, mrkdwn, plain, truncate};
+use super::units;
 use crate::model::{AlarmKind, Origin};
 use crate::report::{subject_line, AlarmReport, Report};
 use crate::target::Subject;
@@ -98,7 +100,23 @@ fn alarm(r: &AlarmReport) -> Value {
         }
     }
 
-    blocks.extend(enrichment_blocks(r));
+    // Enrichment goes in by priority until Slack's total text budget is used up.
+    let used: usize = blocks.iter().map(text_len).sum::<usize>() + 600;
+    let mut extra = enrichment_blocks(r);
+    let mut budget = limits::TOTAL_TEXT.saturating_sub(used);
+    let mut keep = vec![false; extra.len()];
+    let mut order: Vec<usize> = (0..extra.len()).collect();
+    order.sort_by_key(|i| extra[*i].0);
+    for i in order {
+        let n = text_len(&extra[i].1);
+        if n <= budget {
+            budget -= n;
+            keep[i] = true;
+        }
+    }
+    let mut k = keep.into_iter();
+    extra.retain(|_| k.next().unwrap_or(false));
+    blocks.extend(extra.into_iter().map(|(_, b)| b));
 
     let buttons: Vec<Value> = r
         .links
@@ -136,7 +154,11 @@ pub fn fallback_text(r: &AlarmReport) -> String {
         s.push_str(" on ");
         s.push_str(&subj);
     }
-    clamp_escaped(mrkdwn(&s, 600), limits::FALLBACK_TEXT)
+    if let Some(o) = r.enrichment.fleet.as_ref().and_then(|f| f.outlier.as_ref()) {
+        s.push_str(" — ");
+        s.push_str(&enr::outlier_sentence(o));
+    }
+    clamp_escaped(mrkdwn(&s, 900), limits::FALLBACK_TEXT)
 }
 
 fn subject_fields(r: &AlarmReport) -> Vec<String> {
@@ -164,17 +186,74 @@ fn subject_fields(r: &AlarmReport) -> Vec<String> {
     }
 }
 
-fn enrichment_blocks(r: &AlarmReport) -> Vec<Value> {
+/// Enrichment blocks with a priority each (0 = keep longest): when the message would pass
+/// Slack's total text limit, the lowest-priority blocks go first.
+fn enrichment_blocks(r: &AlarmReport) -> Vec<(u8, Value)> {
     let e = &r.enrichment;
+    let mut out = vec![];
+    if let Some(f) = &e.fleet {
+        let mut text = String::new();
+        if let Some(h) = enr::headline(f) {
+            let icon = if f.outlier.is_some() { "🔥 " } else { "" };
+            text.push_str(&format!("{icon}*{}*\n", mrkdwn(&h, 600)));
+        }
+        let period = units::period(f.period_s.max(0) as u32);
+        text.push_str(&format!("_{} reporting · values over the alarm window · trend per {period}_\n", f.size));
+        text.push_str(&format!("```{}```", mrkdwn(&enr::fleet_table(f, 12), 2200)));
+        out.push((0, section(&text)));
+    }
+    if let Some(info) = &e.endpoint {
+        let lines: Vec<String> = enr::endpoint_lines(info).iter().take(12).map(|l| mrkdwn(l, 300)).collect();
+        out.push((1, section(&format!("*Endpoint* {}\n{}", code(&info.name, 200), lines.join("\n")))));
+    }
+    if !e.advice.is_empty() {
+        let items: Vec<String> = e.advice.iter().take(5).map(|a| format!("• {}", mrkdwn(a, 550))).collect();
+        out.push((1, section(&format!("*What to check*\n{}", items.join("\n")))));
+    }
+    if let Some(l) = &e.logs {
+        let outlier = e.fleet.as_ref().and_then(|f| f.outlier.as_ref()).and_then(|o| o.member.instance.as_deref());
+        let head = format!(
+            "*Logs* {} · {} matching line{} of {} read{}",
+            code(&l.group, 200),
+            l.matched,
+            if l.matched == 1 { "" } else { "s" },
+            l.scanned,
+            if l.complete { "" } else { " (stopped early)" }
+        );
+        if l.streams.is_empty() {
+            out.push((2, section(&format!("{head}\nNo line matched the failure signatures in the window."))));
+        }
+        for (i, st) in l.streams.iter().take(3).enumerate() {
+            let lines: Vec<String> = st.lines.iter().map(|x| enr::log_line(x, 240)).collect();
+            let body = mrkdwn(&lines.join("\n"), 1100);
+            let title = format!("*{}*", mrkdwn(&enr::stream_title(st, outlier), 200));
+            let text = if i == 0 { format!("{head}\n{title}\n```{body}```") } else { format!("{title}\n```{body}```") };
+            out.push((2 + i as u8, section(&text)));
+        }
+    }
     let mut lines = vec![];
     if let Some(why) = &e.skipped {
         lines.push(format!("Enrichment: {}", mrkdwn(why, 300)));
     }
     lines.extend(e.notes.iter().take(8).map(|n| format!("⚠️ {}: {}", mrkdwn(&n.source, 60), mrkdwn(&n.message, 300))));
-    if lines.is_empty() {
-        return vec![];
+    if let Some(st) = &e.stats {
+        if e.skipped.is_none() {
+            lines.push(format!("Enriched with {} AWS calls in {} ms", st.calls, st.elapsed_ms));
+        }
     }
-    vec![context(&lines)]
+    if !lines.is_empty() {
+        // What is missing is part of the answer: kept as long as possible.
+        out.push((0, context(&lines)));
+    }
+    out
+}
+
+/// Characters of text a block contributes toward Slack's total.
+fn text_len(b: &Value) -> usize {
+    let len = |v: &Value| v.as_str().map(|s| s.chars().count()).unwrap_or(0);
+    len(&b["text"]["text"])
+        + b["fields"].as_array().into_iter().flatten().map(|f| len(&f["text"])).sum::<usize>()
+        + b["elements"].as_array().into_iter().flatten().map(|x| len(&x["text"]).max(len(&x["text"]["text"]))).sum::<usize>()
 }
 
 fn origin_text(o: &Origin) -> String {

@@ -1,0 +1,467 @@
+//! The outlier: which instance, GPU or container stands out from its fleet, with the numbers,
+//! and a small trend per instance. Pure: fed with fetched series, easy to test.
+
+use super::metrics::{Member, Series};
+use super::Window;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// The order in which metrics name the headline: the alarm's own metric comes before all.
+const HEADLINE_ORDER: [&str; 11] = [
+    "GPUUtilizationNormalized",
+    "GPUUtilization",
+    "ConcurrentRequestsPerModel",
+    "Invocation5XXErrors",
+    "InvocationModelErrors",
+    "GPUMemoryUtilizationNormalized",
+    "GPUMemoryUtilization",
+    "CPUUtilizationNormalized",
+    "CPUUtilization",
+    "MemoryUtilization",
+    "Invocations",
+];
+
+/// Table columns, in this order, when the metric exists (plus the alarm's own metric first).
+const COLUMNS: [&str; 7] = [
+    "GPUUtilizationNormalized",
+    "GPUMemoryUtilizationNormalized",
+    "CPUUtilizationNormalized",
+    "MemoryUtilization",
+    "ConcurrentRequestsPerModel",
+    "Invocations",
+    "Invocation5XXErrors",
+];
+const MAX_COLUMNS: usize = 5;
+const SPARK_POINTS: usize = 24;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    Instance,
+    Gpu,
+    Container,
+}
+
+/// How a metric's values are compared across members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// 0–100: a gap in points matters (99% vs 40%).
+    Percent,
+    /// Counts and concurrency: what share of the fleet's total one member carries.
+    Share,
+    /// Latency and the rest: a ratio to the others.
+    Ratio,
+}
+
+fn kind(metric: &str, stat: &str) -> Kind {
+    if metric.contains("Utilization") && !metric.starts_with("Serverless") {
+        Kind::Percent
+    } else if stat == "Sum" || metric == "ConcurrentRequestsPerModel" {
+        Kind::Share
+    } else {
+        Kind::Ratio
+    }
+}
+
+/// One metric across the fleet, over the alarm's evaluation window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Spread {
+    pub metric: String,
+    pub stat: String,
+    pub level: Level,
+    /// Highest first.
+    pub values: Vec<(Member, f64)>,
+    pub outlier: Option<Outlier>,
+    /// Every member within a narrow band of the others.
+    pub even: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outlier {
+    pub metric: String,
+    pub stat: String,
+    pub level: Level,
+    pub member: Member,
+    pub value: f64,
+    /// Median of the other members.
+    pub others_median: f64,
+    pub others: usize,
+    /// For counts and concurrency: the member's share of the fleet total (0–1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub share: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cell {
+    pub metric: String,
+    pub value: Option<f64>,
+    /// For GPU metrics: the instance's busiest GPU.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InstanceRow {
+    /// Instance id (or container id for component metrics without one).
+    pub name: String,
+    pub outlier: bool,
+    pub cells: Vec<Cell>,
+    /// A text sparkline of [`Fleet::trend_metric`] over the whole window.
+    pub trend: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Fleet {
+    pub period_s: i32,
+    /// How many instances (or containers) report.
+    pub size: usize,
+    pub spreads: Vec<Spread>,
+    /// The headline: what stands out most, by the alarm's own metric first.
+    pub outlier: Option<Outlier>,
+    /// Said plainly when there is no outlier: even load, or spread without a single standout.
+    pub verdict: Option<Verdict>,
+    pub columns: Vec<String>,
+    /// The outlier's row first.
+    pub rows: Vec<InstanceRow>,
+    pub trend_metric: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Verdict {
+    Even { metric: String, min: f64, max: f64, members: usize, level: Level },
+    Uneven { metric: String, min: f64, max: f64, members: usize, level: Level },
+    Single { name: String },
+}
+
+impl Fleet {
+    /// Instances in the order their logs should be read: the outlier's first.
+    pub fn priority_instances(&self) -> Vec<&str> {
+        self.outlier.iter().filter_map(|o| o.member.instance.as_deref()).chain(self.rows.iter().map(|r| r.name.as_str())).collect()
+    }
+}
+
+fn level(m: &Member) -> Level {
+    if m.gpu.is_some() {
+        Level::Gpu
+    } else if m.instance.is_none() && m.container.is_some() {
+        Level::Container
+    } else {
+        Level::Instance
+    }
+}
+
+fn row_key(m: &Member) -> Option<&str> {
+    m.instance.as_deref().or(m.container.as_deref())
+}
+
+/// The value of a series over the alarm's evaluation window, summarised by its statistic.
+fn window_value(s: &Series, w: &Window) -> Option<f64> {
+    let from = w.alarm_start - chrono::Duration::seconds(i64::from(w.period_s));
+    let mut vals: Vec<f64> = s.points.iter().filter(|(t, _)| *t >= from && *t <= w.anchor).map(|(_, v)| *v).collect();
+    if vals.is_empty() {
+        // Sparse metrics: the latest point before the alarm stands in.
+        vals = s.points.iter().filter(|(t, _)| *t <= w.anchor).map(|(_, v)| *v).last().into_iter().collect();
+    }
+    if vals.is_empty() {
+        return None;
+    }
+    Some(match s.stat.as_str() {
+        "Sum" | "SampleCount" => vals.iter().sum(),
+        "Maximum" => vals.iter().cloned().fold(f64::MIN, f64::max),
+        "Minimum" => vals.iter().cloned().fold(f64::MAX, f64::min),
+        _ => vals.iter().sum::<f64>() / vals.len() as f64,
+    })
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    let n = s.len();
+    if n == 0 {
+        0.0
+    } else if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    }
+}
+
+fn spread(metric: &str, stat: &str, lvl: Level, mut values: Vec<(Member, f64)>) -> Spread {
+    values.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let mut s = Spread { metric: metric.into(), stat: stat.into(), level: lvl, values, outlier: None, even: false };
+    let n = s.values.len();
+    if n < 2 {
+        return s;
+    }
+    let top = s.values[0].1;
+    let second = s.values[1].1;
+    let min = s.values[n - 1].1;
+    let others: Vec<f64> = s.values[1..].iter().map(|(_, v)| *v).collect();
+    let med = median(&others);
+    let total: f64 = s.values.iter().map(|(_, v)| v.max(0.0)).sum();
+    let share = (total > 0.0).then(|| top.max(0.0) / total);
+    let k = kind(metric, stat);
+    let stands_out = match k {
+        // Clear of the fleet's median and of the runner-up: two hot members are not "one outlier".
+        Kind::Percent => top - med >= 20.0 && top >= med * 1.3 && top - second >= 10.0,
+        Kind::Share => share.is_some_and(|sh| sh >= (1.5 / n as f64).max(0.5)) && top >= 2.0 * med && top >= 1.25 * second,
+        Kind::Ratio => top > 0.0 && top >= 1.5 * med && top >= 1.25 * second,
+    };
+    if stands_out {
+        s.outlier = Some(Outlier {
+            metric: metric.into(),
+            stat: stat.into(),
+            level: lvl,
+            member: s.values[0].0.clone(),
+            value: top,
+            others_median: med,
+            others: n - 1,
+            share: (k == Kind::Share).then_some(share).flatten(),
+        });
+    } else {
+        s.even = match k {
+            Kind::Percent => top - min <= 10.0,
+            Kind::Share | Kind::Ratio => top <= min * 1.25 + f64::EPSILON,
+        };
+    }
+    s
+}
+
+fn headline_rank(metric: &str, own: Option<&str>) -> usize {
+    if Some(metric) == own {
+        return 0;
+    }
+    HEADLINE_ORDER.iter().position(|m| *m == metric).map(|p| p + 1).unwrap_or(HEADLINE_ORDER.len() + 1)
+}
+
+/// `None` when no per-instance, per-GPU or per-container series came back.
+pub fn analyse(series: &[Series], w: &Window, own: Option<&str>, target_instance: Option<&str>) -> Option<Fleet> {
+    // Group by (metric, stat, level): each group is one comparison across the fleet.
+    let mut groups: BTreeMap<(String, String, Level), Vec<(Member, f64)>> = BTreeMap::new();
+    let mut keys: Vec<String> = vec![];
+    for s in series {
+        if let Some(k) = row_key(&s.member) {
+            if !keys.iter().any(|x| x == k) {
+                keys.push(k.to_string());
+            }
+        }
+        if let Some(v) = window_value(s, w) {
+            groups.entry((s.metric.clone(), s.stat.clone(), level(&s.member))).or_default().push((s.member.clone(), v));
+        }
+    }
+    if keys.is_empty() {
+        return None;
+    }
+    let mut spreads: Vec<Spread> = groups.into_iter().map(|((m, st, l), v)| spread(&m, &st, l, v)).collect();
+    spreads.sort_by_key(|s| (headline_rank(&s.metric, own), s.level == Level::Instance));
+
+    let outlier = spreads.iter().find_map(|s| s.outlier.clone());
+    let verdict = if outlier.is_some() {
+        None
+    } else if keys.len() == 1 {
+        Some(Verdict::Single { name: keys[0].clone() })
+    } else {
+        spreads.iter().find(|s| s.values.len() >= 2).map(|s| {
+            let (max, min) = (s.values[0].1, s.values[s.values.len() - 1].1);
+            let (metric, members, level) = (s.metric.clone(), s.values.len(), s.level);
+            if s.even {
+                Verdict::Even { metric, min, max, members, level }
+            } else {
+                Verdict::Uneven { metric, min, max, members, level }
+            }
+        })
+    };
+
+    let mut columns: Vec<String> = vec![];
+    if let Some(o) = own.filter(|o| series.iter().any(|s| s.metric == *o)) {
+        columns.push(o.to_string());
+    }
+    for c in COLUMNS {
+        if columns.len() < MAX_COLUMNS && !columns.iter().any(|x| x == c) && series.iter().any(|s| s.metric == c) {
+            columns.push(c.to_string());
+        }
+    }
+    let trend_metric = columns.first().cloned();
+
+    let outlier_row = outlier.as_ref().and_then(|o| row_key(&o.member)).map(str::to_string);
+    let mut rows: Vec<InstanceRow> = keys
+        .iter()
+        .map(|k| InstanceRow {
+            name: k.clone(),
+            outlier: outlier_row.as_deref() == Some(k.as_str()),
+            cells: columns.iter().map(|c| cell(series, w, k, c)).collect(),
+            trend: String::new(),
+        })
+        .collect();
+    if let Some(tm) = &trend_metric {
+        let percent = kind(tm, "") == Kind::Percent;
+        let trends: Vec<Vec<f64>> = rows.iter().map(|r| trend_values(series, &r.name, tm)).collect();
+        let (lo, hi) = if percent {
+            (0.0, 100.0)
+        } else {
+            let all = trends.iter().flatten();
+            (all.clone().cloned().fold(f64::MAX, f64::min), all.cloned().fold(f64::MIN, f64::max))
+        };
+        for (r, t) in rows.iter_mut().zip(trends) {
+            r.trend = sparkline(&t, lo, hi);
+        }
+    }
+    // Outlier first, then the alarm's own instance, then by the first column, highest first.
+    let first_value = |r: &InstanceRow| r.cells.first().and_then(|c| c.value).unwrap_or(f64::MIN);
+    rows.sort_by(|a, b| {
+        b.outlier
+            .cmp(&a.outlier)
+            .then_with(|| (Some(b.name.as_str()) == target_instance).cmp(&(Some(a.name.as_str()) == target_instance)))
+            .then_with(|| first_value(b).total_cmp(&first_value(a)))
+            .then_with(|| a.name.cmp(&b.name))
+    });
+
+    Some(Fleet { period_s: w.period_s, size: keys.len(), spreads, outlier, verdict, columns, rows, trend_metric })
+}
+
+/// An instance's value for a column; for per-GPU metrics, its busiest GPU.
+fn cell(series: &[Series], w: &Window, key: &str, metric: &str) -> Cell {
+    let mut best: Option<(f64, Option<String>)> = None;
+    for s in series.iter().filter(|s| s.metric == metric && row_key(&s.member) == Some(key)) {
+        if let Some(v) = window_value(s, w) {
+            if best.as_ref().is_none_or(|(b, _)| v > *b) {
+                best = Some((v, s.member.gpu.clone()));
+            }
+        }
+    }
+    Cell { metric: metric.into(), value: best.as_ref().map(|b| b.0), gpu: best.and_then(|b| b.1) }
+}
+
+/// The instance's points for `metric` over the window; the max across its GPUs at each time.
+fn trend_values(series: &[Series], key: &str, metric: &str) -> Vec<f64> {
+    let mut by_time: BTreeMap<i64, f64> = BTreeMap::new();
+    for s in series.iter().filter(|s| s.metric == metric && row_key(&s.member) == Some(key)) {
+        for (t, v) in &s.points {
+            let e = by_time.entry(t.timestamp()).or_insert(f64::MIN);
+            *e = e.max(*v);
+        }
+    }
+    by_time.into_values().collect()
+}
+
+/// `▁▂▅█`: at most [`SPARK_POINTS`] characters (the latest points), scaled to `lo..hi`.
+pub fn sparkline(values: &[f64], lo: f64, hi: f64) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let tail = &values[values.len().saturating_sub(SPARK_POINTS)..];
+    let range = hi - lo;
+    tail.iter()
+        .map(|v| {
+            if !v.is_finite() {
+                return ' ';
+            }
+            let f = if range > 0.0 { ((v - lo) / range).clamp(0.0, 1.0) } else { 0.5 };
+            BARS[((f * 7.0).round() as usize).min(7)]
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeZone, Utc};
+
+    fn window() -> Window {
+        let anchor = Utc.with_ymd_and_hms(2026, 11, 20, 14, 7, 0).unwrap();
+        Window { start: anchor - Duration::minutes(40), alarm_start: anchor - Duration::minutes(5), anchor, end: anchor + Duration::minutes(2), period_s: 60 }
+    }
+
+    fn series(metric: &str, stat: &str, instance: &str, gpu: Option<&str>, level: f64) -> Series {
+        let w = window();
+        let points = (0..40).map(|i| (w.start + Duration::minutes(i), if i > 30 { level } else { level / 2.0 })).collect();
+        Series {
+            namespace: "/aws/sagemaker/Endpoints".into(),
+            metric: metric.into(),
+            stat: stat.into(),
+            member: Member { instance: Some(instance.into()), gpu: gpu.map(Into::into), container: None },
+            points,
+        }
+    }
+
+    #[test]
+    fn one_hot_gpu_among_idle_ones_is_the_outlier_and_its_instance_leads_the_table() {
+        let mut s = vec![];
+        for (i, inst) in ["i-a", "i-b", "i-c"].iter().enumerate() {
+            for g in 0..4 {
+                let v = if i == 1 && g == 2 { 99.0 } else { 40.0 + g as f64 };
+                s.push(series("GPUUtilizationNormalized", "Average", inst, Some(&g.to_string()), v));
+            }
+            s.push(series("CPUUtilizationNormalized", "Average", inst, None, 30.0));
+        }
+        let f = analyse(&s, &window(), None, None).unwrap();
+        let o = f.outlier.as_ref().unwrap();
+        assert_eq!((o.member.instance.as_deref(), o.member.gpu.as_deref(), o.value), (Some("i-b"), Some("2"), 99.0));
+        assert_eq!(o.others, 11);
+        assert!((o.others_median - 41.0).abs() < 1e-9, "{}", o.others_median);
+        assert_eq!(f.rows[0].name, "i-b");
+        assert!(f.rows[0].outlier);
+        assert_eq!(f.rows[0].cells[0].gpu.as_deref(), Some("2"));
+        assert_eq!(f.columns, vec!["GPUUtilizationNormalized", "CPUUtilizationNormalized"]);
+        assert_eq!(f.rows[0].trend.chars().count(), 24);
+        assert!(f.rows[0].trend.ends_with('█'), "{}", f.rows[0].trend);
+        assert_eq!(f.priority_instances()[0], "i-b");
+        assert!(f.verdict.is_none());
+    }
+
+    #[test]
+    fn even_load_is_said_plainly() {
+        let s: Vec<Series> = ["i-a", "i-b", "i-c"].iter().enumerate().map(|(i, n)| series("GPUUtilizationNormalized", "Average", n, Some("0"), 40.0 + i as f64 * 2.0)).collect();
+        let f = analyse(&s, &window(), None, None).unwrap();
+        assert!(f.outlier.is_none());
+        match f.verdict {
+            Some(Verdict::Even { members, min, max, .. }) => assert_eq!((members, min, max), (3, 40.0, 44.0)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn errors_concentrated_on_one_instance_are_a_share_outlier() {
+        let s = vec![
+            series("Invocation5XXErrors", "Sum", "i-a", None, 1.0),
+            series("Invocation5XXErrors", "Sum", "i-b", None, 40.0),
+            series("Invocation5XXErrors", "Sum", "i-c", None, 0.0),
+        ];
+        let f = analyse(&s, &window(), Some("Invocation5XXErrors"), None).unwrap();
+        let o = f.outlier.unwrap();
+        assert_eq!(o.member.instance.as_deref(), Some("i-b"));
+        assert!(o.share.unwrap() > 0.9);
+    }
+
+    #[test]
+    fn concurrency_pinned_to_one_of_two_instances() {
+        let s = vec![series("ConcurrentRequestsPerModel", "Maximum", "i-a", None, 90.0), series("ConcurrentRequestsPerModel", "Maximum", "i-b", None, 8.0)];
+        let f = analyse(&s, &window(), None, None).unwrap();
+        assert_eq!(f.outlier.unwrap().member.instance.as_deref(), Some("i-a"));
+    }
+
+    #[test]
+    fn uneven_without_a_single_standout_is_not_called_an_outlier() {
+        let s = vec![
+            series("GPUUtilizationNormalized", "Average", "i-a", Some("0"), 90.0),
+            series("GPUUtilizationNormalized", "Average", "i-b", Some("0"), 85.0),
+            series("GPUUtilizationNormalized", "Average", "i-c", Some("0"), 20.0),
+        ];
+        let f = analyse(&s, &window(), None, None).unwrap();
+        assert!(f.outlier.is_none());
+        assert!(matches!(f.verdict, Some(Verdict::Uneven { .. })));
+    }
+
+    #[test]
+    fn a_single_instance_has_nothing_to_compare_with() {
+        let f = analyse(&[series("CPUUtilizationNormalized", "Average", "i-a", None, 50.0)], &window(), None, None).unwrap();
+        assert_eq!(f.verdict, Some(Verdict::Single { name: "i-a".into() }));
+        assert!(analyse(&[], &window(), None, None).is_none());
+    }
+
+    #[test]
+    fn sparkline_scales_and_keeps_the_latest_points() {
+        assert_eq!(sparkline(&[0.0, 50.0, 100.0], 0.0, 100.0), "▁▅█");
+        assert_eq!(sparkline(&[5.0, 5.0], 5.0, 5.0), "▅▅");
+        assert_eq!(sparkline(&vec![1.0; 100], 0.0, 1.0).chars().count(), SPARK_POINTS);
+    }
+}

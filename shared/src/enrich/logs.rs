@@ -1,0 +1,290 @@
+//! Container log excerpts: FilterLogEvents on `/aws/sagemaker/Endpoints/<endpoint>` over the
+//! alarm window, lines matching failure signatures, repeats collapsed, secrets redacted.
+//!
+//! One paginated search over the variant's streams instead of one per instance: FilterLogEvents
+//! allows 5 requests per second per account and Region, shared by every concurrent alarm. The
+//! outlier's stream is put first afterwards ([`LogReport::put_first`]). Lines are matched here
+//! too, so the result is right whether or not the server applied the filter pattern.
+
+use super::redact::redact;
+use super::{stream_prefix, Ctx, Window};
+use crate::target::SageMakerTarget;
+use aws_sdk_cloudwatchlogs::Client;
+use chrono::{DateTime, Utc};
+use regex::Regex;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Server-side pre-filter (CloudWatch OR syntax): terms that every default signature contains.
+pub const DEFAULT_FILTER_PATTERN: &str =
+    r#"?ERROR ?Error ?error ?FATAL ?CRITICAL ?panicked ?"out of memory" ?OutOfMemoryError ?OOM ?CUDA ?NCCL ?Traceback ?skipped ?Skipping ?skipping"#;
+
+/// Label and pattern, most specific first: a line takes the first label that matches.
+const DEFAULT_SIGNATURES: [(&str, &str); 6] = [
+    ("panic", r"thread '[^']*' panicked at"),
+    ("oom", r"(?i)out of memory|OutOfMemoryError|\bOOM\b"),
+    ("cuda", r"CUDA error|cudaError|NCCL error|CUBLAS_STATUS|CUDNN_STATUS"),
+    ("traceback", r"Traceback \(most recent call last\)"),
+    ("skipped", r"(?i)\bwarn(?:ing)?\b.*\bskip(?:ped|ping)?\b"),
+    ("error", r#"\bERROR\b|\bFATAL\b|\bCRITICAL\b|(?i)"level"\s*:\s*"(?:error|fatal)""#),
+];
+
+#[derive(Debug, Clone)]
+pub struct Signature {
+    pub label: String,
+    pub regex: Regex,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    pub signatures: Vec<Signature>,
+    /// `None`: every event in the window is fetched and matched here.
+    pub filter_pattern: Option<String>,
+    pub max_pages: usize,
+    pub max_events: usize,
+    pub max_streams: usize,
+    pub max_lines_per_stream: usize,
+    pub max_line_chars: usize,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            signatures: DEFAULT_SIGNATURES.iter().filter_map(|(l, p)| Some(Signature { label: l.to_string(), regex: Regex::new(p).ok()? })).collect(),
+            filter_pattern: Some(DEFAULT_FILTER_PATTERN.to_string()),
+            max_pages: 10,
+            max_events: 10_000,
+            max_streams: 5,
+            max_lines_per_stream: 6,
+            max_line_chars: 300,
+        }
+    }
+}
+
+impl LogSettings {
+    /// Replaces the signatures with a JSON object of `label: regex` (order kept). Custom
+    /// signatures drop the default server-side pattern unless one is given too.
+    pub fn with_signatures_json(mut self, json: &str) -> Result<Self, String> {
+        let map: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(json).map_err(|e| format!("log signatures must be a JSON object of label → regex: {e}"))?;
+        let mut sigs = vec![];
+        for (label, v) in map {
+            let pat = v.as_str().ok_or_else(|| format!("log signature {label:?}: the regex must be a string"))?;
+            let regex = Regex::new(pat).map_err(|e| format!("log signature {label:?}: {}", crate::intake::one_line(&e.to_string())))?;
+            sigs.push(Signature { label, regex });
+        }
+        if sigs.is_empty() {
+            return Err("log signatures: at least one is needed".into());
+        }
+        self.signatures = sigs;
+        self.filter_pattern = None;
+        Ok(self)
+    }
+
+    fn classify(&self, line: &str) -> Option<&str> {
+        self.signatures.iter().find(|s| s.regex.is_match(line)).map(|s| s.label.as_str())
+    }
+
+    fn rank(&self, label: &str) -> usize {
+        self.signatures.iter().position(|s| s.label == label).unwrap_or(usize::MAX)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LogReport {
+    pub group: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream_prefix: Option<String>,
+    /// Events read (after the server's filter) and lines that matched a signature.
+    pub scanned: usize,
+    pub matched: usize,
+    /// False when paging stopped early (deadline, page or event cap).
+    pub complete: bool,
+    pub streams: Vec<StreamExcerpt>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StreamExcerpt {
+    pub stream: String,
+    /// `<variant>/<instance-id>` → the instance id.
+    pub instance: Option<String>,
+    pub matched: usize,
+    pub lines: Vec<LogLine>,
+}
+
+/// One distinct line (after redaction and collapsing numbers), with how often it repeated.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LogLine {
+    pub signature: String,
+    pub text: String,
+    pub count: u32,
+    pub first: DateTime<Utc>,
+    pub last: DateTime<Utc>,
+}
+
+impl LogReport {
+    /// Puts the streams of these instances first (the outlier, then the alarm's own instance).
+    pub fn put_first(&mut self, instances: &[&str]) {
+        let rank = |s: &StreamExcerpt| s.instance.as_deref().and_then(|i| instances.iter().position(|x| *x == i)).unwrap_or(usize::MAX);
+        self.streams.sort_by(|a, b| rank(a).cmp(&rank(b)).then(b.matched.cmp(&a.matched)).then(a.stream.cmp(&b.stream)));
+    }
+}
+
+pub(super) async fn fetch(ctx: &Ctx, client: &Client, endpoint: &str, sm: &SageMakerTarget, w: &Window, settings: &LogSettings) -> Option<LogReport> {
+    let group = format!("/aws/sagemaker/Endpoints/{endpoint}");
+    let prefix = stream_prefix(sm);
+    let mut events: Vec<(String, i64, String)> = vec![];
+    let mut token: Option<String> = None;
+    let mut complete = false;
+    for _ in 0..settings.max_pages {
+        let req = client
+            .filter_log_events()
+            .log_group_name(&group)
+            .set_log_stream_name_prefix(prefix.clone())
+            .start_time(w.start_ms())
+            .end_time(w.end_ms())
+            .set_filter_pattern(settings.filter_pattern.clone())
+            .set_next_token(token.take());
+        match ctx.call(req.send()).await {
+            Ok(page) => {
+                events.extend(page.events().iter().map(|e| {
+                    (e.log_stream_name().unwrap_or_default().to_string(), e.timestamp().unwrap_or_default(), e.message().unwrap_or_default().to_string())
+                }));
+                match page.next_token() {
+                    // Pages may be empty while a token is still returned: keep going.
+                    Some(t) if !t.is_empty() && events.len() < settings.max_events => token = Some(t.to_string()),
+                    Some(t) if !t.is_empty() => break,
+                    _ => {
+                        complete = true;
+                        break;
+                    }
+                }
+            }
+            Err(f) if f.is("ResourceNotFoundException") => {
+                ctx.note("FilterLogEvents", format!("log group {group} does not exist: the container has not logged yet, or its logs go elsewhere"));
+                return None;
+            }
+            Err(f) => {
+                ctx.fail("FilterLogEvents", f);
+                if events.is_empty() {
+                    return None;
+                }
+                break;
+            }
+        }
+    }
+    if !complete {
+        ctx.note("FilterLogEvents", format!("read {} events and stopped before the end of the window; excerpts may be incomplete", events.len()));
+    }
+    let scanned = events.len();
+    let (streams, matched) = excerpts(events, settings);
+    Some(LogReport { group, stream_prefix: prefix, scanned, matched, complete, streams })
+}
+
+/// Matching, redaction and collapsing of raw events `(stream, epoch ms, message)`.
+pub fn excerpts(events: impl IntoIterator<Item = (String, i64, String)>, settings: &LogSettings) -> (Vec<StreamExcerpt>, usize) {
+    // stream → (signature, collapsed text) → line
+    let mut by_stream: BTreeMap<String, (usize, BTreeMap<(usize, String), LogLine>)> = BTreeMap::new();
+    let mut matched = 0;
+    for (stream, ms, message) in events {
+        let message = message.trim_end();
+        let Some(label) = settings.classify(message) else { continue };
+        matched += 1;
+        let text = crate::render::text::truncate(&crate::intake::one_line(&redact(message)), settings.max_line_chars);
+        let at = DateTime::from_timestamp_millis(ms).unwrap_or_default();
+        let key = (settings.rank(label), collapse_key(&text));
+        let entry = by_stream.entry(stream).or_default();
+        entry.0 += 1;
+        entry
+            .1
+            .entry(key)
+            .and_modify(|l| {
+                l.count += 1;
+                l.first = l.first.min(at);
+                l.last = l.last.max(at);
+            })
+            .or_insert(LogLine { signature: label.to_string(), text, count: 1, first: at, last: at });
+    }
+    let mut streams: Vec<StreamExcerpt> = by_stream
+        .into_iter()
+        .map(|(stream, (n, lines))| {
+            let mut lines: Vec<LogLine> = lines.into_values().collect();
+            // Most severe signature first, then the most repeated, then the earliest.
+            lines.sort_by(|a, b| settings.rank(&a.signature).cmp(&settings.rank(&b.signature)).then(b.count.cmp(&a.count)).then(a.first.cmp(&b.first)));
+            lines.truncate(settings.max_lines_per_stream);
+            let instance = stream.split_once('/').map(|(_, i)| i.to_string()).filter(|i| !i.is_empty());
+            StreamExcerpt { stream, instance, matched: n, lines }
+        })
+        .collect();
+    streams.sort_by(|a, b| b.matched.cmp(&a.matched).then(a.stream.cmp(&b.stream)));
+    streams.truncate(settings.max_streams);
+    (streams, matched)
+}
+
+/// Lines that differ only in numbers, hex ids or timestamps are one line repeated.
+fn collapse_key(text: &str) -> String {
+    static NUMBERS: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| Regex::new(r"0x[0-9a-fA-F]+|[0-9a-f]{8,}|\d+(\.\d+)?").expect("static regex"));
+    NUMBERS.replace_all(text, "#").into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(stream: &str, ms: i64, msg: &str) -> (String, i64, String) {
+        (stream.into(), ms, msg.into())
+    }
+
+    #[test]
+    fn failure_lines_are_classified_collapsed_redacted_and_bounded() {
+        let s = LogSettings::default();
+        let events = vec![
+            ev("AllTraffic/i-b", 1_000, "2026-11-20 14:05:01 INFO request ok"),
+            ev("AllTraffic/i-b", 2_000, "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB (GPU 2; 22.19 GiB total)"),
+            ev("AllTraffic/i-b", 3_000, "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 4.00 GiB (GPU 2; 22.19 GiB total)"),
+            ev("AllTraffic/i-b", 4_000, "thread 'main' panicked at src/main.rs:10:5: called `Result::unwrap()`"),
+            ev("AllTraffic/i-a", 5_000, "ERROR upstream auth failed for postgres://svc:pa55@db:5432"),
+            ev("AllTraffic/i-a", 6_000, "WARNING: config override max_batch_size skipped (not supported)"),
+            ev("AllTraffic/i-c", 7_000, &format!("ERROR {}", "x".repeat(5000))),
+        ];
+        let (streams, matched) = excerpts(events, &s);
+        assert_eq!(matched, 6);
+        assert_eq!(streams[0].stream, "AllTraffic/i-b");
+        assert_eq!(streams[0].instance.as_deref(), Some("i-b"));
+        let b = &streams[0].lines;
+        assert_eq!((b[0].signature.as_str(), b[0].count), ("panic", 1));
+        assert_eq!((b[1].signature.as_str(), b[1].count), ("oom", 2));
+        assert_eq!(b[1].first.timestamp_millis(), 2_000);
+        assert_eq!(b[1].last.timestamp_millis(), 3_000);
+        let a = streams.iter().find(|x| x.stream == "AllTraffic/i-a").unwrap();
+        assert!(a.lines.iter().any(|l| l.signature == "error" && l.text.contains("svc:[REDACTED]@db")));
+        assert!(a.lines.iter().any(|l| l.signature == "skipped"));
+        let c = streams.iter().find(|x| x.stream == "AllTraffic/i-c").unwrap();
+        assert_eq!(c.lines[0].text.chars().count(), 300);
+    }
+
+    #[test]
+    fn put_first_orders_the_outlier_stream_ahead_of_busier_ones() {
+        let s = LogSettings::default();
+        let mut events = vec![ev("AllTraffic/i-quiet", 1, "ERROR one")];
+        events.extend((0..5).map(|i| ev("AllTraffic/i-busy", i, &format!("ERROR many {i}"))));
+        let (streams, matched) = excerpts(events, &s);
+        let mut r = LogReport { group: "g".into(), stream_prefix: None, scanned: 6, matched, complete: true, streams };
+        assert_eq!(r.streams[0].stream, "AllTraffic/i-busy");
+        r.put_first(&["i-quiet"]);
+        assert_eq!(r.streams[0].stream, "AllTraffic/i-quiet");
+        // Five "ERROR many N" differ only in the number: one line, count 5.
+        assert_eq!(r.streams[1].lines[0].count, 5);
+    }
+
+    #[test]
+    fn custom_signatures_replace_the_defaults_and_bad_ones_are_named() {
+        let s = LogSettings::default().with_signatures_json(r#"{"timeout": "(?i)timed out"}"#).unwrap();
+        assert_eq!(s.filter_pattern, None);
+        assert_eq!(s.classify("Request timed out after 60s"), Some("timeout"));
+        assert_eq!(s.classify("ERROR boom"), None);
+        let e = LogSettings::default().with_signatures_json(r#"{"bad": "("}"#).unwrap_err();
+        assert!(e.starts_with("log signature \"bad\""), "{e}");
+        assert!(LogSettings::default().with_signatures_json("[1]").is_err());
+    }
+}

@@ -1,0 +1,297 @@
+//! Per-instance, per-GPU and per-container metrics. ListMetrics discovers the streams that exist
+//! (the dimensions differ per endpoint kind); GetMetricData fetches them in as few calls as
+//! possible (≤ 500 queries each, NextToken followed). No SEARCH or metric math: plain MetricStat.
+
+use super::{Ctx, OwnMetric, Window};
+use crate::target::SageMakerTarget;
+use aws_sdk_cloudwatch::primitives::DateTime as AwsTime;
+use aws_sdk_cloudwatch::types::{Dimension, DimensionFilter, Metric, MetricDataQuery, MetricStat, ScanBy, StatusCode};
+use aws_sdk_cloudwatch::Client;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashSet};
+
+pub const ENDPOINTS_NS: &str = "/aws/sagemaker/Endpoints";
+pub const COMPONENTS_NS: &str = "/aws/sagemaker/InferenceComponents";
+pub const INVOCATIONS_NS: &str = "AWS/SageMaker";
+
+/// GetMetricData's hard limit ("This quota cannot be changed").
+pub const MAX_QUERIES_PER_CALL: usize = 500;
+/// Bounds on pagination; each page is a call under the deadline anyway.
+const MAX_LIST_PAGES: usize = 20;
+const MAX_DATA_PAGES: usize = 10;
+
+/// Metrics worth comparing across a fleet, with the statistic that summarises each. The alarm's
+/// own metric is fetched too, with the alarm's statistic.
+pub const WANTED: [(&str, &str); 14] = [
+    ("GPUUtilizationNormalized", "Average"),
+    ("GPUMemoryUtilizationNormalized", "Average"),
+    ("CPUUtilizationNormalized", "Average"),
+    ("MemoryUtilization", "Average"),
+    ("GPUUtilization", "Average"),
+    ("GPUMemoryUtilization", "Average"),
+    ("CPUUtilization", "Average"),
+    ("DiskUtilization", "Average"),
+    ("ConcurrentRequestsPerModel", "Maximum"),
+    ("Invocations", "Sum"),
+    ("Invocation5XXErrors", "Sum"),
+    ("Invocation4XXErrors", "Sum"),
+    ("InvocationModelErrors", "Sum"),
+    ("ModelLatency", "Average"),
+];
+
+/// Which part of the fleet a stream describes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Member {
+    pub instance: Option<String>,
+    /// `GpuId` or `AcceleratorId`.
+    pub gpu: Option<String>,
+    pub container: Option<String>,
+}
+
+impl Member {
+    fn of(dims: &[(String, String)]) -> Self {
+        let get = |names: &[&str]| dims.iter().find(|(n, _)| names.contains(&n.as_str())).map(|(_, v)| v.clone());
+        Self { instance: get(&["InstanceId"]), gpu: get(&["GpuId", "AcceleratorId"]), container: get(&["ContainerId"]) }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.instance.is_none() && self.gpu.is_none() && self.container.is_none()
+    }
+
+    /// `i-0a1b… GPU 2`, `container c-7f3e2a`.
+    pub fn label(&self) -> String {
+        let mut parts = vec![];
+        if let Some(i) = &self.instance {
+            parts.push(i.clone());
+        }
+        if let Some(c) = &self.container {
+            parts.push(format!("container {c}"));
+        }
+        if let Some(g) = &self.gpu {
+            parts.push(format!("GPU {g}"));
+        }
+        parts.join(" ")
+    }
+}
+
+/// One fetched metric stream.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Series {
+    pub namespace: String,
+    pub metric: String,
+    pub stat: String,
+    pub member: Member,
+    pub points: Vec<(DateTime<Utc>, f64)>,
+}
+
+/// A stream ListMetrics reported, and the statistic we will ask for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct Stream {
+    pub namespace: String,
+    pub metric: String,
+    pub dims: Vec<(String, String)>,
+    pub stat: String,
+}
+
+pub(super) async fn fetch(
+    ctx: &Ctx,
+    client: &Client,
+    sm: &SageMakerTarget,
+    endpoint: &str,
+    own: Option<&OwnMetric>,
+    window: &Window,
+    max_series: usize,
+) -> Vec<Series> {
+    let mut by_endpoint = vec![("EndpointName".to_string(), endpoint.to_string())];
+    if let Some(v) = &sm.variant {
+        by_endpoint.push(("VariantName".to_string(), v.clone()));
+    }
+    let mut lookups = vec![(ENDPOINTS_NS, by_endpoint.clone()), (INVOCATIONS_NS, by_endpoint)];
+    if let Some(ic) = &sm.inference_component {
+        lookups.push((COMPONENTS_NS, vec![("InferenceComponentName".to_string(), ic.clone())]));
+    }
+    let listed = futures::future::join_all(lookups.iter().map(|(ns, f)| list(ctx, client, ns, f))).await;
+    let (streams, dropped) = select(listed.into_iter().flatten().collect(), own, max_series);
+    if dropped > 0 {
+        ctx.note("GetMetricData", format!("fetched {} metric streams; {dropped} more were left out to stay within the deadline", streams.len()));
+    }
+    let chunks: Vec<&[Stream]> = streams.chunks(MAX_QUERIES_PER_CALL).collect();
+    futures::future::join_all(chunks.iter().map(|c| get(ctx, client, c, window))).await.into_iter().flatten().collect()
+}
+
+async fn list(ctx: &Ctx, client: &Client, namespace: &str, filter: &[(String, String)]) -> Vec<Stream> {
+    let filters: Vec<DimensionFilter> = filter.iter().map(|(n, v)| DimensionFilter::builder().name(n).value(v).build()).collect();
+    let mut out = vec![];
+    let mut token: Option<String> = None;
+    for _ in 0..MAX_LIST_PAGES {
+        let req = client.list_metrics().namespace(namespace).set_dimensions(Some(filters.clone())).set_next_token(token.take());
+        match ctx.call(req.send()).await {
+            Ok(page) => {
+                out.extend(page.metrics().iter().filter_map(|m| {
+                    Some(Stream {
+                        namespace: m.namespace().unwrap_or(namespace).to_string(),
+                        metric: m.metric_name()?.to_string(),
+                        dims: m.dimensions().iter().filter_map(|d| Some((d.name()?.to_string(), d.value()?.to_string()))).collect(),
+                        stat: String::new(),
+                    })
+                }));
+                match page.next_token() {
+                    Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                    _ => break,
+                }
+            }
+            Err(f) => {
+                ctx.note("ListMetrics", format!("{namespace}: {}", f.line));
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Keeps the per-instance/GPU/container streams worth fetching, each with its statistic; the
+/// alarm's own metric first, then [`WANTED`] order. Returns how many were cut by `max`.
+pub(crate) fn select(listed: Vec<Stream>, own: Option<&OwnMetric>, max: usize) -> (Vec<Stream>, usize) {
+    let mut seen = HashSet::new();
+    let mut keep: Vec<(usize, Stream)> = vec![];
+    for mut s in listed {
+        s.dims.sort();
+        let member = Member::of(&s.dims);
+        if member.is_empty() {
+            continue;
+        }
+        let is_own = own.is_some_and(|o| o.name == s.metric && o.namespace == s.namespace);
+        let rank = WANTED.iter().position(|(m, _)| *m == s.metric);
+        let (rank, stat) = match (is_own, rank) {
+            (true, _) => (0, own.map(|o| o.stat.clone()).unwrap_or_default()),
+            (false, Some(r)) => (r + 1, WANTED[r].1.to_string()),
+            (false, None) => continue,
+        };
+        s.stat = stat;
+        if seen.insert((s.namespace.clone(), s.metric.clone(), s.dims.clone())) {
+            keep.push((rank, s));
+        }
+    }
+    keep.sort();
+    let dropped = keep.len().saturating_sub(max);
+    keep.truncate(max);
+    (keep.into_iter().map(|(_, s)| s).collect(), dropped)
+}
+
+async fn get(ctx: &Ctx, client: &Client, chunk: &[Stream], window: &Window) -> Vec<Series> {
+    let queries: Vec<MetricDataQuery> = chunk
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let metric = Metric::builder()
+                .namespace(&s.namespace)
+                .metric_name(&s.metric)
+                .set_dimensions(Some(s.dims.iter().map(|(n, v)| Dimension::builder().name(n).value(v).build()).collect()))
+                .build();
+            MetricDataQuery::builder()
+                .id(format!("m{i}"))
+                .metric_stat(MetricStat::builder().metric(metric).period(window.period_s).stat(&s.stat).build())
+                .return_data(true)
+                .build()
+        })
+        .collect();
+    let mut points: Vec<BTreeMap<i64, f64>> = vec![BTreeMap::new(); chunk.len()];
+    let mut trouble: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let mut token: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let req = client
+            .get_metric_data()
+            .set_metric_data_queries(Some(queries.clone()))
+            .start_time(AwsTime::from_millis(window.start_ms()))
+            .end_time(AwsTime::from_millis(window.end_ms()))
+            .scan_by(ScanBy::TimestampAscending)
+            .set_next_token(token.take());
+        let page = match ctx.call(req.send()).await {
+            Ok(p) => p,
+            Err(f) => {
+                ctx.fail("GetMetricData", f);
+                break;
+            }
+        };
+        pages += 1;
+        let more = page.next_token().filter(|t| !t.is_empty()).map(str::to_string);
+        for r in page.metric_data_results() {
+            let Some(i) = r.id().and_then(|id| id.strip_prefix('m')).and_then(|n| n.parse::<usize>().ok()).filter(|i| *i < chunk.len()) else {
+                continue;
+            };
+            for (t, v) in r.timestamps().iter().zip(r.values()) {
+                points[i].insert(t.to_millis().unwrap_or_default(), *v);
+            }
+            match r.status_code() {
+                Some(StatusCode::Forbidden) => *trouble.entry("forbidden").or_default() += 1,
+                Some(StatusCode::InternalError) => *trouble.entry("an internal error").or_default() += 1,
+                // PartialData with a NextToken is simply the next page; without one it is final.
+                Some(StatusCode::PartialData) if more.is_none() => *trouble.entry("partial data").or_default() += 1,
+                _ => {}
+            }
+        }
+        match more {
+            Some(t) if pages < MAX_DATA_PAGES => token = Some(t),
+            Some(_) => {
+                ctx.note("GetMetricData", format!("stopped after {pages} pages; the trend may be incomplete"));
+                break;
+            }
+            None => break,
+        }
+    }
+    for (what, n) in trouble {
+        ctx.note("GetMetricData", format!("{n} metric stream(s) came back with {what}"));
+    }
+    chunk
+        .iter()
+        .zip(points)
+        .map(|(s, pts)| Series {
+            namespace: s.namespace.clone(),
+            metric: s.metric.clone(),
+            stat: s.stat.clone(),
+            member: Member::of(&s.dims),
+            points: pts.into_iter().filter_map(|(ms, v)| Some((DateTime::from_timestamp_millis(ms)?, v))).collect(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream(ns: &str, metric: &str, dims: &[(&str, &str)]) -> Stream {
+        Stream { namespace: ns.into(), metric: metric.into(), dims: dims.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(), stat: String::new() }
+    }
+
+    #[test]
+    fn select_keeps_per_instance_streams_with_their_statistic_own_metric_first() {
+        let own = OwnMetric { namespace: INVOCATIONS_NS.into(), name: "ConcurrentRequestsPerModel".into(), stat: "p99".into() };
+        let listed = vec![
+            stream(ENDPOINTS_NS, "CPUUtilizationNormalized", &[("EndpointName", "e"), ("InstanceId", "i-1")]),
+            // Variant-level: nothing to compare across the fleet.
+            stream(INVOCATIONS_NS, "Invocations", &[("EndpointName", "e"), ("VariantName", "v")]),
+            stream(INVOCATIONS_NS, "ConcurrentRequestsPerModel", &[("EndpointName", "e"), ("InstanceId", "i-1")]),
+            stream(ENDPOINTS_NS, "SomethingElse", &[("EndpointName", "e"), ("InstanceId", "i-1")]),
+            stream(ENDPOINTS_NS, "CPUUtilizationNormalized", &[("InstanceId", "i-1"), ("EndpointName", "e")]),
+        ];
+        let (kept, dropped) = select(listed, Some(&own), 10);
+        assert_eq!(dropped, 0);
+        let names: Vec<(&str, &str)> = kept.iter().map(|s| (s.metric.as_str(), s.stat.as_str())).collect();
+        assert_eq!(names, vec![("ConcurrentRequestsPerModel", "p99"), ("CPUUtilizationNormalized", "Average")]);
+    }
+
+    #[test]
+    fn select_caps_and_reports_what_it_cut() {
+        let listed: Vec<Stream> = (0..30).map(|i| stream(ENDPOINTS_NS, "GPUUtilizationNormalized", &[("InstanceId", &format!("i-{i}")), ("GpuId", "0")])).collect();
+        let (kept, dropped) = select(listed, None, 25);
+        assert_eq!((kept.len(), dropped), (25, 5));
+    }
+
+    #[test]
+    fn member_reads_gpu_from_either_dimension_name() {
+        let m = Member::of(&[("AcceleratorId".into(), "3".into()), ("InstanceId".into(), "i-9".into())]);
+        assert_eq!(m.label(), "i-9 GPU 3");
+    }
+}

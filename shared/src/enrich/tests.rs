@@ -1,0 +1,386 @@
+//! Enrichment with the SDK's own mock layer (`aws-smithy-mocks`): what the emulators lack
+//! (inference components) and every fault: throttling past retries, AccessDenied, 5xx, answers
+//! past the deadline, malformed responses, PartialData pages. The emulator-backed scenarios are
+//! in `shared/tests/emulated.rs`.
+
+use super::*;
+use crate::model::Notification;
+use aws_sdk_cloudwatch::operation::get_metric_data::{GetMetricDataError, GetMetricDataOutput};
+use aws_sdk_cloudwatch::operation::list_metrics::ListMetricsOutput;
+use aws_sdk_cloudwatch::primitives::DateTime as AwsTime;
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataResult, StatusCode};
+use aws_sdk_cloudwatchlogs::operation::filter_log_events::{FilterLogEventsError, FilterLogEventsOutput};
+use aws_sdk_cloudwatchlogs::types::FilteredLogEvent;
+use aws_sdk_sagemaker::operation::describe_endpoint::{DescribeEndpointError, DescribeEndpointOutput};
+use aws_sdk_sagemaker::operation::describe_endpoint_config::DescribeEndpointConfigOutput;
+use aws_sdk_sagemaker::operation::describe_inference_component::DescribeInferenceComponentOutput;
+use aws_sdk_sagemaker::operation::list_inference_components::ListInferenceComponentsOutput;
+use aws_sdk_sagemaker::types::{
+    EndpointStatus, InferenceComponentRuntimeConfigSummary, InferenceComponentStatus, InferenceComponentSummary, MetricsConfig, ProductionVariant,
+    ProductionVariantInstanceType, ProductionVariantSummary,
+};
+use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+
+const INSTANCES: [&str; 3] = ["i-0aaa", "i-0bbb", "i-0ccc"];
+
+fn alarm(fixture: &str) -> Alarm {
+    let raw = crate::render::test_support::fixture(fixture);
+    match crate::intake::parse_bytes(raw.as_bytes()).unwrap().remove(0) {
+        Notification::Alarm(a) => *a,
+        Notification::Plain(_) => panic!("not an alarm"),
+    }
+}
+
+fn describe_endpoint_ok(enhanced: bool) -> Rule {
+    mock!(aws_sdk_sagemaker::Client::describe_endpoint).then_output(move || {
+        DescribeEndpointOutput::builder()
+            .endpoint_name("deepgram-prod")
+            .endpoint_status(EndpointStatus::InService)
+            .endpoint_config_name("deepgram-prod-cfg")
+            .production_variants(ProductionVariantSummary::builder().variant_name("AllTraffic").current_instance_count(3).desired_instance_count(3).build())
+            .metrics_config(MetricsConfig::builder().enable_enhanced_metrics(enhanced).metric_publish_frequency_in_seconds(10).build())
+            .build()
+    })
+}
+
+fn describe_config_ok(model: bool) -> Rule {
+    mock!(aws_sdk_sagemaker::Client::describe_endpoint_config).then_output(move || {
+        let mut v = ProductionVariant::builder().variant_name("AllTraffic").instance_type(ProductionVariantInstanceType::MlG512Xlarge).initial_instance_count(3);
+        if model {
+            v = v.model_name("whisper");
+        }
+        DescribeEndpointConfigOutput::builder().endpoint_config_name("deepgram-prod-cfg").production_variants(v.build()).build()
+    })
+}
+
+/// Three instances × 4 GPUs; `i-0bbb` GPU 2 runs hot. ListMetrics answers in two pages.
+fn list_metrics_ok() -> Rule {
+    mock!(aws_sdk_cloudwatch::Client::list_metrics).then_compute_output(|req| {
+        let ns = req.namespace().unwrap_or_default().to_string();
+        let mut metrics = vec![];
+        for i in INSTANCES {
+            let base = [("EndpointName", "deepgram-prod"), ("VariantName", "AllTraffic"), ("InstanceId", i)];
+            let m = |name: &str, extra: Option<(&str, String)>| {
+                let mut b = Metric::builder().namespace(&ns).metric_name(name);
+                for (k, v) in base {
+                    b = b.dimensions(Dimension::builder().name(k).value(v).build());
+                }
+                if let Some((k, v)) = extra {
+                    b = b.dimensions(Dimension::builder().name(k).value(v).build());
+                }
+                b.build()
+            };
+            if ns == metrics::ENDPOINTS_NS {
+                for g in 0..4 {
+                    metrics.push(m("GPUUtilizationNormalized", Some(("GpuId", g.to_string()))));
+                }
+                metrics.push(m("CPUUtilizationNormalized", None));
+            } else {
+                metrics.push(m("Invocations", None));
+            }
+        }
+        let first_page = req.next_token().is_none();
+        let half = metrics.len() / 2;
+        if first_page {
+            ListMetricsOutput::builder().set_metrics(Some(metrics[..half].to_vec())).next_token("page-2").build()
+        } else {
+            ListMetricsOutput::builder().set_metrics(Some(metrics[half..].to_vec())).build()
+        }
+    })
+}
+
+/// Values from the dimensions; the first page is `PartialData` with a NextToken.
+fn get_metric_data_ok(anchor_ms: i64, queries_seen: Arc<AtomicUsize>) -> Rule {
+    mock!(aws_sdk_cloudwatch::Client::get_metric_data).then_compute_output(move |req| {
+        let qs = req.metric_data_queries();
+        assert!(qs.len() <= metrics::MAX_QUERIES_PER_CALL);
+        queries_seen.fetch_add(qs.len(), Ordering::SeqCst);
+        let second = req.next_token().is_some();
+        let results = qs
+            .iter()
+            .map(|q| {
+                let m = q.metric_stat().and_then(|s| s.metric()).unwrap();
+                let dim = |n: &str| m.dimensions().iter().find(|d| d.name() == Some(n)).and_then(|d| d.value()).unwrap_or("").to_string();
+                let hot = dim("InstanceId") == "i-0bbb" && dim("GpuId") == "2";
+                let v = if hot { 99.0 } else { 40.0 };
+                // Page one has the older half of the points, page two the newer.
+                let minutes: Vec<i64> = if second { (-10..=0).collect() } else { (-30..-10).collect() };
+                MetricDataResult::builder()
+                    .id(q.id().unwrap_or_default())
+                    .set_timestamps(Some(minutes.iter().map(|m| AwsTime::from_millis(anchor_ms + m * 60_000)).collect()))
+                    .set_values(Some(minutes.iter().map(|_| v).collect()))
+                    .status_code(if second { StatusCode::Complete } else { StatusCode::PartialData })
+                    .build()
+            })
+            .collect();
+        let out = GetMetricDataOutput::builder().set_metric_data_results(Some(results));
+        if second {
+            out.build()
+        } else {
+            out.next_token("more").build()
+        }
+    })
+}
+
+fn filter_logs_ok(anchor_ms: i64) -> Rule {
+    mock!(aws_sdk_cloudwatchlogs::Client::filter_log_events).then_compute_output(move |req| {
+        assert_eq!(req.log_group_name(), Some("/aws/sagemaker/Endpoints/deepgram-prod"));
+        assert_eq!(req.log_stream_name_prefix(), Some("AllTraffic/"));
+        let ev = |stream: &str, m: &str| FilteredLogEvent::builder().log_stream_name(stream).timestamp(anchor_ms - 60_000).message(m).build();
+        FilterLogEventsOutput::builder()
+            .events(ev("AllTraffic/i-0aaa", "ERROR health check slow"))
+            .events(ev("AllTraffic/i-0aaa", "ERROR health check slow"))
+            .events(ev("AllTraffic/i-0aaa", "ERROR health check slow"))
+            .events(ev("AllTraffic/i-0bbb", "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB"))
+            .events(ev("AllTraffic/i-0bbb", "INFO request served"))
+            .build()
+    })
+}
+
+fn enricher(sm: &[&Rule], cw: &[&Rule], logs: &[&Rule], deadline: Duration) -> Enricher {
+    let retry = RetryConfig::standard().with_max_attempts(3).with_initial_backoff(Duration::from_millis(1));
+    Enricher::from_clients(
+        mock_client!(aws_sdk_sagemaker, RuleMode::MatchAny, sm.iter().copied(), |c| c.retry_config(retry.clone())),
+        mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, cw.iter().copied(), |c| c.retry_config(retry.clone())),
+        mock_client!(aws_sdk_cloudwatchlogs, RuleMode::MatchAny, logs.iter().copied(), |c| c.retry_config(retry.clone())),
+        EnrichSettings { deadline, ..EnrichSettings::default() },
+    )
+}
+
+async fn run(e: &Enricher, fixture: &str) -> Enrichment {
+    let a = alarm(fixture);
+    let t = crate::target::resolve(&a);
+    e.enrich(&a, &t).await
+}
+
+fn anchor_ms(fixture: &str) -> i64 {
+    alarm(fixture).state_change_time.unwrap().timestamp_millis()
+}
+
+const GPU_ALARM: &str = "sns-instance-gpu-normalized-alarm.json";
+
+#[tokio::test]
+async fn hot_gpu_is_found_paged_metrics_are_merged_and_its_logs_come_first() {
+    let at = anchor_ms(GPU_ALARM);
+    let seen = Arc::new(AtomicUsize::new(0));
+    let (de, dc, lm, gm, fl) = (describe_endpoint_ok(true), describe_config_ok(true), list_metrics_ok(), get_metric_data_ok(at, seen.clone()), filter_logs_ok(at));
+    let e = enricher(&[&de, &dc], &[&lm, &gm], &[&fl], Duration::from_secs(5));
+    let r = run(&e, GPU_ALARM).await;
+
+    assert_eq!(r.notes, vec![], "no notes expected");
+    let info = r.endpoint.as_ref().unwrap();
+    assert_eq!((info.status.as_str(), info.variants[0].instance_type.as_deref()), ("InService", Some("ml.g5.12xlarge")));
+    assert_eq!(info.enhanced_metrics, Some(endpoint::EnhancedMetrics { enabled: true, frequency_s: Some(10) }));
+    // Two ListMetrics pages per namespace, two GetMetricData pages (PartialData + NextToken) in one batch.
+    assert_eq!((lm.num_calls(), gm.num_calls()), (4, 2));
+    assert_eq!(seen.load(Ordering::SeqCst), 2 * (3 * 4 + 3 + 3));
+
+    let f = r.fleet.as_ref().unwrap();
+    let o = f.outlier.as_ref().unwrap();
+    assert_eq!((o.member.instance.as_deref(), o.member.gpu.as_deref(), o.value, o.others_median), (Some("i-0bbb"), Some("2"), 99.0, 40.0));
+    assert_eq!(f.rows[0].name, "i-0bbb");
+    // Both pages' points are in the trend.
+    assert_eq!(f.rows[0].trend.chars().count(), 24);
+
+    let logs = r.logs.as_ref().unwrap();
+    assert_eq!(logs.streams[0].stream, "AllTraffic/i-0bbb", "the outlier's stream leads although i-0aaa has more lines");
+    assert_eq!(logs.streams[0].lines[0].signature, "oom");
+    assert_eq!(logs.streams[1].lines[0].count, 3);
+    assert_eq!(logs.matched, 4);
+    assert!(r.advice.is_empty(), "{:?}", r.advice);
+    assert_eq!(r.stats.as_ref().unwrap().calls, 2 + 4 + 2 + 1);
+
+    let report = crate::report::build_alarm(alarm(GPU_ALARM), r);
+    let slack = crate::render::slack::render(&crate::report::Report::Alarm(Box::new(report.clone())));
+    crate::render::slack::check_limits(&slack).unwrap();
+    let text = slack.to_string();
+    assert!(text.contains("i-0bbb GPU 2 stands out: GPUUtilizationNormalized 99%"), "{text}");
+    assert!(text.contains("CUDA out of memory"));
+    let pd = crate::render::pagerduty::render(&crate::report::Report::Alarm(Box::new(report)), "k", crate::route::Severity::Critical);
+    crate::render::pagerduty::check_event(&pd).unwrap();
+    assert!(pd["payload"]["summary"].as_str().unwrap().contains("i-0bbb GPU 2 stands out"));
+    assert_eq!(pd["payload"]["custom_details"]["logs"]["streams"][0]["stream"], "AllTraffic/i-0bbb (outlier): 1 matching line");
+}
+
+#[tokio::test]
+async fn each_source_failing_becomes_a_note_and_the_rest_still_arrives() {
+    let at = anchor_ms(GPU_ALARM);
+    let throttled = mock!(aws_sdk_cloudwatch::Client::get_metric_data)
+        .then_error(|| GetMetricDataError::generic(aws_sdk_cloudwatch::error::ErrorMetadata::builder().code("ThrottlingException").message("Rate exceeded").build()));
+    let denied = mock!(aws_sdk_cloudwatchlogs::Client::filter_log_events).then_error(|| {
+        FilterLogEventsError::generic(
+            aws_sdk_cloudwatchlogs::error::ErrorMetadata::builder()
+                .code("AccessDeniedException")
+                .message("User: arn:aws:sts::1:assumed-role/x is not authorized to perform: logs:FilterLogEvents")
+                .build(),
+        )
+    });
+    let (de, dc, lm) = (describe_endpoint_ok(true), describe_config_ok(true), list_metrics_ok());
+    let e = enricher(&[&de, &dc], &[&lm, &throttled], &[&denied], Duration::from_secs(5));
+    let r = run(&e, GPU_ALARM).await;
+
+    // The SDK retried the throttled call (standard mode, 3 attempts) before giving up.
+    assert_eq!(throttled.num_calls(), 3);
+    let notes: Vec<String> = r.notes.iter().map(|n| format!("{}: {}", n.source, n.message)).collect();
+    assert!(notes.contains(&"GetMetricData: ThrottlingException: Rate exceeded".to_string()), "{notes:?}");
+    assert!(notes.iter().any(|n| n.starts_with("FilterLogEvents: AccessDeniedException: User: arn:aws:sts::1:assumed-role/x is not authorized")), "{notes:?}");
+    assert!(r.endpoint.is_some(), "the endpoint still arrived");
+    assert!(r.logs.is_none());
+    let _ = at;
+
+    let report = crate::report::Report::Alarm(Box::new(crate::report::build_alarm(alarm(GPU_ALARM), r)));
+    let slack = crate::render::slack::render(&report);
+    crate::render::slack::check_limits(&slack).unwrap();
+    assert!(slack.to_string().contains("⚠️ GetMetricData: ThrottlingException: Rate exceeded"));
+}
+
+#[tokio::test]
+async fn server_errors_and_a_missing_endpoint_are_named() {
+    let missing = mock!(aws_sdk_sagemaker::Client::describe_endpoint).then_error(|| {
+        DescribeEndpointError::generic(
+            aws_sdk_sagemaker::error::ErrorMetadata::builder().code("ValidationException").message("Could not find endpoint \"deepgram-prod\".").build(),
+        )
+    });
+    let five_hundred = mock!(aws_sdk_cloudwatch::Client::list_metrics).sequence().http_status(503, None).times(3).build();
+    let gone = mock!(aws_sdk_cloudwatchlogs::Client::filter_log_events).then_error(|| {
+        FilterLogEventsError::ResourceNotFoundException(aws_sdk_cloudwatchlogs::types::error::ResourceNotFoundException::builder().message("The specified log group does not exist.").build())
+    });
+    let e = enricher(&[&missing], &[&five_hundred], &[&gone], Duration::from_secs(5));
+    let r = run(&e, GPU_ALARM).await;
+    let notes: Vec<String> = r.notes.iter().map(|n| format!("{}: {}", n.source, n.message)).collect();
+    assert!(notes.contains(&"DescribeEndpoint: endpoint deepgram-prod does not exist (deleted, or another account/region)".to_string()), "{notes:?}");
+    assert!(notes.iter().any(|n| n.starts_with("ListMetrics: /aws/sagemaker/Endpoints: ")), "{notes:?}");
+    assert!(notes.contains(&"FilterLogEvents: log group /aws/sagemaker/Endpoints/deepgram-prod does not exist: the container has not logged yet, or its logs go elsewhere".to_string()), "{notes:?}");
+    assert!(r.fleet.is_none() && r.endpoint.is_none() && r.logs.is_none());
+}
+
+#[tokio::test]
+async fn forbidden_and_final_partial_data_results_are_reported() {
+    let gm = mock!(aws_sdk_cloudwatch::Client::get_metric_data).then_compute_output(|req| {
+        let results = req
+            .metric_data_queries()
+            .iter()
+            .enumerate()
+            .map(|(i, q)| {
+                MetricDataResult::builder()
+                    .id(q.id().unwrap_or_default())
+                    .status_code(if i == 0 { StatusCode::Forbidden } else { StatusCode::PartialData })
+                    .build()
+            })
+            .collect();
+        GetMetricDataOutput::builder().set_metric_data_results(Some(results)).build()
+    });
+    let (de, dc, lm, fl) = (describe_endpoint_ok(true), describe_config_ok(true), list_metrics_ok(), filter_logs_ok(anchor_ms(GPU_ALARM)));
+    let e = enricher(&[&de, &dc], &[&lm, &gm], &[&fl], Duration::from_secs(5));
+    let r = run(&e, GPU_ALARM).await;
+    let notes: Vec<String> = r.notes.iter().map(|n| format!("{}: {}", n.source, n.message)).collect();
+    assert!(notes.contains(&"GetMetricData: 1 metric stream(s) came back with forbidden".to_string()), "{notes:?}");
+    assert!(notes.contains(&"GetMetricData: 17 metric stream(s) came back with partial data".to_string()), "{notes:?}");
+}
+
+#[tokio::test]
+async fn inference_component_alarm_finds_its_endpoint_and_copies() {
+    let dic = mock!(aws_sdk_sagemaker::Client::describe_inference_component).then_output(|| {
+        DescribeInferenceComponentOutput::builder()
+            .inference_component_name("IC-qwen3-4b")
+            .endpoint_name("llm-shared")
+            .variant_name("AllTraffic")
+            .inference_component_status(InferenceComponentStatus::InService)
+            .runtime_config(InferenceComponentRuntimeConfigSummary::builder().current_copy_count(1).desired_copy_count(2).build())
+            .build()
+    });
+    let lic = mock!(aws_sdk_sagemaker::Client::list_inference_components).then_output(|| {
+        ListInferenceComponentsOutput::builder()
+            .inference_components(InferenceComponentSummary::builder().inference_component_name("IC-qwen3-4b").endpoint_name("llm-shared").build())
+            .build()
+    });
+    let (de, dc) = (describe_endpoint_ok(true), describe_config_ok(false));
+    let lm = mock!(aws_sdk_cloudwatch::Client::list_metrics).then_compute_output(|req| {
+        assert!(req.dimensions().iter().any(|d| d.name() == Some("EndpointName") && d.value() == Some("llm-shared")) || req.namespace() == Some(metrics::COMPONENTS_NS));
+        ListMetricsOutput::builder().build()
+    });
+    let fl = mock!(aws_sdk_cloudwatchlogs::Client::filter_log_events).then_compute_output(|req| {
+        // Component endpoints name their streams differently: the whole group is searched.
+        assert_eq!(req.log_stream_name_prefix(), None);
+        FilterLogEventsOutput::builder().build()
+    });
+    let e = enricher(&[&dic, &lic, &de, &dc], &[&lm], &[&fl], Duration::from_secs(5));
+    let r = run(&e, "sns-inference-component-gpu-memory-alarm.json").await;
+    assert_eq!(r.notes, vec![]);
+    let info = r.endpoint.unwrap();
+    assert_eq!(info.name, "llm-shared");
+    assert_eq!(info.components.len(), 1);
+    assert_eq!((info.components[0].current_copies, info.components[0].desired_copies), (Some(1), Some(2)));
+    assert!(r.advice.iter().any(|a| a == "Inference component IC-qwen3-4b runs 1 of 2 desired copies."), "{:?}", r.advice);
+    assert!(r.advice.iter().any(|a| a.starts_with("Enhanced metrics are on, but CloudWatch had no per-instance metrics")), "{:?}", r.advice);
+    // The describe happened once: the alarm's component is not described again by the listing.
+    assert_eq!(dic.num_calls(), 2, "once to find the endpoint, once from the listing");
+}
+
+#[tokio::test]
+async fn enhanced_metrics_off_says_so_with_the_fix() {
+    let (de, dc) = (describe_endpoint_ok(false), describe_config_ok(true));
+    let lm = mock!(aws_sdk_cloudwatch::Client::list_metrics).then_output(|| ListMetricsOutput::builder().build());
+    let fl = mock!(aws_sdk_cloudwatchlogs::Client::filter_log_events).then_output(|| FilterLogEventsOutput::builder().build());
+    let e = enricher(&[&de, &dc], &[&lm], &[&fl], Duration::from_secs(5));
+    let r = run(&e, GPU_ALARM).await;
+    let advice = r.advice.join("\n");
+    assert!(advice.contains("Enhanced metrics are off"), "{advice}");
+    assert!(advice.contains("--metrics-config EnableEnhancedMetrics=true,MetricPublishFrequencyInSeconds=10"));
+    assert!(advice.contains("aws sagemaker update-endpoint --endpoint-name deepgram-prod"));
+    assert!(r.fleet.is_none());
+}
+
+#[tokio::test]
+async fn a_generic_alarm_makes_no_aws_calls() {
+    let (de, lm, fl) = (describe_endpoint_ok(true), list_metrics_ok(), filter_logs_ok(0));
+    let e = enricher(&[&de], &[&lm], &[&fl], Duration::from_secs(5));
+    let r = run(&e, "sns-non-sagemaker-alarm.json").await;
+    assert_eq!(r.skipped.as_deref(), Some("not a SageMaker alarm: no endpoint lookups"));
+    assert_eq!((de.num_calls(), lm.num_calls(), fl.num_calls()), (0, 0, 0));
+}
+
+/// Real HTTP for the two faults a mock layer cannot produce: a slow service and a garbled body.
+mod over_http {
+    use super::*;
+    use wiremock::matchers::{header, method};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    fn creds() -> aws_sdk_sagemaker::config::Credentials {
+        aws_sdk_sagemaker::config::Credentials::new("AKIDEXAMPLE", "secret", None, None, "test")
+    }
+
+    #[tokio::test]
+    async fn a_slow_service_is_cut_at_the_deadline_and_a_garbled_one_is_named() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(header("x-amz-target", "Logs_20140328.FilterLogEvents"))
+            .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"events":[]}"#).set_delay(Duration::from_secs(5)))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(header("x-amz-target", "SageMaker.DescribeEndpoint"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("{\"EndpointName\": [not json"))
+            .mount(&server)
+            .await;
+        let region = aws_sdk_sagemaker::config::Region::new("us-east-1");
+        let sm = aws_sdk_sagemaker::Client::from_conf(
+            aws_sdk_sagemaker::Config::builder().behavior_version_latest().region(region.clone()).credentials_provider(creds()).endpoint_url(server.uri()).build(),
+        );
+        let logs = aws_sdk_cloudwatchlogs::Client::from_conf(
+            aws_sdk_cloudwatchlogs::Config::builder().behavior_version_latest().region(region).credentials_provider(creds()).endpoint_url(server.uri()).build(),
+        );
+        let lm = mock!(aws_sdk_cloudwatch::Client::list_metrics).then_output(|| ListMetricsOutput::builder().build());
+        let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&lm]);
+        let e = Enricher::from_clients(sm, cw, logs, EnrichSettings { deadline: Duration::from_millis(400), ..EnrichSettings::default() });
+        let started = std::time::Instant::now();
+        let r = run(&e, GPU_ALARM).await;
+        let notes: Vec<String> = r.notes.iter().map(|n| format!("{}: {}", n.source, n.message)).collect();
+        assert!(notes.contains(&"FilterLogEvents: no answer within the 400 ms enrichment deadline".to_string()), "{notes:?}");
+        assert!(notes.contains(&"DescribeEndpoint: unreadable response from the service".to_string()), "{notes:?}");
+        // Cut at the deadline, not after the 5 s the service would have taken.
+        assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+    }
+}

@@ -1,0 +1,184 @@
+//! Enrichment as plain text, shared by the Slack and PagerDuty renderers: the endpoint line, the
+//! outlier sentence, the per-instance table, the log lines. Not escaped: each renderer escapes
+//! for its destination.
+
+use super::text::truncate;
+use super::units::{self, Unit};
+use crate::enrich::endpoint::{EndpointInfo, VariantInfo};
+use crate::enrich::fleet::{Fleet, Level, Outlier, Verdict};
+use crate::enrich::logs::{LogLine, StreamExcerpt};
+
+/// `InService · config deepgram-prod-cfg · modified 2026-11-20 13:02 UTC`, then one line per variant.
+pub fn endpoint_lines(e: &EndpointInfo) -> Vec<String> {
+    let mut head = vec![e.status.clone()];
+    if let Some(c) = &e.config_name {
+        head.push(format!("config {c}"));
+    }
+    if let Some(t) = e.last_modified {
+        head.push(format!("modified {}", t.format("%Y-%m-%d %H:%M UTC")));
+    }
+    head.push(match e.enhanced_metrics {
+        Some(m) if m.enabled => format!("enhanced metrics on{}", m.frequency_s.map(|f| format!(", every {}", units::period(f.max(0) as u32))).unwrap_or_default()),
+        Some(_) => "enhanced metrics OFF".into(),
+        None => "enhanced metrics not configured".into(),
+    });
+    let mut lines = vec![head.join(" · ")];
+    lines.extend(e.variants.iter().map(variant_line));
+    lines.extend(e.components.iter().map(|c| {
+        let copies = match (c.current_copies, c.desired_copies) {
+            (Some(cur), Some(want)) => format!("{cur} of {want} copies"),
+            (Some(cur), None) => format!("{cur} copies"),
+            _ => "copies unknown".into(),
+        };
+        format!("component {}: {copies}{}", c.name, c.status.as_deref().map(|s| format!(" ({s})")).unwrap_or_default())
+    }));
+    lines
+}
+
+fn variant_line(v: &VariantInfo) -> String {
+    if let Some(s) = v.serverless {
+        return format!(
+            "{}: serverless, {} MB, max concurrency {}{}",
+            v.name,
+            s.memory_mb.map(|m| m.to_string()).unwrap_or_else(|| "?".into()),
+            s.max_concurrency.map(|m| m.to_string()).unwrap_or_else(|| "?".into()),
+            s.provisioned_concurrency.map(|p| format!(", provisioned {p}")).unwrap_or_default()
+        );
+    }
+    let count = match (v.current_instances, v.desired_instances) {
+        (Some(c), Some(d)) if c != d => format!("{c} (desired {d})"),
+        (Some(c), _) => c.to_string(),
+        (None, Some(d)) => format!("? (desired {d})"),
+        (None, None) => "?".into(),
+    };
+    let mut s = format!("{}: {count} × {}", v.name, v.instance_type.as_deref().unwrap_or("unknown type"));
+    if let Some((min, max)) = v.managed_scaling {
+        s.push_str(&format!(", managed scaling {min}–{max}"));
+    }
+    s
+}
+
+fn members(level: Level, n: usize) -> String {
+    let noun = match level {
+        Level::Instance => "instance",
+        Level::Gpu => "GPU",
+        Level::Container => "container",
+    };
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
+fn fmt(metric: &str, v: f64) -> String {
+    Unit::of(metric, None).format(v)
+}
+
+/// The headline: who stands out and by how much, or that nothing does.
+pub fn headline(f: &Fleet) -> Option<String> {
+    if let Some(o) = &f.outlier {
+        return Some(outlier_sentence(o));
+    }
+    Some(match f.verdict.as_ref()? {
+        Verdict::Even { metric, min, max, members: n, level } => {
+            format!("Load is even across {}: {metric} {}–{} over the alarm window. No single instance stands out.", members(*level, *n), fmt(metric, *min), fmt(metric, *max))
+        }
+        Verdict::Uneven { metric, min, max, members: n, level } => {
+            format!("No single outlier: {metric} ranges {}–{} across {}.", fmt(metric, *min), fmt(metric, *max), members(*level, *n))
+        }
+        Verdict::Single { name } => format!("Only {name} reports per-instance metrics: nothing to compare it with."),
+    })
+}
+
+pub fn outlier_sentence(o: &Outlier) -> String {
+    let who = o.member.label();
+    match o.share {
+        Some(share) => format!(
+            "{who} stands out: it carries {:.0}% of the fleet's {} ({} {}), the median of the other {} is {}.",
+            share * 100.0,
+            o.metric,
+            fmt(&o.metric, o.value),
+            o.stat,
+            members(o.level, o.others),
+            fmt(&o.metric, o.others_median)
+        ),
+        None => format!(
+            "{who} stands out: {} {} ({}) vs a median of {} on the other {}.",
+            o.metric,
+            fmt(&o.metric, o.value),
+            o.stat,
+            fmt(&o.metric, o.others_median),
+            members(o.level, o.others)
+        ),
+    }
+}
+
+fn short(metric: &str) -> String {
+    match metric {
+        "GPUUtilizationNormalized" | "GPUUtilization" => "GPU".into(),
+        "GPUMemoryUtilizationNormalized" | "GPUMemoryUtilization" => "GPU mem".into(),
+        "CPUUtilizationNormalized" | "CPUUtilization" => "CPU".into(),
+        "MemoryUtilization" => "Mem".into(),
+        "ConcurrentRequestsPerModel" => "Concurrent".into(),
+        "Invocations" => "Invocations".into(),
+        "Invocation5XXErrors" => "5xx".into(),
+        other => truncate(other, 14),
+    }
+}
+
+/// A fixed-width table (for a code block), at most `max_rows` instances, outlier first.
+pub fn fleet_table(f: &Fleet, max_rows: usize) -> String {
+    let name_w = f.rows.iter().take(max_rows).map(|r| r.name.chars().count()).max().unwrap_or(8).clamp(8, 24) + 2;
+    let cols: Vec<(String, Vec<String>)> = f
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let vals = f
+                .rows
+                .iter()
+                .take(max_rows)
+                .map(|r| match r.cells.get(i) {
+                    Some(cell) => match (cell.value, &cell.gpu) {
+                        (Some(v), Some(g)) => format!("{} g{g}", fmt(c, v)),
+                        (Some(v), None) => fmt(c, v),
+                        (None, _) => "–".into(),
+                    },
+                    None => "–".into(),
+                })
+                .collect();
+            (short(c), vals)
+        })
+        .collect();
+    let widths: Vec<usize> = cols.iter().map(|(h, v)| v.iter().map(|s| s.chars().count()).chain([h.chars().count()]).max().unwrap_or(4) + 2).collect();
+    let pad = |s: &str, w: usize| format!("{s}{}", " ".repeat(w.saturating_sub(s.chars().count())));
+    let mut out = pad("instance", name_w);
+    for ((h, _), w) in cols.iter().zip(&widths) {
+        out.push_str(&pad(h, *w));
+    }
+    if let Some(t) = &f.trend_metric {
+        out.push_str(&format!("trend ({})", short(t)));
+    }
+    for (ri, r) in f.rows.iter().take(max_rows).enumerate() {
+        out.push('\n');
+        let name = format!("{}{}", if r.outlier { "▶" } else { " " }, truncate(&r.name, 23));
+        out.push_str(&pad(&name, name_w));
+        for ((_, vals), w) in cols.iter().zip(&widths) {
+            out.push_str(&pad(&vals[ri], *w));
+        }
+        out.push_str(&r.trend);
+    }
+    if f.rows.len() > max_rows {
+        out.push_str(&format!("\n… and {} more", f.rows.len() - max_rows));
+    }
+    out
+}
+
+/// `14:05:02 ×12 [oom] torch.OutOfMemoryError: CUDA out of memory…`
+pub fn log_line(l: &LogLine, max: usize) -> String {
+    let count = if l.count > 1 { format!("×{} ", l.count) } else { String::new() };
+    truncate(&format!("{} {count}[{}] {}", l.first.format("%H:%M:%S"), l.signature, l.text), max)
+}
+
+/// `AllTraffic/i-0b… (outlier) — 37 matching lines`
+pub fn stream_title(s: &StreamExcerpt, outlier: Option<&str>) -> String {
+    let tag = if s.instance.is_some() && s.instance.as_deref() == outlier { " (outlier)" } else { "" };
+    format!("{}{tag}: {} matching line{}", s.stream, s.matched, if s.matched == 1 { "" } else { "s" })
+}
