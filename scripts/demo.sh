@@ -1,43 +1,105 @@
 #!/usr/bin/env bash
-# The local demo: one alarm from events/ through sagealarm's delivery path to local stand-ins for
-# Slack and PagerDuty on loopback, then shows what they received. Starts and stops everything
-# itself. Usage: scripts/demo.sh [EVENT.json]
+# The local demo: a SageMaker alarm through the real `enrich-alarm` Lambda (cargo lambda watch +
+# invoke) against emulated AWS on loopback (LocalStack for CloudWatch, moto for Logs and
+# SageMaker), seeded with a 3-instance endpoint whose GPU 2 on one instance runs hot and runs out
+# of memory. Shows the Slack message and the PagerDuty event it sent to local stand-ins.
+# Installs what it needs (Python venvs, the build) and stops everything it started.
+# Usage: scripts/demo.sh [EVENT.json] (default: the endpoint-level GPU alarm)
+#        SAGEALARM_DEMO_SCENARIO=even|enhanced-off|no-log-group|serverless|inference-component
 set -euo pipefail
 cd "$(dirname "$0")/.."
-EVENT="${1:-events/sns-instance-gpu-normalized-alarm.json}"
+EVENT_SRC="${1:-events/sns-gpu-utilization-alarm.json}"
+SCENARIO="${SAGEALARM_DEMO_SCENARIO:-hot-gpu}"
 WORK=".demo"
+TARGET="${CARGO_TARGET_DIR:-target}"
+CARGO_LAMBDA_VERSION="1.9.2"
 rm -rf "$WORK" && mkdir -p "$WORK"
+demo_start=$(date +%s)
 
-echo "==> building the sagealarm CLI (first build compiles the AWS SDK: a few minutes)"
-cargo build --quiet -p sagealarm-cli
-BIN="${CARGO_TARGET_DIR:-target}/debug/sagealarm"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 300); do python3 -c "import socket; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0; sleep 0.2; done; return 1; }
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-python3 scripts/local_receivers.py "$PORT" "$WORK" & RECV_PID=$!
-trap 'kill "$RECV_PID" 2>/dev/null || true' EXIT
-for _ in $(seq 50); do python3 -c "import socket; socket.create_connection(('127.0.0.1',$PORT),0.2)" 2>/dev/null && break; sleep 0.1; done
+echo "==> setting up (first run: Python venvs for the emulators and cargo-lambda, then the build — several minutes)"
+scripts/emulators.sh install
+if [[ ! -f .venv/lambda/.installed-$CARGO_LAMBDA_VERSION ]]; then
+    python3 -m venv .venv/lambda
+    .venv/lambda/bin/pip install -q "cargo-lambda==$CARGO_LAMBDA_VERSION"
+    touch ".venv/lambda/.installed-$CARGO_LAMBDA_VERSION"
+fi
+cargo build --quiet -p enrich-alarm -p sagealarm-testkit
 
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill -- "-$p" 2>/dev/null || kill "$p" 2>/dev/null || true; done
+    scripts/emulators.sh stop >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+echo "==> starting the emulators"
+scripts/emulators.sh start
+set -a; source .emulators/env; set +a
+
+# The alarm as if it fired two minutes ago: the seeded world is built around its time.
+python3 - "$EVENT_SRC" "$WORK/event.json" <<'PY'
+import datetime, json, re, sys
+raw = open(sys.argv[1]).read()
+now = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=2)
+stamp = now.strftime("%Y-%m-%dT%H:%M:%S.") + "%03d+0000" % (now.microsecond // 1000)
+raw = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000", stamp, raw)
+open(sys.argv[2], "w").write(raw)
+PY
+echo "==> seeding the endpoint world ($SCENARIO)"
+"$TARGET/debug/seed-world" --scenario "$SCENARIO" --event "$WORK/event.json"
+
+RPORT=$(free_port)
+setsid python3 scripts/local_receivers.py "$RPORT" "$WORK" & PIDS+=($!)
+wait_port "$RPORT"
 cat > "$WORK/routes.yaml" <<YAML
 receivers:
   - name: local-slack
     slack: { webhook_url: "env:DEMO_SLACK_WEBHOOK" }
   - name: local-pagerduty
-    pagerduty: { routing_key: "env:DEMO_PD_ROUTING_KEY", events_url: "http://127.0.0.1:$PORT/pd" }
+    pagerduty: { routing_key: "env:DEMO_PD_ROUTING_KEY", events_url: "http://127.0.0.1:$RPORT/pd" }
 route:
   receivers: [local-slack, local-pagerduty]
   severity: critical
 YAML
 
-echo "==> sagealarm send $EVENT"
+echo "==> starting enrich-alarm in the Lambda runtime emulator (cargo lambda watch)"
+LPORT=$(free_port)
+export PATH="$PWD/.venv/lambda/bin:$PATH"
+SAGEALARM_ROUTES_FILE="$PWD/$WORK/routes.yaml" SAGEALARM_ALLOW_PLAINTEXT_SECRETS=1 SAGEALARM_LOG=info \
+DEMO_SLACK_WEBHOOK="http://127.0.0.1:$RPORT/slack" DEMO_PD_ROUTING_KEY="0123456789abcdef0123456789abcdef" \
+  setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$LPORT" -p enrich-alarm >"$WORK/function.log" 2>&1 & PIDS+=($!)
+wait_port "$LPORT" || { tail -20 "$WORK/function.log"; exit 1; }
+
+echo "==> cargo lambda invoke enrich-alarm --data-file $EVENT_SRC (time moved to now)"
 start=$(date +%s%N)
-DEMO_SLACK_WEBHOOK="http://127.0.0.1:$PORT/slack" DEMO_PD_ROUTING_KEY="0123456789abcdef0123456789abcdef" \
-SAGEALARM_ALLOW_PLAINTEXT_SECRETS=1 SAGEALARM_LOG=info \
-  "$BIN" send "$EVENT" --config "$WORK/routes.yaml" --no-enrich 2>"$WORK/function.log"
-echo "    (took $(( ($(date +%s%N) - start) / 1000000 )) ms; structured logs in $WORK/function.log)"
+cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port "$LPORT" --data-file "$WORK/event.json" enrich-alarm >"$WORK/invoke.json" 2>"$WORK/invoke.err" || true
+took=$(( ($(date +%s%N) - start) / 1000000 ))
+# `invoke` exits 0 even when the function failed: read what it returned.
+if ! python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if "deliveries" in d else 1)' "$WORK/invoke.json" 2>/dev/null; then
+    echo "the function did not return a delivery summary:"; cat "$WORK/invoke.json" "$WORK/invoke.err"; tail -30 "$WORK/function.log"; exit 1
+fi
+enriched=$(python3 - "$WORK/function.log" <<'PY'
+import json, sys
+for line in open(sys.argv[1], errors="replace"):
+    i = line.find("{")
+    if i < 0: continue
+    try: d = json.loads(line[i:])
+    except ValueError: continue
+    f = d.get("fields", {})
+    if f.get("message") == "enriched":
+        print("%s AWS calls in %s ms" % (f.get("calls"), f.get("elapsed_ms")))
+PY
+)
+echo "    invocation took ${took} ms (first call includes the function's cold start); enrichment: ${enriched:-not logged}"
 
 echo
 echo "==> Slack received:"
-python3 scripts/show_message.py "$WORK/slack.jsonl"
+python3 scripts/show_message.py "$WORK/slack.jsonl" "$WORK/block-kit-builder.url"
 echo
 echo "==> PagerDuty received:"
 python3 -m json.tool < "$WORK/pagerduty.jsonl"
+echo
+echo "==> demo took $(( $(date +%s) - demo_start )) s; the function's logs are in $WORK/function.log"

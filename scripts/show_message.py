@@ -33,4 +33,9 @@ for line in open(sys.argv[1]):
             print("  buttons: " + " | ".join(e["text"]["text"] for e in b["elements"]))
         print()
     builder = "https://app.slack.com/block-kit-builder/#" + urllib.parse.quote(json.dumps({"blocks": msg["blocks"]}))
-    print("Block Kit Builder (%d chars): %s…" % (len(builder), builder[:120]))
+    if len(sys.argv) > 2:
+        with open(sys.argv[2], "w") as f:
+            f.write(builder + "\n")
+        print("Block Kit Builder link (%d chars) written to %s — open it to see the message as Slack draws it" % (len(builder), sys.argv[2]))
+    else:
+        print("Block Kit Builder: %s" % builder)

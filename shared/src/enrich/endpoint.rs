@@ -31,6 +31,9 @@ pub struct EndpointInfo {
 pub struct EnhancedMetrics {
     pub enabled: bool,
     pub frequency_s: Option<i32>,
+    /// Not stated by the API (MetricsConfig absent) but evident from per-instance metrics.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub inferred: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -180,7 +183,7 @@ fn serverless(s: &aws_sdk_sagemaker::types::ProductionVariantServerlessConfig) -
 }
 
 fn enhanced(m: &aws_sdk_sagemaker::types::MetricsConfig) -> EnhancedMetrics {
-    EnhancedMetrics { enabled: m.enable_enhanced_metrics().unwrap_or(false), frequency_s: m.metric_publish_frequency_in_seconds() }
+    EnhancedMetrics { enabled: m.enable_enhanced_metrics().unwrap_or(false), frequency_s: m.metric_publish_frequency_in_seconds(), inferred: false }
 }
 
 /// SageMaker says "Could not find endpoint" as a ValidationException: name it plainly.

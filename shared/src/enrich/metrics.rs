@@ -98,16 +98,20 @@ pub(super) async fn fetch(
     ctx: &Ctx,
     client: &Client,
     sm: &SageMakerTarget,
-    endpoint: &str,
+    endpoint: Option<&str>,
     own: Option<&OwnMetric>,
     window: &Window,
     max_series: usize,
 ) -> Vec<Series> {
-    let mut by_endpoint = vec![("EndpointName".to_string(), endpoint.to_string())];
-    if let Some(v) = &sm.variant {
-        by_endpoint.push(("VariantName".to_string(), v.clone()));
+    let mut lookups = vec![];
+    if let Some(endpoint) = endpoint {
+        let mut by_endpoint = vec![("EndpointName".to_string(), endpoint.to_string())];
+        if let Some(v) = &sm.variant {
+            by_endpoint.push(("VariantName".to_string(), v.clone()));
+        }
+        lookups.push((ENDPOINTS_NS, by_endpoint.clone()));
+        lookups.push((INVOCATIONS_NS, by_endpoint));
     }
-    let mut lookups = vec![(ENDPOINTS_NS, by_endpoint.clone()), (INVOCATIONS_NS, by_endpoint)];
     if let Some(ic) = &sm.inference_component {
         lookups.push((COMPONENTS_NS, vec![("InferenceComponentName".to_string(), ic.clone())]));
     }

@@ -144,16 +144,30 @@ impl Enricher {
                 }
             }
         }
-        let Some(endpoint_name) = sm.endpoint.clone() else {
-            ctx.note("enrichment", "the alarm names no endpoint (and no inference component that leads to one)");
+        let endpoint_name = sm.endpoint.clone();
+        if endpoint_name.is_none() && sm.inference_component.is_none() {
+            ctx.note("enrichment", "the alarm names no endpoint or inference component to look up");
             return ctx.finish(Enrichment { window: Some(window), ..Enrichment::default() }, started);
-        };
+        }
 
+        // Without an endpoint (its component could not be described) the component's own
+        // metrics are still worth fetching.
         let own = own_metric(alarm);
+        let settings = &self.settings;
         let (info, series, logs) = tokio::join!(
-            endpoint::fetch(&ctx, &self.sagemaker, &endpoint_name, sm.inference_component.as_deref()),
-            metrics::fetch(&ctx, &self.cloudwatch, &sm, &endpoint_name, own.as_ref(), &window, self.settings.max_series),
-            logs::fetch(&ctx, &self.logs, &endpoint_name, &sm, &window, &self.settings.logs),
+            async {
+                match &endpoint_name {
+                    Some(e) => endpoint::fetch(&ctx, &self.sagemaker, e, sm.inference_component.as_deref()).await,
+                    None => None,
+                }
+            },
+            metrics::fetch(&ctx, &self.cloudwatch, &sm, endpoint_name.as_deref(), own.as_ref(), &window, settings.max_series),
+            async {
+                match &endpoint_name {
+                    Some(e) => logs::fetch(&ctx, &self.logs, e, &sm, &window, &settings.logs).await,
+                    None => None,
+                }
+            },
         );
         let mut info = info;
         if let (Some(info), Some(c)) = (info.as_mut(), component) {
@@ -162,6 +176,12 @@ impl Enricher {
             }
         }
 
+        // Per-instance metrics exist only with enhanced metrics on, whatever the API left out.
+        if let Some(i) = info.as_mut() {
+            if i.enhanced_metrics.is_none() && series.iter().any(|s| s.member.instance.is_some()) {
+                i.enhanced_metrics = Some(endpoint::EnhancedMetrics { enabled: true, frequency_s: None, inferred: true });
+            }
+        }
         let fleet = fleet::analyse(&series, &window, own.as_ref().map(|m| m.name.as_str()), sm.instance.as_deref());
         let mut logs = logs;
         if let Some(l) = logs.as_mut() {

@@ -172,7 +172,7 @@ async fn hot_gpu_is_found_paged_metrics_are_merged_and_its_logs_come_first() {
     assert_eq!(r.notes, vec![], "no notes expected");
     let info = r.endpoint.as_ref().unwrap();
     assert_eq!((info.status.as_str(), info.variants[0].instance_type.as_deref()), ("InService", Some("ml.g5.12xlarge")));
-    assert_eq!(info.enhanced_metrics, Some(endpoint::EnhancedMetrics { enabled: true, frequency_s: Some(10) }));
+    assert_eq!(info.enhanced_metrics, Some(endpoint::EnhancedMetrics { enabled: true, frequency_s: Some(10), inferred: false }));
     // Two ListMetrics pages per namespace, two GetMetricData pages (PartialData + NextToken) in one batch.
     assert_eq!((lm.num_calls(), gm.num_calls()), (4, 2));
     assert_eq!(seen.load(Ordering::SeqCst), 2 * (3 * 4 + 3 + 3));

@@ -18,6 +18,7 @@ pub fn endpoint_lines(e: &EndpointInfo) -> Vec<String> {
         head.push(format!("modified {}", t.format("%Y-%m-%d %H:%M UTC")));
     }
     head.push(match e.enhanced_metrics {
+        Some(m) if m.inferred => "enhanced metrics on (per-instance metrics are published)".into(),
         Some(m) if m.enabled => format!("enhanced metrics on{}", m.frequency_s.map(|f| format!(", every {}", units::period(f.max(0) as u32))).unwrap_or_default()),
         Some(_) => "enhanced metrics OFF".into(),
         None => "enhanced metrics not configured".into(),
@@ -67,8 +68,12 @@ fn members(level: Level, n: usize) -> String {
     format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
+/// Whole percents read faster in a table and a sentence (`99%` vs `34%`); other units as usual.
 fn fmt(metric: &str, v: f64) -> String {
-    Unit::of(metric, None).format(v)
+    match Unit::of(metric, None) {
+        Unit::Percent if v.is_finite() && v.abs() >= 1.0 => format!("{v:.0}%"),
+        u => u.format(v),
+    }
 }
 
 /// The headline: who stands out and by how much, or that nothing does.

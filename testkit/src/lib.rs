@@ -1,0 +1,202 @@
+//! Endpoint worlds for emulated AWS: a SageMaker endpoint (moto), its per-instance and per-GPU
+//! metrics (LocalStack CloudWatch) and its container logs (moto Logs), all around one anchor
+//! time. Used by `shared/tests/emulated.rs` and by the local demo (`seed-world`).
+
+use anyhow::{Context, Result};
+use aws_sdk_cloudwatch::primitives::DateTime as AwsTime;
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+use aws_sdk_sagemaker::types::{ContainerDefinition, MetricsConfig, ProductionVariant, ProductionVariantInstanceType, ProductionVariantServerlessConfig};
+use chrono::{DateTime, Duration, Utc};
+
+pub const ENDPOINTS_NS: &str = "/aws/sagemaker/Endpoints";
+pub const COMPONENTS_NS: &str = "/aws/sagemaker/InferenceComponents";
+pub const INVOCATIONS_NS: &str = "AWS/SageMaker";
+
+/// What to seed.
+#[derive(Debug, Clone)]
+pub struct World {
+    pub endpoint: String,
+    pub variant: String,
+    pub instances: Vec<String>,
+    pub gpus_per_instance: u32,
+    /// `MetricsConfig.EnableEnhancedMetrics`; when off no per-instance metrics are published.
+    pub enhanced_metrics: bool,
+    pub serverless: bool,
+    /// The instance index and GPU that run hot (99 %) and log CUDA out-of-memory errors.
+    pub hot: Option<(usize, u32)>,
+    pub log_group: bool,
+    /// An inference component whose containers publish metrics (moto cannot create it).
+    pub component: Option<String>,
+    /// Minutes between seeded datapoints: LocalStack takes ~10 ms per datum, so tests seed
+    /// sparsely and the demo densely.
+    pub step_minutes: i64,
+}
+
+impl World {
+    /// The named scenarios the tests and the demo use.
+    pub fn scenario(name: &str, endpoint: &str) -> Result<Self> {
+        let base = World {
+            endpoint: endpoint.into(),
+            variant: "AllTraffic".into(),
+            instances: vec!["i-0a1b2c3d4e5f60718".into(), "i-0b2c3d4e5f6071829".into(), "i-0c3d4e5f607182930".into()],
+            gpus_per_instance: 4,
+            enhanced_metrics: true,
+            serverless: false,
+            hot: None,
+            log_group: true,
+            component: None,
+            step_minutes: 5,
+        };
+        Ok(match name {
+            "hot-gpu" => World { hot: Some((1, 2)), ..base },
+            "even" => base,
+            "enhanced-off" => World { enhanced_metrics: false, ..base },
+            "no-log-group" => World { hot: Some((1, 2)), log_group: false, ..base },
+            "serverless" => World { serverless: true, instances: vec![], gpus_per_instance: 0, ..base },
+            "inference-component" => World { component: Some(format!("{endpoint}-ic")), hot: Some((0, 0)), ..base },
+            other => anyhow::bail!("unknown scenario {other:?}: hot-gpu, even, enhanced-off, no-log-group, serverless, inference-component"),
+        })
+    }
+}
+
+/// The SDK configuration from the environment (`AWS_ENDPOINT_URL_*` → the emulators).
+pub async fn sdk() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// Seeds the endpoint, its metrics from `anchor − 60 min` to `anchor + 2 min` and its logs.
+pub async fn seed(sdk: &aws_config::SdkConfig, w: &World, anchor: DateTime<Utc>) -> Result<()> {
+    seed_endpoint(&aws_sdk_sagemaker::Client::new(sdk), w).await.context("seeding SageMaker")?;
+    seed_metrics(&aws_sdk_cloudwatch::Client::new(sdk), w, anchor).await.context("seeding CloudWatch metrics")?;
+    if w.log_group {
+        seed_logs(&aws_sdk_cloudwatchlogs::Client::new(sdk), w, anchor).await.context("seeding CloudWatch Logs")?;
+    }
+    Ok(())
+}
+
+async fn seed_endpoint(sm: &aws_sdk_sagemaker::Client, w: &World) -> Result<()> {
+    let model = format!("{}-model", w.endpoint);
+    sm.create_model()
+        .model_name(&model)
+        .execution_role_arn("arn:aws:iam::123456789012:role/sagemaker-execution")
+        .primary_container(ContainerDefinition::builder().image("123456789012.dkr.ecr.us-east-1.amazonaws.com/whisper-server:1.4.2").build())
+        .send()
+        .await?;
+    let mut variant = ProductionVariant::builder().variant_name(&w.variant).model_name(&model);
+    variant = if w.serverless {
+        variant.serverless_config(ProductionVariantServerlessConfig::builder().memory_size_in_mb(4096).max_concurrency(5).build())
+    } else {
+        variant.instance_type(ProductionVariantInstanceType::MlG4Dn12Xlarge).initial_instance_count(w.instances.len() as i32).initial_variant_weight(1.0)
+    };
+    let config = format!("{}-cfg", w.endpoint);
+    let mut req = sm.create_endpoint_config().endpoint_config_name(&config).production_variants(variant.build());
+    if !w.serverless {
+        req = req.metrics_config(MetricsConfig::builder().enable_enhanced_metrics(w.enhanced_metrics).metric_publish_frequency_in_seconds(10).build());
+    }
+    req.send().await?;
+    sm.create_endpoint().endpoint_name(&w.endpoint).endpoint_config_name(&config).send().await?;
+    Ok(())
+}
+
+/// A deterministic wobble so the sparklines look like real load, not flat lines.
+fn wobble(seed: usize, minute: i64) -> f64 {
+    let x = (seed as i64 * 7919 + minute * 104_729).rem_euclid(1000);
+    (x as f64 / 1000.0 - 0.5) * 6.0
+}
+
+fn dims(pairs: &[(&str, &str)]) -> Vec<Dimension> {
+    pairs.iter().map(|(n, v)| Dimension::builder().name(*n).value(*v).build()).collect()
+}
+
+async fn seed_metrics(cw: &aws_sdk_cloudwatch::Client, w: &World, anchor: DateTime<Utc>) -> Result<()> {
+    let mut batches: Vec<(&str, Vec<MetricDatum>)> = vec![];
+    let mut endpoints = vec![];
+    let mut invocations = vec![];
+    let mut components = vec![];
+    // Ramp: the hot GPU climbs from 45 % to 99 % between 25 and 16 minutes before the alarm.
+    for m in (-60..=2i64).filter(|m| m % w.step_minutes == 0) {
+        let at = AwsTime::from_millis((anchor + Duration::minutes(m)).timestamp_millis());
+        let datum = |name: &str, d: Vec<Dimension>, v: f64, unit: StandardUnit| {
+            MetricDatum::builder().metric_name(name).set_dimensions(Some(d)).timestamp(at).value(v).unit(unit).build()
+        };
+        let hot_level = if m < -25 { 45.0 } else { (45.0 + (m + 25) as f64 * 6.0).min(99.0) };
+        if !w.enhanced_metrics || w.serverless {
+            // Only endpoint-level metrics exist.
+            invocations.push(datum("Invocations", dims(&[("EndpointName", &w.endpoint), ("VariantName", &w.variant)]), 300.0, StandardUnit::None));
+            continue;
+        }
+        for (i, inst) in w.instances.iter().enumerate() {
+            let base = [("EndpointName", w.endpoint.as_str()), ("VariantName", w.variant.as_str()), ("InstanceId", inst.as_str())];
+            let is_hot_instance = w.hot.is_some_and(|(h, _)| h == i);
+            for g in 0..w.gpus_per_instance {
+                let hot = w.hot == Some((i, g));
+                let util = if hot { hot_level } else { 40.0 + wobble(i * 10 + g as usize, m) };
+                let mem = if hot { (hot_level + 2.0).min(98.0) } else { 55.0 + wobble(i * 10 + g as usize + 5, m) };
+                let gid = g.to_string();
+                let mut d = base.to_vec();
+                d.push(("GpuId", gid.as_str()));
+                endpoints.push(datum("GPUUtilizationNormalized", dims(&d), util, StandardUnit::Percent));
+                endpoints.push(datum("GPUMemoryUtilizationNormalized", dims(&d), mem, StandardUnit::Percent));
+            }
+            endpoints.push(datum("CPUUtilizationNormalized", dims(&base), 30.0 + wobble(i, m), StandardUnit::Percent));
+            endpoints.push(datum("MemoryUtilization", dims(&base), 60.0 + wobble(i + 3, m), StandardUnit::Percent));
+            // Streaming connections stay where they landed: the hot instance carries more.
+            let conc = if is_hot_instance { 24.0 } else { 6.0 } + wobble(i + 7, m).abs();
+            invocations.push(datum("ConcurrentRequestsPerModel", dims(&base), conc.round(), StandardUnit::None));
+            invocations.push(datum("Invocations", dims(&base), if is_hot_instance { 420.0 } else { 150.0 }, StandardUnit::None));
+            let errors = if is_hot_instance && m > -10 { 6.0 } else { 0.0 };
+            invocations.push(datum("Invocation5XXErrors", dims(&base), errors, StandardUnit::None));
+        }
+        if let Some(ic) = &w.component {
+            for (c, container) in ["c-7f3e2a", "c-1a2b3c"].iter().enumerate() {
+                let d = dims(&[("InferenceComponentName", ic), ("ContainerId", container)]);
+                let v = if c == 0 { hot_level.min(97.0) } else { 41.0 + wobble(c, m) };
+                components.push(datum("GPUMemoryUtilizationNormalized", d, v, StandardUnit::Percent));
+            }
+        }
+    }
+    batches.push((ENDPOINTS_NS, endpoints));
+    batches.push((INVOCATIONS_NS, invocations));
+    batches.push((COMPONENTS_NS, components));
+    for (ns, data) in batches {
+        for chunk in data.chunks(500) {
+            cw.put_metric_data().namespace(ns).set_metric_data(Some(chunk.to_vec())).send().await.with_context(|| format!("PutMetricData {ns}"))?;
+        }
+    }
+    Ok(())
+}
+
+async fn seed_logs(logs: &aws_sdk_cloudwatchlogs::Client, w: &World, anchor: DateTime<Utc>) -> Result<()> {
+    let group = format!("/aws/sagemaker/Endpoints/{}", w.endpoint);
+    logs.create_log_group().log_group_name(&group).send().await?;
+    let streams: Vec<String> = if w.instances.is_empty() { vec![format!("{}/serverless", w.variant)] } else { w.instances.iter().map(|i| format!("{}/{i}", w.variant)).collect() };
+    for (i, stream) in streams.iter().enumerate() {
+        logs.create_log_stream().log_group_name(&group).log_stream_name(stream).send().await?;
+        let hot = w.hot.is_some_and(|(h, _)| h == i);
+        let mut lines: Vec<(i64, String)> = vec![];
+        for m in -30..0i64 {
+            lines.push((m, format!("INFO  whisper_server::http: POST /invocations 200 {}ms", 180 + (m.abs() * 7) % 90)));
+            if hot && m > -12 {
+                let gpu = w.hot.map(|(_, g)| g).unwrap_or(0);
+                lines.push((m, format!(
+                    "ERROR whisper_server::batch: batch of {} failed: torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB (GPU {gpu}; 22.19 GiB total capacity; 21.40 GiB already allocated)",
+                    8 + (m.abs() % 4)
+                )));
+            }
+        }
+        if hot {
+            lines.push((-11, "WARNING config override max_batch_size=32 skipped: not supported by this container".into()));
+            lines.push((-2, "thread 'tokio-runtime-worker' panicked at src/batch.rs:118:22: called `Result::unwrap()` on an `Err` value: DriverError(CUDA_ERROR_OUT_OF_MEMORY)".into()));
+            lines.push((-2, "ERROR upstream token refresh failed for https://svc:hunter2@auth.internal/token (Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.c2VjcmV0cGF5bG9hZA.c2lnbmF0dXJlMTIz)".into()));
+        }
+        lines.sort_by_key(|(m, _)| *m);
+        let events: Vec<InputLogEvent> = lines
+            .iter()
+            .enumerate()
+            .map(|(k, (m, msg))| InputLogEvent::builder().timestamp((anchor + Duration::minutes(*m) + Duration::milliseconds(k as i64)).timestamp_millis()).message(msg).build())
+            .collect::<Result<_, _>>()?;
+        logs.put_log_events().log_group_name(&group).log_stream_name(stream).set_log_events(Some(events)).send().await?;
+    }
+    Ok(())
+}
