@@ -90,10 +90,13 @@ for line in open(sys.argv[1], errors="replace"):
     except ValueError: continue
     f = d.get("fields", {})
     if f.get("message") == "enriched":
-        print("%s AWS calls in %s ms" % (f.get("calls"), f.get("elapsed_ms")))
+        print("%s AWS calls in %s ms" % (f.get("calls"), f.get("elapsed_ms")), end="; ")
+    if f.get("message") == "handled":
+        print("whole handler (enrich + render + deliver) %s ms" % f.get("elapsed_ms"), end="")
 PY
 )
-echo "    invocation took ${took} ms (first call includes the function's cold start); enrichment: ${enriched:-not logged}"
+echo "    invocation took ${took} ms (the first call includes building and starting the function); enrichment: ${enriched:-not logged}"
+
 
 echo
 echo "==> Slack received:"

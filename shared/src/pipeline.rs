@@ -134,6 +134,7 @@ impl App {
 
     /// Runs the whole flow for one event.
     pub async fn handle(&self, event: &Value) -> Result<Summary, HandleError> {
+        let started = std::time::Instant::now();
         let notifications = intake::parse_event(event)?;
         let count = notifications.len();
         let mut deliveries = vec![];
@@ -150,6 +151,7 @@ impl App {
             }
             deliveries.extend(results);
         }
+        tracing::info!(notifications = count, deliveries = deliveries.len(), elapsed_ms = started.elapsed().as_millis() as u64, "handled");
         match all_failed {
             Some(e) => Err(e),
             None => Ok(Summary { notifications: count, deliveries }),
