@@ -107,7 +107,7 @@ pub(super) async fn fetch(ctx: &Ctx, client: &Client, endpoint: &str, component:
                 current_instances: v.current_instance_count(),
                 desired_instances: v.desired_instance_count(),
                 serverless: v.current_serverless_config().or(v.desired_serverless_config()).map(serverless),
-                managed_scaling: v.managed_instance_scaling().and_then(|m| Some((m.min_instance_count()?, m.max_instance_count()?))),
+                managed_scaling: v.managed_instance_scaling().and_then(managed),
             })
             .collect(),
         enhanced_metrics: out.metrics_config().map(enhanced),
@@ -123,7 +123,7 @@ pub(super) async fn fetch(ctx: &Ctx, client: &Client, endpoint: &str, component:
                     if let Some(v) = info.variants.iter_mut().find(|v| v.name == name) {
                         v.instance_type = pv.instance_type().map(|t| t.as_str().to_string());
                         v.serverless = v.serverless.or(pv.serverless_config().map(serverless));
-                        v.managed_scaling = v.managed_scaling.or(pv.managed_instance_scaling().and_then(|m| Some((m.min_instance_count()?, m.max_instance_count()?))));
+                        v.managed_scaling = v.managed_scaling.or(pv.managed_instance_scaling().and_then(managed));
                     } else {
                         info.variants.push(VariantInfo {
                             name: name.to_string(),
@@ -180,6 +180,10 @@ pub(super) async fn describe_component(ctx: &Ctx, client: &Client, name: &str) -
 
 fn serverless(s: &aws_sdk_sagemaker::types::ProductionVariantServerlessConfig) -> Serverless {
     Serverless { memory_mb: s.memory_size_in_mb(), max_concurrency: s.max_concurrency(), provisioned_concurrency: s.provisioned_concurrency() }
+}
+
+fn managed(m: &aws_sdk_sagemaker::types::ProductionVariantManagedInstanceScaling) -> Option<(i32, i32)> {
+    Some((m.min_instance_count()?, m.max_instance_count()?))
 }
 
 fn enhanced(m: &aws_sdk_sagemaker::types::MetricsConfig) -> EnhancedMetrics {

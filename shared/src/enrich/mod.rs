@@ -271,7 +271,7 @@ impl Ctx {
     }
 }
 
-/// The target with its endpoint known; what the lookups below take.
+/// Log streams are `<variant>/<instance-id>`: search only the alarm's variant when it is known.
 pub(crate) fn stream_prefix(sm: &SageMakerTarget) -> Option<String> {
     // Inference-component endpoints name their streams differently; search the whole group.
     if sm.inference_component.is_some() {

@@ -206,7 +206,6 @@ async fn hot_gpu_is_found_paged_metrics_are_merged_and_its_logs_come_first() {
 
 #[tokio::test]
 async fn each_source_failing_becomes_a_note_and_the_rest_still_arrives() {
-    let at = anchor_ms(GPU_ALARM);
     let throttled = mock!(aws_sdk_cloudwatch::Client::get_metric_data)
         .then_error(|| GetMetricDataError::generic(aws_sdk_cloudwatch::error::ErrorMetadata::builder().code("ThrottlingException").message("Rate exceeded").build()));
     let denied = mock!(aws_sdk_cloudwatchlogs::Client::filter_log_events).then_error(|| {
@@ -228,7 +227,6 @@ async fn each_source_failing_becomes_a_note_and_the_rest_still_arrives() {
     assert!(notes.iter().any(|n| n.starts_with("FilterLogEvents: AccessDeniedException: User: arn:aws:sts::1:assumed-role/x is not authorized")), "{notes:?}");
     assert!(r.endpoint.is_some(), "the endpoint still arrived");
     assert!(r.logs.is_none());
-    let _ = at;
 
     let report = crate::report::Report::Alarm(Box::new(crate::report::build_alarm(alarm(GPU_ALARM), r)));
     let slack = crate::render::slack::render(&report);
