@@ -136,3 +136,5 @@ pub(crate) fn one_line(s: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod proptests;
