@@ -45,6 +45,14 @@ import datetime, json, re, sys
 raw = open(sys.argv[1]).read()
 now = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=2)
 stamp = now.strftime("%Y-%m-%dT%H:%M:%S.") + "%03d+0000" % (now.microsecond // 1000)
+# The reason's datapoint times move by as much as the state change time did.
+m = re.search(r"StateChangeTime\W+(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)", raw) or re.search(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.\d{3}\+0000", raw)
+if m:
+    shift = now - datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc)
+    def moved(p):
+        t = datetime.datetime.strptime(p.group(1), "%d/%m/%y %H:%M:%S") + shift
+        return "(" + t.strftime("%d/%m/%y %H:%M:%S") + ")"
+    raw = re.sub(r"\((\d\d/\d\d/\d\d \d\d:\d\d:\d\d)\)", moved, raw)
 raw = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000", stamp, raw)
 open(sys.argv[2], "w").write(raw)
 PY
