@@ -13,11 +13,13 @@ pub mod logging;
 pub mod model;
 pub mod notify;
 pub mod pipeline;
+pub mod remediate;
 pub mod render;
 pub mod report;
 pub mod route;
 pub mod secrets;
 pub mod settings;
+pub mod slack_signature;
 pub mod target;
 
 pub use aws::AwsConfig;

@@ -1,0 +1,232 @@
+//! Endpoint updates behind guardrails: the decision, as a pure function of what is known about
+//! the alarm and the endpoint. Every guardrail is enforced here, whoever asks (a routing rule, a
+//! Slack button, the CLI). The AWS calls that gather the facts and carry out a plan are not
+//! built yet (issue 6).
+
+use crate::model::AlarmState;
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// The endpoint tag that opts an endpoint in: a comma-separated list of allowed actions.
+pub const OPT_IN_TAG: &str = "sagealarm:remediate";
+/// Where the last action is recorded: `<RFC 3339 time> <alarm identity>@<state change time>`.
+pub const LAST_ACTION_TAG: &str = "sagealarm:last-action";
+/// Publish frequencies SageMaker accepts for enhanced metrics.
+pub const FREQUENCIES_S: [i32; 7] = [10, 30, 60, 120, 180, 240, 300];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum Action {
+    ScaleOut,
+    EnableEnhancedMetrics { frequency_s: i32 },
+}
+
+impl Action {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::ScaleOut => "scale-out",
+            Action::EnableEnhancedMetrics { .. } => "enable-enhanced-metrics",
+        }
+    }
+}
+
+/// Limits that hold whatever the tags say.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Since the endpoint's last modification and since our last action.
+    pub cooldown: Duration,
+    pub max_instances: i32,
+    pub step: i32,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self { cooldown: Duration::minutes(15), max_instances: 10, step: 1 }
+    }
+}
+
+/// What the decision is made from.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    pub action: Action,
+    pub alarm_state: AlarmState,
+    /// Alarm identity and state change time: the same delivery twice acts once.
+    pub alarm_key: String,
+    pub endpoint: String,
+    pub status: String,
+    pub last_modified: Option<DateTime<Utc>>,
+    pub tags: BTreeMap<String, String>,
+    pub variant: String,
+    pub current_instances: Option<i32>,
+    pub serverless: bool,
+    /// Min and max of an Application Auto Scaling target on the variant, if there is one.
+    pub autoscaling: Option<(i32, i32)>,
+    pub enhanced_metrics: Option<(bool, Option<i32>)>,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "plan", rename_all = "kebab-case")]
+pub enum Plan {
+    ScaleOut { variant: String, from: i32, to: i32 },
+    EnableEnhancedMetrics { from: Option<i32>, to: i32 },
+}
+
+/// `Err` is the refusal, said so that the reader knows what would make it pass.
+pub fn decide(f: &Facts, p: &Policy) -> Result<Plan, String> {
+    let allowed: Vec<&str> = f.tags.get(OPT_IN_TAG).map(|v| v.split(',').map(str::trim).collect()).unwrap_or_default();
+    if allowed.is_empty() {
+        return Err(format!("endpoint {} has not opted in: tag it {OPT_IN_TAG}={}", f.endpoint, f.action.name()));
+    }
+    if !allowed.contains(&f.action.name()) {
+        return Err(format!("{} is not allowed for {} (its {OPT_IN_TAG} tag allows: {})", f.action.name(), f.endpoint, allowed.join(", ")));
+    }
+    if f.alarm_state != AlarmState::Alarm {
+        return Err(format!("the alarm is {}, not ALARM: nothing is changed on OK or INSUFFICIENT_DATA", f.alarm_state));
+    }
+    if f.status != "InService" {
+        return Err(format!("endpoint is {}: SageMaker rejects an update until it is InService", f.status));
+    }
+    if let Some(last) = f.tags.get(LAST_ACTION_TAG) {
+        let (when, key) = last.split_once(' ').unwrap_or((last.as_str(), ""));
+        if key == f.alarm_key {
+            return Err("already acted on this alarm state change (delivered twice)".into());
+        }
+        if let Ok(t) = DateTime::parse_from_rfc3339(when) {
+            let since = f.now - t.with_timezone(&Utc);
+            if since < p.cooldown {
+                return Err(format!("cooldown: sagealarm acted {} min ago (less than {} min)", since.num_minutes(), p.cooldown.num_minutes()));
+            }
+        }
+    }
+    if let Some(m) = f.last_modified {
+        let since = f.now - m;
+        if since < p.cooldown {
+            return Err(format!("cooldown: the endpoint changed {} min ago (less than {} min)", since.num_minutes(), p.cooldown.num_minutes()));
+        }
+    }
+    match f.action {
+        Action::ScaleOut => {
+            if f.serverless {
+                return Err("serverless endpoint: there are no instances to add (raise MaxConcurrency instead)".into());
+            }
+            if let Some((min, max)) = f.autoscaling {
+                return Err(format!(
+                    "variant {} is managed by Application Auto Scaling (min {min}, max {max}): sagealarm does not fight it; raise its minimum capacity instead",
+                    f.variant
+                ));
+            }
+            let from = f.current_instances.ok_or("the variant's current instance count is unknown")?;
+            let cap = p.max_instances;
+            if from >= cap {
+                return Err(format!("variant {} already runs {from} instances, the cap is {cap}", f.variant));
+            }
+            Ok(Plan::ScaleOut { variant: f.variant.clone(), from, to: (from + p.step.max(1)).min(cap) })
+        }
+        Action::EnableEnhancedMetrics { frequency_s } => {
+            if !FREQUENCIES_S.contains(&frequency_s) {
+                return Err(format!("publish frequency {frequency_s} s is not one SageMaker accepts (10, 30, 60, 120, 180, 240, 300)"));
+            }
+            match f.enhanced_metrics {
+                Some((true, Some(cur))) if cur == frequency_s => Err(format!("enhanced metrics are already on at {cur} s")),
+                Some((true, cur)) => Ok(Plan::EnableEnhancedMetrics { from: cur, to: frequency_s }),
+                _ => Ok(Plan::EnableEnhancedMetrics { from: None, to: frequency_s }),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(action: Action) -> Facts {
+        let now = Utc::now();
+        Facts {
+            action,
+            alarm_state: AlarmState::Alarm,
+            alarm_key: "arn:aws:cloudwatch:us-east-1:1:alarm:gpu@2026-11-20T14:07:31Z".into(),
+            endpoint: "deepgram-prod".into(),
+            status: "InService".into(),
+            last_modified: Some(now - Duration::hours(3)),
+            tags: BTreeMap::from([(OPT_IN_TAG.to_string(), "scale-out, enable-enhanced-metrics".to_string())]),
+            variant: "AllTraffic".into(),
+            current_instances: Some(3),
+            serverless: false,
+            autoscaling: None,
+            enhanced_metrics: Some((false, None)),
+            now,
+        }
+    }
+
+    #[test]
+    fn an_opted_in_endpoint_in_service_scales_out_by_one_step() {
+        assert_eq!(decide(&facts(Action::ScaleOut), &Policy::default()), Ok(Plan::ScaleOut { variant: "AllTraffic".into(), from: 3, to: 4 }));
+        let p = Policy { step: 5, ..Policy::default() };
+        assert_eq!(decide(&facts(Action::ScaleOut), &p), Ok(Plan::ScaleOut { variant: "AllTraffic".into(), from: 3, to: 8 }));
+        let p = Policy { step: 50, ..Policy::default() };
+        assert_eq!(decide(&facts(Action::ScaleOut), &p), Ok(Plan::ScaleOut { variant: "AllTraffic".into(), from: 3, to: 10 }), "capped");
+    }
+
+    #[test]
+    fn every_guardrail_refuses_with_its_reason() {
+        let p = Policy::default();
+        let refuse = |f: Facts| decide(&f, &p).unwrap_err();
+
+        let mut f = facts(Action::ScaleOut);
+        f.tags.clear();
+        assert_eq!(refuse(f), "endpoint deepgram-prod has not opted in: tag it sagealarm:remediate=scale-out");
+
+        let mut f = facts(Action::ScaleOut);
+        f.tags.insert(OPT_IN_TAG.into(), "enable-enhanced-metrics".into());
+        assert!(refuse(f).starts_with("scale-out is not allowed for deepgram-prod"));
+
+        let mut f = facts(Action::ScaleOut);
+        f.alarm_state = AlarmState::Ok;
+        assert!(refuse(f).starts_with("the alarm is OK, not ALARM"));
+
+        for status in ["Creating", "Updating", "SystemUpdating", "RollingBack", "Failed"] {
+            let mut f = facts(Action::ScaleOut);
+            f.status = status.into();
+            assert_eq!(refuse(f), format!("endpoint is {status}: SageMaker rejects an update until it is InService"));
+        }
+
+        let mut f = facts(Action::ScaleOut);
+        f.last_modified = Some(f.now - Duration::minutes(4));
+        assert_eq!(refuse(f), "cooldown: the endpoint changed 4 min ago (less than 15 min)");
+
+        let mut f = facts(Action::ScaleOut);
+        f.tags.insert(LAST_ACTION_TAG.into(), format!("{} other-alarm@t", (f.now - Duration::minutes(7)).to_rfc3339()));
+        assert_eq!(refuse(f), "cooldown: sagealarm acted 7 min ago (less than 15 min)");
+
+        let mut f = facts(Action::ScaleOut);
+        f.tags.insert(LAST_ACTION_TAG.into(), format!("{} {}", (f.now - Duration::hours(2)).to_rfc3339(), f.alarm_key));
+        assert_eq!(refuse(f), "already acted on this alarm state change (delivered twice)");
+
+        let mut f = facts(Action::ScaleOut);
+        f.current_instances = Some(10);
+        assert_eq!(refuse(f), "variant AllTraffic already runs 10 instances, the cap is 10");
+
+        let mut f = facts(Action::ScaleOut);
+        f.autoscaling = Some((2, 6));
+        assert!(refuse(f).contains("managed by Application Auto Scaling (min 2, max 6)"));
+
+        let mut f = facts(Action::ScaleOut);
+        f.serverless = true;
+        assert!(refuse(f).starts_with("serverless endpoint"));
+
+        assert!(refuse(facts(Action::EnableEnhancedMetrics { frequency_s: 15 })).starts_with("publish frequency 15 s"));
+        let mut f = facts(Action::EnableEnhancedMetrics { frequency_s: 10 });
+        f.enhanced_metrics = Some((true, Some(10)));
+        assert_eq!(refuse(f), "enhanced metrics are already on at 10 s");
+    }
+
+    #[test]
+    fn enhanced_metrics_plan_keeps_what_was_there() {
+        assert_eq!(decide(&facts(Action::EnableEnhancedMetrics { frequency_s: 10 }), &Policy::default()), Ok(Plan::EnableEnhancedMetrics { from: None, to: 10 }));
+        let mut f = facts(Action::EnableEnhancedMetrics { frequency_s: 10 });
+        f.enhanced_metrics = Some((true, Some(60)));
+        assert_eq!(decide(&f, &Policy::default()), Ok(Plan::EnableEnhancedMetrics { from: Some(60), to: 10 }));
+    }
+}
