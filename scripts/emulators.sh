@@ -160,6 +160,7 @@ cmd_start() {
 export AWS_ENDPOINT_URL_CLOUDWATCH=http://127.0.0.1:$ls_port
 export AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=http://127.0.0.1:$moto_port
 export AWS_ENDPOINT_URL_SAGEMAKER=http://127.0.0.1:$moto_port
+export AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING=http://127.0.0.1:$moto_port
 export AWS_ACCESS_KEY_ID=test
 export AWS_SECRET_ACCESS_KEY=test
 export AWS_REGION=us-east-1

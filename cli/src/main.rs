@@ -44,6 +44,26 @@ enum Command {
     },
     /// Validate a routing document and list its receivers.
     CheckConfig { routes: String },
+    /// Run the remediation decision for an alarm: one JSON object per action with `decision`
+    /// (`done`, `dry-run`, `refused`), `reason`, and the before/after values.
+    Remediate {
+        event: String,
+        /// Default: both actions.
+        #[arg(long, value_enum)]
+        action: Option<RemediateAction>,
+        /// Publish frequency for enable-enhanced-metrics (10, 30, 60, 120, 180, 240, 300).
+        #[arg(long, default_value_t = 10)]
+        frequency: i32,
+        /// Do every check, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum RemediateAction {
+    ScaleOut,
+    EnableEnhancedMetrics,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
@@ -121,6 +141,34 @@ async fn run(cli: Cli) -> ExitCode {
                 }
             }
             ExitCode::SUCCESS
+        }
+        Command::Remediate { event, action, frequency, dry_run } => {
+            use sagealarm::remediate::{aws::Remediator, Action, Policy};
+            let alarms = match read_event(&event).and_then(|v| intake::parse_event(&v).map_err(|e| format!("{event}: {e}"))) {
+                Ok(n) => n,
+                Err(e) => return fail(2, &e),
+            };
+            let actions: Vec<Action> = match action {
+                Some(RemediateAction::ScaleOut) => vec![Action::ScaleOut],
+                Some(RemediateAction::EnableEnhancedMetrics) => vec![Action::EnableEnhancedMetrics { frequency_s: frequency }],
+                None => vec![Action::ScaleOut, Action::EnableEnhancedMetrics { frequency_s: frequency }],
+            };
+            let remediator = Remediator::new(&sagealarm::aws_config().await, Policy::default());
+            let mut any = false;
+            for n in alarms {
+                if let sagealarm::model::Notification::Alarm(a) = n {
+                    any = true;
+                    for act in &actions {
+                        let outcome = remediator.run(&a, *act, dry_run, chrono::Utc::now()).await;
+                        println!("{}", serde_json::to_string(&outcome).unwrap_or_default());
+                    }
+                }
+            }
+            if any {
+                ExitCode::SUCCESS
+            } else {
+                fail(2, &format!("{event}: no alarm in this event"))
+            }
         }
         Command::Send { event, config, no_enrich } => {
             // AWS is only needed for SSM/Secrets Manager references (and routes from SSM).

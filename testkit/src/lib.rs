@@ -75,7 +75,8 @@ pub async fn seed(sdk: &aws_config::SdkConfig, w: &World, anchor: DateTime<Utc>)
     Ok(())
 }
 
-async fn seed_endpoint(sm: &aws_sdk_sagemaker::Client, w: &World) -> Result<()> {
+/// Only the SageMaker side: model, endpoint config, endpoint.
+pub async fn seed_endpoint(sm: &aws_sdk_sagemaker::Client, w: &World) -> Result<()> {
     let model = format!("{}-model", w.endpoint);
     sm.create_model()
         .model_name(&model)

@@ -1,7 +1,8 @@
 //! Endpoint updates behind guardrails: the decision, as a pure function of what is known about
 //! the alarm and the endpoint. Every guardrail is enforced here, whoever asks (a routing rule, a
-//! Slack button, the CLI). The AWS calls that gather the facts and carry out a plan are not
-//! built yet (issue 6).
+//! Slack button, the CLI). [`aws`] gathers the facts and carries out a plan.
+
+pub mod aws;
 
 use crate::model::AlarmState;
 use chrono::{DateTime, Duration, Utc};
