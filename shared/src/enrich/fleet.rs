@@ -161,7 +161,7 @@ fn window_value(s: &Series, w: &Window) -> Option<f64> {
     let mut vals: Vec<f64> = s.points.iter().filter(|(t, _)| *t >= from && *t <= w.anchor).map(|(_, v)| *v).collect();
     if vals.is_empty() {
         // Sparse metrics: the latest point before the alarm stands in.
-        vals = s.points.iter().filter(|(t, _)| *t <= w.anchor).map(|(_, v)| *v).last().into_iter().collect();
+        vals = s.points.iter().rev().find(|(t, _)| *t <= w.anchor).map(|(_, v)| *v).into_iter().collect();
     }
     if vals.is_empty() {
         return None;

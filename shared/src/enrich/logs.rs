@@ -183,8 +183,9 @@ pub(super) async fn fetch(ctx: &Ctx, client: &Client, endpoint: &str, sm: &SageM
 
 /// Matching, redaction and collapsing of raw events `(stream, epoch ms, message)`.
 pub fn excerpts(events: impl IntoIterator<Item = (String, i64, String)>, settings: &LogSettings) -> (Vec<StreamExcerpt>, usize) {
-    // stream → (signature, collapsed text) → line
-    let mut by_stream: BTreeMap<String, (usize, BTreeMap<(usize, String), LogLine>)> = BTreeMap::new();
+    // stream → (lines matched, (signature rank, collapsed text) → line)
+    type Lines = BTreeMap<(usize, String), LogLine>;
+    let mut by_stream: BTreeMap<String, (usize, Lines)> = BTreeMap::new();
     let mut matched = 0;
     for (stream, ms, message) in events {
         let message = message.trim_end();

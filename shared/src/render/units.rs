@@ -107,9 +107,9 @@ pub fn sig(v: f64) -> String {
 
 /// A period in seconds as people say it: `10 s`, `1 min`, `5 min`, `1 h`.
 pub fn period(s: u32) -> String {
-    if s % 3600 == 0 {
+    if s.is_multiple_of(3600) {
         format!("{} h", s / 3600)
-    } else if s % 60 == 0 {
+    } else if s.is_multiple_of(60) {
         format!("{} min", s / 60)
     } else {
         format!("{s} s")
