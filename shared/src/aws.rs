@@ -48,6 +48,11 @@ where
     crate::render::text::truncate(&crate::intake::one_line(&line), 300)
 }
 
+/// SDK timestamps (the same type in every SDK crate) as chrono times.
+pub fn time(t: Option<&aws_sdk_ssm::primitives::DateTime>) -> Option<chrono::DateTime<chrono::Utc>> {
+    t.and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
+}
+
 /// The error code of a service error (`ResourceNotFoundException`), if the service sent one.
 pub fn error_code<E, R>(e: &SdkError<E, R>) -> Option<&str>
 where

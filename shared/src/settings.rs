@@ -67,8 +67,12 @@ pub async fn load_routes(sdk: Option<&aws_config::SdkConfig>) -> Result<Routes, 
 /// `SAGEALARM_ENRICH_DEADLINE_MS` (default 10000), `SAGEALARM_LOG_SIGNATURES` (JSON object of
 /// label → regex, replacing the defaults), `SAGEALARM_LOG_FILTER_PATTERN` (CloudWatch syntax).
 /// A bad value fails the cold start rather than quietly enriching less.
+/// A variable's value; unset and blank are the same.
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
 pub fn enrich_mode(sdk: &aws_config::SdkConfig) -> Result<EnrichMode, SettingsError> {
-    let var = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
     match var("SAGEALARM_ENRICH").map(|v| v.trim().to_ascii_lowercase()).as_deref() {
         None | Some("on" | "1" | "true" | "yes") => {}
         Some("off" | "0" | "false" | "no") => return Ok(EnrichMode::Off("disabled by SAGEALARM_ENRICH=off".into())),
@@ -78,7 +82,6 @@ pub fn enrich_mode(sdk: &aws_config::SdkConfig) -> Result<EnrichMode, SettingsEr
 }
 
 pub fn enrich_settings() -> Result<EnrichSettings, SettingsError> {
-    let var = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
     let mut s = EnrichSettings::default();
     if let Some(ms) = var("SAGEALARM_ENRICH_DEADLINE_MS") {
         let ms: u64 = ms.trim().parse().ok().filter(|m| (100..=600_000).contains(m)).ok_or_else(|| SettingsError::Invalid {

@@ -12,22 +12,10 @@ use sagealarm::enrich::{EnrichSettings, Enricher, Enrichment};
 use sagealarm::model::{Alarm, Notification};
 use sagealarm::render::{pagerduty, slack};
 use sagealarm::report::{build_alarm, Report};
-use sagealarm_testkit::{seed, World};
+use sagealarm_testkit::{emulators, seed, World};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-fn emulators() -> bool {
-    if std::env::var("SAGEALARM_EMULATORS").as_deref() == Ok("1") {
-        return true;
-    }
-    assert!(
-        std::env::var("SAGEALARM_REQUIRE_EMULATORS").as_deref() != Ok("1"),
-        "SAGEALARM_REQUIRE_EMULATORS=1 but the emulators are not running (scripts/emulators.sh start)"
-    );
-    eprintln!("skipped: emulators not running (scripts/test.sh starts them)");
-    false
-}
 
 fn unique(name: &str) -> String {
     format!("{name}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))

@@ -7,19 +7,10 @@ use chrono::{Duration, Utc};
 use sagealarm::model::{Alarm, Notification};
 use sagealarm::remediate::aws::Remediator;
 use sagealarm::remediate::{Action, Policy, OPT_IN_TAG};
-use sagealarm_testkit::{seed_endpoint, World};
+use sagealarm_testkit::{emulators, seed_endpoint, World};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-fn emulators() -> bool {
-    if std::env::var("SAGEALARM_EMULATORS").as_deref() == Ok("1") {
-        return true;
-    }
-    assert!(std::env::var("SAGEALARM_REQUIRE_EMULATORS").as_deref() != Ok("1"), "SAGEALARM_REQUIRE_EMULATORS=1 but the emulators are not running");
-    eprintln!("skipped: emulators not running (scripts/test.sh starts them)");
-    false
-}
 
 fn alarm(endpoint: &str) -> Alarm {
     let raw = std::fs::read_to_string(format!("{}/../events/sns-high-concurrency-alarm.json", env!("CARGO_MANIFEST_DIR"))).unwrap();

@@ -60,6 +60,21 @@ impl World {
     }
 }
 
+/// Whether the emulators are up (`SAGEALARM_EMULATORS=1`, set by `scripts/emulators.sh env`).
+/// Without them a test says so and passes, unless `SAGEALARM_REQUIRE_EMULATORS=1` (set by
+/// `scripts/test.sh`), which makes it fail instead, so CI cannot skip them silently.
+pub fn emulators() -> bool {
+    if std::env::var("SAGEALARM_EMULATORS").as_deref() == Ok("1") {
+        return true;
+    }
+    assert!(
+        std::env::var("SAGEALARM_REQUIRE_EMULATORS").as_deref() != Ok("1"),
+        "SAGEALARM_REQUIRE_EMULATORS=1 but the emulators are not running (scripts/emulators.sh start)"
+    );
+    eprintln!("skipped: emulators not running (scripts/test.sh starts them)");
+    false
+}
+
 /// The SDK configuration from the environment (`AWS_ENDPOINT_URL_*` → the emulators).
 pub async fn sdk() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await

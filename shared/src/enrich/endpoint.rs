@@ -4,6 +4,7 @@
 
 use super::fleet::Fleet;
 use super::{Ctx, Failure};
+use crate::aws::time;
 use crate::target::SageMakerTarget;
 use aws_sdk_sagemaker::Client;
 use chrono::{DateTime, Utc};
@@ -77,10 +78,6 @@ impl EndpointInfo {
             None => self.variants.first(),
         }
     }
-}
-
-fn time(t: Option<&aws_sdk_sagemaker::primitives::DateTime>) -> Option<DateTime<Utc>> {
-    t.and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
 }
 
 pub(super) async fn fetch(ctx: &Ctx, client: &Client, endpoint: &str, component: Option<&str>) -> Option<EndpointInfo> {

@@ -240,13 +240,15 @@ pub fn analyse(series: &[Series], w: &Window, own: Option<&str>, target_instance
     // Group by (metric, stat, level): each group is one comparison across the fleet.
     let mut groups: BTreeMap<(String, String, Level), Vec<(Member, f64)>> = BTreeMap::new();
     let mut keys: Vec<String> = vec![];
-    for s in series {
+    // Each series summarised once; the spreads and the table cells both read these.
+    let values: Vec<Option<f64>> = series.iter().map(|s| window_value(s, w)).collect();
+    for (s, value) in series.iter().zip(&values) {
         if let Some(k) = row_key(&s.member) {
             if !keys.iter().any(|x| x == k) {
                 keys.push(k.to_string());
             }
         }
-        if let Some(v) = window_value(s, w) {
+        if let Some(v) = *value {
             groups.entry((s.metric.clone(), s.stat.clone(), level(&s.member))).or_default().push((s.member.clone(), v));
         }
     }
@@ -290,7 +292,7 @@ pub fn analyse(series: &[Series], w: &Window, own: Option<&str>, target_instance
         .map(|k| InstanceRow {
             name: k.clone(),
             outlier: outlier_row.as_deref() == Some(k.as_str()),
-            cells: columns.iter().map(|c| cell(series, w, k, c)).collect(),
+            cells: columns.iter().map(|c| cell(series, &values, k, c)).collect(),
             trend: String::new(),
         })
         .collect();
@@ -321,10 +323,10 @@ pub fn analyse(series: &[Series], w: &Window, own: Option<&str>, target_instance
 }
 
 /// An instance's value for a column; for per-GPU metrics, its busiest GPU.
-fn cell(series: &[Series], w: &Window, key: &str, metric: &str) -> Cell {
+fn cell(series: &[Series], values: &[Option<f64>], key: &str, metric: &str) -> Cell {
     let mut best: Option<(f64, Option<String>)> = None;
-    for s in series.iter().filter(|s| s.metric == metric && row_key(&s.member) == Some(key)) {
-        if let Some(v) = window_value(s, w) {
+    for (s, v) in series.iter().zip(values).filter(|(s, _)| s.metric == metric && row_key(&s.member) == Some(key)) {
+        if let Some(v) = *v {
             if best.as_ref().is_none_or(|(b, _)| v > *b) {
                 best = Some((v, s.member.gpu.clone()));
             }

@@ -7,7 +7,7 @@
 //! too, so the result is right whether or not the server applied the filter pattern.
 
 use super::redact::redact;
-use super::{stream_prefix, Ctx, Window};
+use super::{Ctx, Window};
 use crate::target::SageMakerTarget;
 use aws_sdk_cloudwatchlogs::Client;
 use chrono::{DateTime, Utc};
@@ -110,6 +110,15 @@ pub struct StreamExcerpt {
     pub instance: Option<String>,
     pub matched: usize,
     pub lines: Vec<LogLine>,
+}
+
+/// Log streams are `<variant>/<instance-id>`: search only the alarm's variant when it is known.
+fn stream_prefix(sm: &SageMakerTarget) -> Option<String> {
+    // Inference-component endpoints name their streams differently; search the whole group.
+    if sm.inference_component.is_some() {
+        return None;
+    }
+    sm.variant.as_ref().map(|v| format!("{v}/"))
 }
 
 /// One distinct line (after redaction and collapsing numbers), with how often it repeated.

@@ -20,7 +20,7 @@ pub use window::Window;
 
 use crate::aws::{error_code, error_line};
 use crate::model::{Alarm, AlarmKind};
-use crate::target::{SageMakerTarget, Target};
+use crate::target::Target;
 use aws_config::retry::RetryConfig;
 use aws_sdk_ssm::config::http::HttpResponse;
 use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
@@ -269,15 +269,6 @@ impl Ctx {
         tracing::info!(calls = e.stats.as_ref().map(|s| s.calls), elapsed_ms = e.stats.as_ref().map(|s| s.elapsed_ms), notes = e.notes.len(), "enriched");
         e
     }
-}
-
-/// Log streams are `<variant>/<instance-id>`: search only the alarm's variant when it is known.
-pub(crate) fn stream_prefix(sm: &SageMakerTarget) -> Option<String> {
-    // Inference-component endpoints name their streams differently; search the whole group.
-    if sm.inference_component.is_some() {
-        return None;
-    }
-    sm.variant.as_ref().map(|v| format!("{v}/"))
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! then AddTags records the action on the endpoint (cooldown and at-most-once).
 
 use super::{decide, Action, Facts, Plan, Policy, LAST_ACTION_TAG};
-use crate::aws::error_line;
+use crate::aws::{error_line, time};
 use crate::model::Alarm;
 use aws_sdk_sagemaker::types::{DesiredWeightAndCapacity, MetricsConfig, Tag};
 use chrono::{DateTime, Utc};
@@ -35,10 +35,6 @@ struct Found {
     facts: Facts,
     endpoint_arn: String,
     config_name: Option<String>,
-}
-
-fn time(t: Option<&aws_sdk_sagemaker::primitives::DateTime>) -> Option<DateTime<Utc>> {
-    t.and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
 }
 
 impl Remediator {

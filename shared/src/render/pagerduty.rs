@@ -3,6 +3,7 @@
 
 use super::enrichment as enr;
 use super::text::truncate;
+use crate::intake::one_line;
 use crate::model::{AlarmState, Origin};
 use crate::report::{subject_line, AlarmReport, Report};
 use crate::route::Severity;
@@ -164,10 +165,6 @@ fn custom_details(r: &AlarmReport) -> Value {
         d["enrichment_stats"] = json!(st);
     }
     d
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Checks an event against the Events API v2 schema rules this renderer relies on.
