@@ -4,7 +4,7 @@
 #   2. sam validate --lint                        the SAM CLI's own validation
 #   3. scripts/check_template.py --self-test      the policy test catches every planted bad template
 #   4. scripts/check_template.py template.yaml    enrichment role read-only and scoped, no secrets
-#   5. cargo lambda build --release --arm64       target/lambda/enrich-alarm/bootstrap is an aarch64 ELF
+#   5. cargo lambda build --release --arm64       target/lambda/<function>/bootstrap is an aarch64 ELF, each function
 #   6. sam build                                  (into a temporary dir) the packaged bootstrap is one too
 # Installs its tools itself into .venv/deploy (pinned; reinstalled only when the pins change).
 # Usage: scripts/check_deploy.sh [--no-build]    (--no-build: checks 1-4 only, seconds instead of minutes)
@@ -105,27 +105,29 @@ PY
 # --- 5. the arm64 build ----------------------------------------------------------------------------
 if [[ "$BUILD" == 1 ]]; then
   TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
-  BOOTSTRAP="$TARGET_DIR/lambda/enrich-alarm/bootstrap"
+  FUNCTIONS=(enrich-alarm remediate-endpoint slack-actions)
   rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1 || rustup target add aarch64-unknown-linux-gnu
   ok "rustup: target aarch64-unknown-linux-gnu installed"
-  step "cargo lambda build --release --arm64 -p enrich-alarm (the first build compiles the AWS SDK: minutes)"
-  rm -f "$BOOTSTRAP"
+  step "cargo lambda build --release --arm64 for ${FUNCTIONS[*]} (the first build compiles the AWS SDK: minutes)"
+  for f in "${FUNCTIONS[@]}"; do rm -f "$TARGET_DIR/lambda/$f/bootstrap"; done
   start=$(date +%s)
   # The venv first on PATH: cargo-lambda runs `python3 -m ziglang` for its zig linker.
-  if PATH="$VENV/bin:$PATH" cargo lambda build --release --arm64 -p enrich-alarm; then
+  if PATH="$VENV/bin:$PATH" cargo lambda build --release --arm64 "${FUNCTIONS[@]/#/--package=}"; then
     ok "cargo lambda build --release --arm64: $(( $(date +%s) - start )) s"
   else
     fail "cargo lambda build --release --arm64 failed after $(( $(date +%s) - start )) s"
   fi
-  if out="$(elf_check "$BOOTSTRAP")"; then ok "bootstrap: $out"; else fail "bootstrap: $out"; fi
+  for f in "${FUNCTIONS[@]}"; do
+    if out="$(elf_check "$TARGET_DIR/lambda/$f/bootstrap")"; then ok "$f bootstrap: $out"; else fail "$f bootstrap: $out"; fi
+  done
 
   # --- 6. sam build: what `sam build && sam deploy` runs (builds in place, reuses the target dir) ---
   SAMDIR="$(mktemp -d)"
   trap 'rm -rf "$SAMDIR"' EXIT
   start=$(date +%s)
   if out="$(PATH="$VENV/bin:$PATH" "$VENV/bin/sam" build --build-dir "$SAMDIR/build" --cache-dir "$SAMDIR/cache" 2>&1)" \
-     && built="$(elf_check "$SAMDIR/build/EnrichAlarmFunction/bootstrap")"; then
-    ok "sam build: $(( $(date +%s) - start )) s, EnrichAlarmFunction/bootstrap is an aarch64 ELF"
+     && built="$(for fn in EnrichAlarmFunction RemediateEndpointFunction SlackActionsFunction; do elf_check "$SAMDIR/build/$fn/bootstrap" || exit 1; done)"; then
+    ok "sam build: $(( $(date +%s) - start )) s, each function's bootstrap is an aarch64 ELF"
   else
     printf '%s\n%s\n' "$out" "${built:-}"
     fail "sam build failed (above)"

@@ -16,6 +16,12 @@ Fails when:
   - a parameter default, an allowed value, an environment variable or any other string in the
     template looks like a secret value (Slack webhook URL, PagerDuty routing key, Slack token),
     or a parameter asks for a secret value instead of a reference.
+  - any other function's role (slack-actions, ...) grants a SageMaker write; the remediation function
+    (binary remediate-endpoint), the one exception, grants a write outside REMEDIATION_WRITES, an
+    endpoint update not conditioned on the opt-in tag (aws:ResourceTag/sagealarm:remediate), or
+    lacks an action its code calls;
+  - a function URL with AuthType NONE fronts anything but slack-actions (which checks Slack's
+    request signature itself).
 Both the template as written and its SAM translation (samtranslator, offline) are checked.
 
 Usage: check_template.py [TEMPLATE]      check a template (default: template.yaml)
@@ -36,6 +42,28 @@ from cfnlint.decode import decode  # CloudFormation YAML: !Ref, !Sub, !GetAtt, !
 
 ENRICH_BINARY = "enrich-alarm"
 ENRICH_LOGICAL_ID = "EnrichAlarmFunction"
+REMEDIATE_BINARY = "remediate-endpoint"
+SLACK_ACTIONS_BINARY = "slack-actions"
+
+# The only SageMaker writes in the stack, and only in the remediation function's role.
+REMEDIATION_WRITES = {
+    "sagemaker:updateendpointweightsandcapacities",
+    "sagemaker:updateendpoint",
+    "sagemaker:createendpointconfig",
+    "sagemaker:addtags",
+}
+# Those that change a live endpoint: IAM must also require the opt-in tag on it.
+OPT_IN_CONDITION = "aws:resourcetag/sagealarm:remediate"
+TAG_CONDITIONED = {"sagemaker:updateendpointweightsandcapacities", "sagemaker:updateendpoint"}
+REMEDIATION_REQUIRED = REMEDIATION_WRITES | {
+    "sagemaker:describeendpoint",
+    "sagemaker:describeendpointconfig",
+    "sagemaker:listtags",
+    "application-autoscaling:describescalabletargets",
+    "cloudwatch:describealarms",
+    "ssm:getparameter",
+    "logs:putlogevents",
+}
 
 # Actions that support no resource type in the IAM Service Authorization Reference, so a policy
 # must say Resource "*". Every other action must be scoped to ARNs.
@@ -46,6 +74,8 @@ UNSCOPABLE = {
     # SageMaker: "except for ListTags, resource-level restrictions are not available on List-
     # calls"; the function lists the inference components of the alarm's endpoint.
     "sagemaker:listinferencecomponents",
+    # Application Auto Scaling: Describe* actions support no resource type.
+    "application-autoscaling:describescalabletargets",
 }
 
 # What the enrichment function calls; the role must grant each (else enrichment fails at 3 a.m.).
@@ -250,7 +280,7 @@ class Checker:
             for other, r in self.resources.items():
                 if other != fn and r.get("Type") in ("AWS::Serverless::Function", "AWS::Lambda::Function"):
                     if rid in {ref_target(b) for b in branches((r.get("Properties") or {}).get("Role"))}:
-                        self.fail(f"{rid}: also used by function {other}; the enrichment role must be its own")
+                        self.fail(f"{rid}: also used by function {other}; each function's role must be its own")
             rprops = role.get("Properties") or {}
             for i, pol in enumerate(flat(rprops.get("Policies"))):
                 doc = (pol or {}).get("PolicyDocument") or {}
@@ -275,7 +305,7 @@ class Checker:
         return stmts
 
     # --- the checks -------------------------------------------------------------------------
-    def check_statement(self, where: str, s: Any, granted: set[str]) -> None:
+    def check_statement(self, where: str, s: Any, granted: set[str], writes: frozenset = frozenset()) -> None:
         if not isinstance(s, dict):
             self.fail(f"{where}: statement is not an object: {json.dumps(s)[:80]}")
             return
@@ -302,7 +332,12 @@ class Checker:
                 self.fail(f"{tag}: action {a} includes every service, SageMaker writes included")
                 continue
             if service == "sagemaker" and not SAGEMAKER_READ.match(name):
-                self.fail(f"{tag}: {a} is not read-only (SageMaker actions here must be Describe*/List*/Get*/Search*)")
+                if not writes:
+                    self.fail(f"{tag}: {a} is not read-only (SageMaker actions here must be Describe*/List*/Get*/Search*)")
+                elif al not in writes:
+                    self.fail(f"{tag}: {a} is not one of the remediation writes ({', '.join(sorted(writes))})")
+                elif al in TAG_CONDITIONED and OPT_IN_CONDITION not in json.dumps(s.get("Condition") or {}).lower():
+                    self.fail(f"{tag}: {a} without a Condition on {OPT_IN_CONDITION} - IAM must enforce the opt-in too")
             if star and al not in UNSCOPABLE:
                 self.fail(f"{tag}: {a} on Resource '*' - its service supports resource-level permissions; "
                           f"scope it (only {', '.join(sorted(UNSCOPABLE))} may use '*')")
@@ -329,6 +364,47 @@ class Checker:
             total += len(allow)
             self.notes.append(f"{fn}: {len(allow)} Allow statements, {len(granted)} actions checked")
         return total
+
+    def functions(self) -> dict[str, str]:
+        """Every function, logical id -> its cargo-lambda binary (or '')."""
+        out = {}
+        for lid, r in self.resources.items():
+            if r.get("Type") in ("AWS::Serverless::Function", "AWS::Lambda::Function"):
+                out[lid] = str(((r.get("Metadata") or {}).get("BuildProperties") or {}).get("Binary") or "")
+        return out
+
+    def check_other_functions(self) -> int:
+        """Every function but the enrichment one: SageMaker writes only in the remediation role."""
+        enrich = set(self.enrich_functions())
+        total = 0
+        for fn, binary in self.functions().items():
+            if fn in enrich:
+                continue
+            remediation = binary == REMEDIATE_BINARY
+            stmts = self.statements_for(fn)
+            granted: set[str] = set()
+            for where, st in stmts:
+                self.check_statement(where, st, granted, frozenset(REMEDIATION_WRITES) if remediation else frozenset())
+            if remediation:
+                missing = sorted(REMEDIATION_REQUIRED - granted)
+                if missing:
+                    self.fail(f"{fn}: its role lacks actions the remediation code calls: {', '.join(missing)}")
+            total += sum(1 for _, st in stmts if isinstance(st, dict) and st.get("Effect") == "Allow")
+            self.notes.append(f"{fn} ({binary or '?'}): {len(granted)} actions checked")
+        return total
+
+    def check_function_urls(self) -> None:
+        fns = self.functions()
+        for lid, r in self.resources.items():
+            props = r.get("Properties") or {}
+            if r.get("Type") == "AWS::Serverless::Function":
+                auth, target = (props.get("FunctionUrlConfig") or {}).get("AuthType"), lid
+            elif r.get("Type") == "AWS::Lambda::Url":
+                auth, target = props.get("AuthType"), ref_target(props.get("TargetFunctionArn"))
+            else:
+                continue
+            if auth == "NONE" and fns.get(target or "") != SLACK_ACTIONS_BINARY:
+                self.fail(f"{lid}: a function URL with AuthType NONE fronts {target}; only slack-actions (which checks Slack's signature) may be public")
 
     def check_timeout(self) -> None:
         for fn in self.enrich_functions():
@@ -388,7 +464,8 @@ class Checker:
                 self.fail(f"{path}: looks like a secret value ({what}); templates hold references only")
 
     def run(self) -> list[str]:
-        n = self.check_iam()
+        n = self.check_iam() + self.check_other_functions()
+        self.check_function_urls()
         self.check_timeout()
         self.check_secrets()
         if n == 0 and not self.failures:
@@ -520,8 +597,26 @@ def self_test() -> int:
     def sam_policy_template(t):
         t["Resources"]["EnrichAlarmFunction"]["Properties"]["Policies"] = [{"SageMakerCreateEndpointPolicy": {}}]
 
+    def other_function(binary, statements_, url=None):
+        def f(t):
+            t["Resources"]["OtherRole"] = {"Type": "AWS::IAM::Role", "Properties": {"Policies": [{"PolicyName": "p", "PolicyDocument": {"Statement": statements_}}]}}
+            props = {"Role": {"Fn::GetAtt": ["OtherRole", "Arn"]}}
+            if url:
+                props["FunctionUrlConfig"] = {"AuthType": url}
+            t["Resources"]["OtherFunction"] = {"Type": "AWS::Serverless::Function", "Metadata": {"BuildProperties": {"Binary": binary}}, "Properties": props}
+        return f
+
+    def public_url(t):
+        t["Resources"]["EnrichAlarmFunction"]["Properties"]["FunctionUrlConfig"] = {"AuthType": "NONE"}
+
     ep = {"Fn::Sub": "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:endpoint/x"}
+    update = {"Effect": "Allow", "Action": "sagemaker:UpdateEndpoint", "Resource": ep}
     cases = [
+        ("SageMaker write in the Slack actions role", other_function(SLACK_ACTIONS_BINARY, [update]), "not read-only"),
+        ("remediation endpoint update without the opt-in tag condition", other_function(REMEDIATE_BINARY, [update]), OPT_IN_CONDITION),
+        ("remediation write outside its set", other_function(REMEDIATE_BINARY, [{"Effect": "Allow", "Action": "sagemaker:DeleteEndpoint", "Resource": ep}]), "not one of the remediation writes"),
+        ("remediation role missing what its code calls", other_function(REMEDIATE_BINARY, [{**update, "Condition": {"Null": {"aws:ResourceTag/sagealarm:remediate": "false"}}}]), "lacks actions the remediation code calls"),
+        ("public function URL on the enrichment function", public_url, "AuthType NONE"),
         ("SageMaker write action", add_stmt({"Effect": "Allow", "Action": "sagemaker:UpdateEndpointWeightsAndCapacities", "Resource": ep}), "not read-only"),
         ("SageMaker write hidden in an Fn::If branch", write_in_if, "not read-only"),
         ("sagemaker:* wildcard", add_stmt({"Effect": "Allow", "Action": "sagemaker:*", "Resource": ep}), "not read-only"),
@@ -539,7 +634,7 @@ def self_test() -> int:
         ("no enrichment function", remove_function, "found no enrichment function"),
         ("role with no statement", empty_role, "grants no Allow statement"),
         ("function without a role of its own", no_role, "no Role of its own"),
-        ("role shared with another function", shared_role, "enrichment role must be its own"),
+        ("role shared with another function", shared_role, "role must be its own"),
         ("missing a needed action", missing_action, "lacks actions"),
         ("Timeout 60 s (too short for deadline + delivery retries)", timeout(60), "Timeout 60 s must be"),
         ("Timeout over Lambda's maximum", timeout(1200), "Timeout 1200 s must be"),
@@ -610,7 +705,7 @@ def main(argv: list[str]) -> int:
             for x in failures:
                 print(f"FAIL {path} {label}: {x}")
         else:
-            print(f"ok   {path} {label}: enrichment role read-only, scoped where the services allow; timeout fits; no secret values")
+            print(f"ok   {path} {label}: SageMaker writes only in the remediation role (tag-conditioned), others read-only, scoped where the services allow; timeout fits; no public URL but slack-actions; no secret values")
     return rc
 
 

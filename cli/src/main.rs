@@ -158,8 +158,12 @@ async fn run(cli: Cli) -> ExitCode {
             for n in alarms {
                 if let sagealarm::model::Notification::Alarm(a) = n {
                     any = true;
+                    let alarm = match sagealarm::remediate::AlarmRef::of(&a) {
+                        Ok(r) => r,
+                        Err(e) => return fail(2, &format!("{event}: {}: {e}", a.name)),
+                    };
                     for act in &actions {
-                        let outcome = remediator.run(&a, *act, dry_run, chrono::Utc::now()).await;
+                        let outcome = remediator.run(&alarm, *act, dry_run, chrono::Utc::now()).await;
                         println!("{}", serde_json::to_string(&outcome).unwrap_or_default());
                     }
                 }

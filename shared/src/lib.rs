@@ -19,6 +19,7 @@ pub mod report;
 pub mod route;
 pub mod secrets;
 pub mod settings;
+pub mod slack_actions;
 pub mod slack_signature;
 pub mod target;
 

@@ -8,7 +8,11 @@ use crate::notify::http::{self, RetryPolicy};
 use crate::notify::pagerduty::PagerDutyNotifier;
 use crate::notify::slack::SlackNotifier;
 use crate::notify::Notifier;
+use crate::remediate::dispatch::Dispatch;
+use crate::remediate::follow_up::FollowUp;
+use crate::remediate::{AlarmRef, Request};
 use crate::report::{self, Report};
+use crate::settings::RemediationSettings;
 use crate::route::{Facts, ReceiverKind, ReceiverSpec, Routes};
 use crate::secrets::SecretResolver;
 use serde::Serialize;
@@ -79,6 +83,27 @@ pub struct App {
     enrich: EnrichMode,
     http: reqwest::Client,
     retry: RetryPolicy,
+    remediation: Option<Remediation>,
+}
+
+/// Endpoint updates, when deployed: rules hand requests to the remediation function, and
+/// opted-in endpoints get Slack buttons.
+pub struct Remediation {
+    /// `None`: rules that ask for an action are logged and reported as not dispatched.
+    pub dispatch: Option<Arc<dyn Dispatch>>,
+    pub buttons: bool,
+    pub settings: RemediationSettings,
+}
+
+/// A rule's request handed (or not) to the remediation function.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Dispatched {
+    pub action: &'static str,
+    pub endpoint: String,
+    pub rule: String,
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -95,6 +120,8 @@ pub struct DeliveryResult {
 pub struct Summary {
     pub notifications: usize,
     pub deliveries: Vec<DeliveryResult>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub remediations: Vec<Dispatched>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -109,7 +136,12 @@ pub enum HandleError {
 impl App {
     pub fn new(routes: Routes, secrets: SecretResolver, enrich: EnrichMode, retry: RetryPolicy) -> Self {
         let receivers = routes.receivers().iter().cloned().map(|spec| Receiver { spec, notifier: OnceCell::new() }).collect();
-        Self { http: http::client(&retry), routes, receivers, secrets, enrich, retry }
+        Self { http: http::client(&retry), routes, receivers, secrets, enrich, retry, remediation: None }
+    }
+
+    pub fn with_remediation(mut self, r: Remediation) -> Self {
+        self.remediation = Some(r);
+        self
     }
 
     async fn notifier(&self, r: &Receiver) -> Result<Arc<dyn Notifier>, String> {
@@ -139,8 +171,11 @@ impl App {
         let count = notifications.len();
         let mut deliveries = vec![];
         let mut all_failed: Option<HandleError> = None;
-        for report in reports(notifications, &self.enrich).await {
+        let mut remediations = vec![];
+        for mut report in reports(notifications, &self.enrich).await {
+            self.add_offers(&mut report);
             let results = self.deliver(&report).await;
+            remediations.extend(self.request_remediation(&report, &results).await);
             let name = alarm_name(&report);
             if results.iter().all(|r| !r.ok) {
                 let failures: Vec<String> = results.iter().map(|r| format!("{}: {}", r.receiver, r.error.as_deref().unwrap_or("failed"))).collect();
@@ -154,7 +189,7 @@ impl App {
         tracing::info!(notifications = count, deliveries = deliveries.len(), elapsed_ms = started.elapsed().as_millis() as u64, "handled");
         match all_failed {
             Some(e) => Err(e),
-            None => Ok(Summary { notifications: count, deliveries }),
+            None => Ok(Summary { notifications: count, deliveries, remediations }),
         }
     }
 
@@ -185,6 +220,101 @@ impl App {
             }
         });
         futures::future::join_all(jobs).await
+    }
+}
+
+impl App {
+    /// Slack buttons for the actions an opted-in endpoint allows.
+    fn add_offers(&self, report: &mut Report) {
+        let Some(rem) = self.remediation.as_ref().filter(|r| r.buttons) else { return };
+        let receivers: Vec<String> = self.routes.route(&Facts::of(report)).iter().map(|d| d.receiver.name.clone()).collect();
+        if let Report::Alarm(a) = report {
+            a.offers = crate::remediate::offers::offers(a, &receivers, &rem.settings.policy, rem.settings.frequency_s);
+        }
+    }
+
+    /// The actions matching rules ask for, handed to the remediation function after delivery
+    /// (its follow-up then lands after the alarm). Never fails the invocation: the alarm is out.
+    async fn request_remediation(&self, report: &Report, results: &[DeliveryResult]) -> Vec<Dispatched> {
+        let Report::Alarm(a) = report else { return vec![] };
+        if a.alarm.state != crate::model::AlarmState::Alarm {
+            return vec![];
+        }
+        let actions = self.routes.actions(&Facts::of(report));
+        if actions.is_empty() {
+            return vec![];
+        }
+        let alarm = match AlarmRef::of(&a.alarm) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(alarm = %a.alarm.name, error = %e, "a rule asks for remediation but the alarm names no endpoint");
+                return vec![];
+            }
+        };
+        let receivers: Vec<String> = results.iter().map(|r| r.receiver.clone()).collect();
+        let mut out = vec![];
+        for ra in actions {
+            let req = Request { action: ra.action, alarm: alarm.clone(), dry_run: ra.dry_run, requested_by: format!("routing rule {}", ra.rule), receivers: receivers.clone() };
+            let result = match self.remediation.as_ref().and_then(|r| r.dispatch.as_ref()) {
+                Some(d) => d.dispatch(&req).await,
+                None => Err("SAGEALARM_REMEDIATE_FUNCTION is not set: the remediation function is not deployed".into()),
+            };
+            match &result {
+                Ok(()) => tracing::info!(alarm = %a.alarm.name, action = ra.action.name(), endpoint = %alarm.endpoint, rule = %ra.rule, dry_run = ra.dry_run, "remediation requested"),
+                Err(e) => tracing::error!(alarm = %a.alarm.name, action = ra.action.name(), endpoint = %alarm.endpoint, rule = %ra.rule, error = %e, "remediation not requested"),
+            }
+            out.push(Dispatched { action: ra.action.name(), endpoint: alarm.endpoint.clone(), rule: ra.rule, ok: result.is_ok(), error: result.err() });
+        }
+        out
+    }
+
+    /// Tells the named receivers about a remediation decision. Unknown names are reported, not
+    /// skipped silently.
+    pub async fn follow_up(&self, receivers: &[String], f: &FollowUp) -> Vec<DeliveryResult> {
+        let jobs = receivers.iter().map(|name| async move {
+            let result = match self.receivers.iter().find(|r| &r.spec.name == name) {
+                None => Err(format!("receiver {name:?} is not configured")),
+                Some(r) => match self.notifier(r).await {
+                    Err(e) => Err(format!("secret: {e}")),
+                    Ok(n) => {
+                        let (url, body) = n.follow_up(f);
+                        http::deliver(&self.http, &At { n: n.as_ref(), url }, &body, &self.retry).await.map_err(|f| f.message)
+                    }
+                },
+            };
+            if let Err(e) = &result {
+                tracing::error!(receiver = %name, error = %e, "follow-up not delivered");
+            }
+            DeliveryResult { receiver: name.clone(), kind: "follow-up", alarm: f.alarm_name.clone(), ok: result.is_ok(), error: result.err() }
+        });
+        futures::future::join_all(jobs).await
+    }
+}
+
+/// A notifier posting somewhere else (PagerDuty change events have their own URL).
+struct At<'a> {
+    n: &'a dyn Notifier,
+    url: String,
+}
+
+impl Notifier for At<'_> {
+    fn name(&self) -> &str {
+        self.n.name()
+    }
+    fn kind(&self) -> &'static str {
+        self.n.kind()
+    }
+    fn url(&self) -> &str {
+        &self.url
+    }
+    fn body(&self, report: &Report, severity: crate::route::Severity) -> Value {
+        self.n.body(report, severity)
+    }
+    fn follow_up(&self, f: &FollowUp) -> (String, Value) {
+        self.n.follow_up(f)
+    }
+    fn classify(&self, status: u16, retry_after: Option<std::time::Duration>, body: &str) -> Result<(), crate::notify::Failure> {
+        self.n.classify(status, retry_after, body)
     }
 }
 
@@ -276,5 +406,68 @@ route:
         let summary = app.handle(&event("sns-5xx-errors-alarm.json")).await.unwrap();
         let a = summary.deliveries.iter().find(|d| d.receiver == "a").unwrap();
         assert_eq!(a.error.as_deref(), Some("secret: env:SAGEALARM_TEST_UNSET: environment variable is not set"));
+    }
+
+    #[derive(Default)]
+    struct Recorder(std::sync::Mutex<Vec<Request>>);
+    impl Dispatch for Recorder {
+        fn dispatch<'a>(&'a self, req: &'a Request) -> futures::future::BoxFuture<'a, Result<(), String>> {
+            self.0.lock().unwrap().push(req.clone());
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    fn remediating_app(server: &MockServer, dispatch: Option<Arc<dyn Dispatch>>) -> App {
+        let doc = format!(
+            "receivers:\n  - {{name: slack-sre, slack: {{webhook_url: \"{u}/slack\"}}}}\n  - {{name: pager, pagerduty: {{routing_key: k, events_url: \"{u}/pd\"}}}}\nroute:\n  receivers: [slack-sre, pager]\n  remediate: {{actions: scale-out, dry_run: true}}",
+            u = server.uri()
+        );
+        let settings = RemediationSettings { policy: crate::remediate::Policy::default(), frequency_s: 10 };
+        App::new(Routes::parse(&doc).unwrap(), SecretResolver::new(None, true), EnrichMode::Off("t".into()), RetryPolicy::default())
+            .with_remediation(Remediation { dispatch, buttons: false, settings })
+    }
+
+    #[tokio::test]
+    async fn a_rules_action_is_handed_over_after_delivery_on_alarm_only() {
+        let s = MockServer::start().await;
+        Mock::given(method("POST")).respond_with(ResponseTemplate::new(200).set_body_string("ok")).mount(&s).await;
+        let rec = Arc::new(Recorder::default());
+        let app = remediating_app(&s, Some(rec.clone()));
+        let summary = app.handle(&event("sns-high-concurrency-alarm.json")).await.unwrap();
+        assert_eq!(summary.remediations, vec![Dispatched { action: "scale-out", endpoint: "deepgram-prod".into(), rule: "route".into(), ok: true, error: None }]);
+        let got = rec.0.lock().unwrap().clone();
+        assert_eq!(got.len(), 1);
+        assert_eq!((got[0].requested_by.as_str(), got[0].dry_run, got[0].receivers.clone()), ("routing rule route", true, vec!["slack-sre".to_string(), "pager".to_string()]));
+        let ok = app.handle(&event("sns-high-concurrency-ok.json")).await.unwrap();
+        assert!(ok.remediations.is_empty(), "nothing is asked on OK");
+        assert_eq!(rec.0.lock().unwrap().len(), 1);
+
+        // Not deployed: the alarm is still delivered, and the summary says what was not asked.
+        let app = remediating_app(&s, None);
+        let summary = app.handle(&event("sns-high-concurrency-alarm.json")).await.unwrap();
+        assert!(summary.deliveries.iter().all(|d| d.ok));
+        assert!(!summary.remediations[0].ok && summary.remediations[0].error.as_deref().unwrap().starts_with("SAGEALARM_REMEDIATE_FUNCTION is not set"));
+    }
+
+    #[tokio::test]
+    async fn follow_ups_go_to_slack_and_to_pagerduty_change_events() {
+        let s = MockServer::start().await;
+        Mock::given(method("POST")).and(path("/slack")).and(body_string_contains("sagealarm scale-out on deepgram-prod: refused")).respond_with(ResponseTemplate::new(200).set_body_string("ok")).expect(1).mount(&s).await;
+        Mock::given(method("POST")).and(path("/pd/change/enqueue")).and(body_string_contains("\"requested_by\":\"Slack user alice (U1) in C1\"")).respond_with(ResponseTemplate::new(202)).expect(1).mount(&s).await;
+        let app = remediating_app(&s, None);
+        let f = FollowUp {
+            headline: "sagealarm scale-out on deepgram-prod: refused".into(),
+            reason: "cooldown: the endpoint changed 4 min ago (less than 15 min)".into(),
+            requested_by: "Slack user alice (U1) in C1".into(),
+            alarm_name: "deepgram-high-concurrency".into(),
+            endpoint: "deepgram-prod".into(),
+            decision: "refused",
+            before: Value::Null,
+            after: Value::Null,
+        };
+        let results = app.follow_up(&["slack-sre".into(), "pager".into(), "ghost".into()], &f).await;
+        assert!(results[0].ok && results[1].ok, "{results:?}");
+        assert_eq!(results[2].error.as_deref(), Some("receiver \"ghost\" is not configured"));
+        crate::render::slack::check_limits(&crate::render::slack::follow_up(&f)).unwrap();
     }
 }

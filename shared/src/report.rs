@@ -23,6 +23,23 @@ pub struct AlarmReport {
     pub window: Option<String>,
     pub links: Vec<Link>,
     pub enrichment: Enrichment,
+    /// Remediations a person may approve from the message (Slack buttons); empty unless the
+    /// endpoint opted in and the Slack actions function is deployed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offers: Vec<Offer>,
+}
+
+/// One approvable action, ready for a button.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Offer {
+    /// `Scale out to 4 instances`.
+    pub label: String,
+    /// `sagealarm-remediate-scale-out`.
+    pub action_id: String,
+    /// The confirmation dialog's text.
+    pub confirm: String,
+    /// JSON of [`crate::remediate::Request`] without the requester, which Slack adds.
+    pub value: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -66,6 +83,7 @@ pub fn build_alarm(alarm: Alarm, enrichment: Enrichment) -> AlarmReport {
         links,
         target,
         enrichment,
+        offers: vec![],
         alarm,
     }
 }

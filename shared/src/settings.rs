@@ -97,5 +97,52 @@ pub fn enrich_settings() -> Result<EnrichSettings, SettingsError> {
         // `*` asks for every event (matched on our side only).
         s.logs.filter_pattern = (p.trim() != "*").then_some(p);
     }
+    s.read_tags = slack_buttons();
     Ok(s)
+}
+
+/// What remediation may do, from `SAGEALARM_REMEDIATE_MAX_INSTANCES` (10), `_STEP` (1),
+/// `_COOLDOWN_MIN` (15) and, for the Slack button, `_FREQUENCY_S` (10). The same variables are
+/// given to the alarm function (to label buttons) and the remediation function (to enforce).
+pub struct RemediationSettings {
+    pub policy: crate::remediate::Policy,
+    pub frequency_s: i32,
+}
+
+pub fn remediation() -> Result<RemediationSettings, SettingsError> {
+    fn int(name: &'static str, default: i64, range: std::ops::RangeInclusive<i64>) -> Result<i64, SettingsError> {
+        match var(name) {
+            None => Ok(default),
+            Some(v) => v.trim().parse().ok().filter(|n| range.contains(n)).ok_or_else(|| SettingsError::Invalid {
+                name,
+                message: format!("{v:?} is not a whole number from {} to {}", range.start(), range.end()),
+            }),
+        }
+    }
+    let policy = crate::remediate::Policy {
+        max_instances: int("SAGEALARM_REMEDIATE_MAX_INSTANCES", 10, 1..=1000)? as i32,
+        step: int("SAGEALARM_REMEDIATE_STEP", 1, 1..=100)? as i32,
+        cooldown: chrono::Duration::minutes(int("SAGEALARM_REMEDIATE_COOLDOWN_MIN", 15, 0..=1440)?),
+    };
+    let frequency_s = int("SAGEALARM_REMEDIATE_FREQUENCY_S", 10, 10..=300)? as i32;
+    if !crate::remediate::FREQUENCIES_S.contains(&frequency_s) {
+        return Err(SettingsError::Invalid { name: "SAGEALARM_REMEDIATE_FREQUENCY_S", message: format!("{frequency_s} is not one of 10, 30, 60, 120, 180, 240, 300") });
+    }
+    Ok(RemediationSettings { policy, frequency_s })
+}
+
+/// `SAGEALARM_REMEDIATE_FUNCTION`: the remediation function's name or ARN, when deployed.
+pub fn remediate_function() -> Option<String> {
+    var("SAGEALARM_REMEDIATE_FUNCTION")
+}
+
+/// `SAGEALARM_SLACK_BUTTONS`: offer the opted-in actions as Slack buttons (the Slack actions
+/// function must be deployed and set as the Slack app's interactivity URL).
+pub fn slack_buttons() -> bool {
+    flag("SAGEALARM_SLACK_BUTTONS")
+}
+
+/// A comma-separated list; empty when unset.
+pub fn list(name: &str) -> Vec<String> {
+    var(name).map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()).unwrap_or_default()
 }

@@ -6,18 +6,38 @@
 use chrono::{Duration, Utc};
 use sagealarm::model::{Alarm, Notification};
 use sagealarm::remediate::aws::Remediator;
-use sagealarm::remediate::{Action, Policy, OPT_IN_TAG};
+use aws_sdk_cloudwatch::types::StateValue;
+use sagealarm::remediate::{Action, AlarmRef, Policy, OPT_IN_TAG};
 use sagealarm_testkit::{emulators, seed_endpoint, World};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
-fn alarm(endpoint: &str) -> Alarm {
+/// The sample ALARM notification, about `endpoint`, and the alarm itself in CloudWatch (moto) in
+/// `now`: the remediation function asks CloudWatch whether it is still in ALARM.
+async fn alarm(sdk: &aws_config::SdkConfig, endpoint: &str, now: StateValue) -> AlarmRef {
+    let name = format!("{endpoint}-concurrency");
     let raw = std::fs::read_to_string(format!("{}/../events/sns-high-concurrency-alarm.json", env!("CARGO_MANIFEST_DIR"))).unwrap();
-    match sagealarm::intake::parse_bytes(raw.replace("deepgram-prod", endpoint).as_bytes()).unwrap().remove(0) {
+    let raw = raw.replace("deepgram-prod", endpoint).replace("deepgram-high-concurrency", &name);
+    let a: Alarm = match sagealarm::intake::parse_bytes(raw.as_bytes()).unwrap().remove(0) {
         Notification::Alarm(a) => *a,
         Notification::Plain(_) => panic!("not an alarm"),
-    }
+    };
+    let cw = aws_sdk_cloudwatch::Client::new(sdk);
+    cw.put_metric_alarm()
+        .alarm_name(&name)
+        .namespace("AWS/SageMaker")
+        .metric_name("ConcurrentRequestsPerModel")
+        .statistic(aws_sdk_cloudwatch::types::Statistic::Maximum)
+        .period(60)
+        .evaluation_periods(3)
+        .threshold(80.0)
+        .comparison_operator(aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanOrEqualToThreshold)
+        .send()
+        .await
+        .unwrap();
+    cw.set_alarm_state().alarm_name(&name).state_value(now).state_reason("test").send().await.unwrap();
+    AlarmRef::of(&a).unwrap()
 }
 
 /// A fresh 3-instance endpoint, optionally tagged; moto sets LastModifiedTime to now, so the
@@ -45,19 +65,19 @@ async fn not_opted_in_is_refused_and_opted_in_dry_run_explains_without_changing(
     }
     let (name, sdk) = endpoint(None).await;
     let r = Remediator::new(&sdk, policy());
-    let o = r.run(&alarm(&name), Action::ScaleOut, true, Utc::now()).await;
+    let o = r.run(&alarm(&sdk, &name, StateValue::Alarm).await, Action::ScaleOut, true, Utc::now()).await;
     assert_eq!((o.decision, o.reason.as_str()), ("refused", format!("endpoint {name} has not opted in: tag it sagealarm:remediate=scale-out").as_str()));
 
     let (name, sdk) = endpoint(Some("scale-out")).await;
     let r = Remediator::new(&sdk, policy());
-    let o = r.run(&alarm(&name), Action::ScaleOut, true, Utc::now()).await;
+    let o = r.run(&alarm(&sdk, &name, StateValue::Alarm).await, Action::ScaleOut, true, Utc::now()).await;
     assert_eq!(o.decision, "dry-run", "{o:?}");
     assert_eq!(o.before["instances"], 3);
     assert_eq!(o.after, serde_json::json!({ "plan": "scale-out", "variant": "AllTraffic", "from": 3, "to": 4 }));
     let d = aws_sdk_sagemaker::Client::new(&sdk).describe_endpoint().endpoint_name(&name).send().await.unwrap();
     assert_eq!(d.production_variants()[0].desired_instance_count(), Some(3), "a dry run changes nothing");
     // The other action is not in the tag.
-    let o = r.run(&alarm(&name), Action::EnableEnhancedMetrics { frequency_s: 10 }, true, Utc::now()).await;
+    let o = r.run(&alarm(&sdk, &name, StateValue::Alarm).await, Action::EnableEnhancedMetrics { frequency_s: 10 }, true, Utc::now()).await;
     assert_eq!(o.decision, "refused");
     assert!(o.reason.starts_with("enable-enhanced-metrics is not allowed"), "{}", o.reason);
 }
@@ -69,7 +89,7 @@ async fn scale_out_is_done_once_per_alarm_state_change() {
     }
     let (name, sdk) = endpoint(Some("scale-out")).await;
     let r = Remediator::new(&sdk, policy());
-    let a = alarm(&name);
+    let a = alarm(&sdk, &name, StateValue::Alarm).await;
     let o = r.run(&a, Action::ScaleOut, false, Utc::now()).await;
     assert_eq!(o.decision, "done", "{o:?}");
     let d = aws_sdk_sagemaker::Client::new(&sdk).describe_endpoint().endpoint_name(&name).send().await.unwrap();
@@ -95,7 +115,20 @@ async fn a_variant_under_application_auto_scaling_is_not_fought() {
         .send()
         .await
         .unwrap();
-    let o = Remediator::new(&sdk, policy()).run(&alarm(&name), Action::ScaleOut, false, Utc::now()).await;
+    let o = Remediator::new(&sdk, policy()).run(&alarm(&sdk, &name, StateValue::Alarm).await, Action::ScaleOut, false, Utc::now()).await;
     assert_eq!(o.decision, "refused");
     assert!(o.reason.contains("managed by Application Auto Scaling (min 2, max 6)"), "{}", o.reason);
+}
+
+#[tokio::test]
+async fn an_alarm_that_has_since_recovered_changes_nothing() {
+    if !emulators() {
+        return;
+    }
+    let (name, sdk) = endpoint(Some("scale-out")).await;
+    let a = alarm(&sdk, &name, StateValue::Ok).await;
+    let o = Remediator::new(&sdk, policy()).run(&a, Action::ScaleOut, false, Utc::now()).await;
+    assert_eq!((o.decision, o.reason.as_str()), ("refused", "the alarm is OK now (it was ALARM when notified): nothing to do"));
+    let d = aws_sdk_sagemaker::Client::new(&sdk).describe_endpoint().endpoint_name(&name).send().await.unwrap();
+    assert_eq!(d.production_variants()[0].desired_instance_count(), Some(3));
 }

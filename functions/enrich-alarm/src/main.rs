@@ -4,9 +4,11 @@
 use anyhow::Context;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use sagealarm::notify::http::RetryPolicy;
-use sagealarm::pipeline::App;
+use sagealarm::pipeline::{App, Remediation};
+use sagealarm::remediate::dispatch::{Dispatch, LambdaDispatch};
 use sagealarm::secrets::SecretResolver;
 use serde_json::Value;
+use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -16,7 +18,12 @@ async fn main() -> Result<(), Error> {
     let routes = sagealarm::settings::load_routes(Some(&sdk)).await.context("loading the routing document")?;
     let secrets = SecretResolver::new(Some(&sdk), sagealarm::settings::allow_plaintext_secrets());
     let enrich = sagealarm::settings::enrich_mode(&sdk).context("reading the enrichment settings")?;
-    let app = App::new(routes, secrets, enrich, RetryPolicy::default());
+    let remediation = Remediation {
+        dispatch: sagealarm::settings::remediate_function().map(|f| Arc::new(LambdaDispatch::new(&sdk, f)) as Arc<dyn Dispatch>),
+        buttons: sagealarm::settings::slack_buttons(),
+        settings: sagealarm::settings::remediation().context("reading the remediation settings")?,
+    };
+    let app = App::new(routes, secrets, enrich, RetryPolicy::default()).with_remediation(remediation);
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let summary = app.handle(&event.payload).await?;

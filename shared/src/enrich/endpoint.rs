@@ -26,6 +26,9 @@ pub struct EndpointInfo {
     /// `None` when neither the endpoint nor its config said.
     pub enhanced_metrics: Option<EnhancedMetrics>,
     pub components: Vec<ComponentInfo>,
+    /// The `sagealarm:remediate` tag (actions the endpoint opted in to), when tags were read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remediate: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -80,7 +83,9 @@ impl EndpointInfo {
     }
 }
 
-pub(super) async fn fetch(ctx: &Ctx, client: &Client, endpoint: &str, component: Option<&str>) -> Option<EndpointInfo> {
+/// `read_tags`: also ListTags, for the remediation buttons (only when they are deployed: the call
+/// needs `sagemaker:ListTags`, which a read-only role without remediation may lack).
+pub(super) async fn fetch(ctx: &Ctx, client: &Client, endpoint: &str, component: Option<&str>, read_tags: bool) -> Option<EndpointInfo> {
     let out = match ctx.call(client.describe_endpoint().endpoint_name(endpoint).send()).await {
         Ok(o) => o,
         Err(f) => {
@@ -109,11 +114,31 @@ pub(super) async fn fetch(ctx: &Ctx, client: &Client, endpoint: &str, component:
             .collect(),
         enhanced_metrics: out.metrics_config().map(enhanced),
         components: vec![],
+        remediate: None,
     };
 
+    let tags = async {
+        let arn = out.endpoint_arn().filter(|_| read_tags)?;
+        match ctx.call(client.list_tags().resource_arn(arn).send()).await {
+            Ok(t) => t.tags().iter().find(|t| t.key() == Some(crate::remediate::OPT_IN_TAG)).and_then(|t| t.value()).map(str::to_string),
+            Err(f) => {
+                ctx.fail("ListTags", f);
+                None
+            }
+        }
+    };
+    let config = async {
+        match info.config_name.as_deref() {
+            Some(c) => Some(ctx.call(client.describe_endpoint_config().endpoint_config_name(c).send()).await),
+            None => None,
+        }
+    };
+    let (remediate, config) = futures::join!(tags, config);
+    info.remediate = remediate;
+
     let mut component_based = component.is_some();
-    if let Some(config) = info.config_name.clone() {
-        match ctx.call(client.describe_endpoint_config().endpoint_config_name(&config).send()).await {
+    if let Some(config) = config {
+        match config {
             Ok(c) => {
                 for pv in c.production_variants() {
                     let name = pv.variant_name().unwrap_or_default();

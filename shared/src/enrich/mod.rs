@@ -80,11 +80,13 @@ pub struct EnrichSettings {
     /// At most this many metric streams are fetched (64 instances × 4 GPUs × 4 metrics ≈ 1,300).
     pub max_series: usize,
     pub logs: LogSettings,
+    /// Read the endpoint's `sagealarm:remediate` tag, for the Slack buttons.
+    pub read_tags: bool,
 }
 
 impl Default for EnrichSettings {
     fn default() -> Self {
-        Self { deadline: Duration::from_secs(10), max_series: 2000, logs: LogSettings::default() }
+        Self { deadline: Duration::from_secs(10), max_series: 2000, logs: LogSettings::default(), read_tags: false }
     }
 }
 
@@ -157,7 +159,7 @@ impl Enricher {
         let (info, series, logs) = tokio::join!(
             async {
                 match &endpoint_name {
-                    Some(e) => endpoint::fetch(&ctx, &self.sagemaker, e, sm.inference_component.as_deref()).await,
+                    Some(e) => endpoint::fetch(&ctx, &self.sagemaker, e, sm.inference_component.as_deref(), settings.read_tags).await,
                     None => None,
                 }
             },

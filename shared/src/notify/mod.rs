@@ -37,6 +37,8 @@ pub trait Notifier: Send + Sync {
     /// Where to POST. For Slack the URL is itself the secret: never log it.
     fn url(&self) -> &str;
     fn body(&self, report: &Report, severity: Severity) -> Value;
+    /// Where and what to post to tell this receiver about a remediation decision.
+    fn follow_up(&self, f: &crate::remediate::follow_up::FollowUp) -> (String, Value);
     /// Reads the HTTP answer: `Ok` when delivered.
     fn classify(&self, status: u16, retry_after: Option<Duration>, body: &str) -> Result<(), Failure>;
 }

@@ -26,6 +26,10 @@ impl Notifier for PagerDutyNotifier {
     fn body(&self, report: &Report, severity: Severity) -> Value {
         crate::render::pagerduty::render(report, self.routing_key.expose(), severity)
     }
+    /// A change event, not a trigger: the decision is recorded on the service without paging.
+    fn follow_up(&self, f: &crate::remediate::follow_up::FollowUp) -> (String, Value) {
+        (crate::render::pagerduty::change_url(&self.events_url), crate::render::pagerduty::change_event(f, self.routing_key.expose()))
+    }
     fn classify(&self, status: u16, retry_after: Option<Duration>, body: &str) -> Result<(), Failure> {
         if (200..300).contains(&status) {
             return Ok(());

@@ -25,6 +25,9 @@ impl Notifier for SlackNotifier {
     fn body(&self, report: &Report, _severity: Severity) -> Value {
         crate::render::slack::render(report)
     }
+    fn follow_up(&self, f: &crate::remediate::follow_up::FollowUp) -> (String, Value) {
+        (self.webhook_url.expose().to_string(), crate::render::slack::follow_up(f))
+    }
     fn classify(&self, status: u16, retry_after: Option<Duration>, body: &str) -> Result<(), Failure> {
         // Slack documents "interpret HTTP 200 as success and any other response code as a failure".
         if status == 200 {

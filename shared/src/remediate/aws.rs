@@ -4,9 +4,10 @@
 //! UpdateEndpointWeightsAndCapacities, or CreateEndpointConfig (a faithful copy) + UpdateEndpoint;
 //! then AddTags records the action on the endpoint (cooldown and at-most-once).
 
-use super::{decide, Action, Facts, Plan, Policy, LAST_ACTION_TAG};
+use super::{decide, Action, AlarmRef, Facts, Plan, Policy, LAST_ACTION_TAG};
 use crate::aws::{error_line, time};
-use crate::model::Alarm;
+use crate::model::AlarmState;
+use aws_sdk_cloudwatch::types::AlarmType;
 use aws_sdk_sagemaker::types::{DesiredWeightAndCapacity, MetricsConfig, Tag};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -28,6 +29,7 @@ pub struct Outcome {
 pub struct Remediator {
     sagemaker: aws_sdk_sagemaker::Client,
     autoscaling: aws_sdk_applicationautoscaling::Client,
+    cloudwatch: aws_sdk_cloudwatch::Client,
     policy: Policy,
 }
 
@@ -39,24 +41,24 @@ struct Found {
 
 impl Remediator {
     pub fn new(sdk: &aws_config::SdkConfig, policy: Policy) -> Self {
-        Self::from_clients(aws_sdk_sagemaker::Client::new(sdk), aws_sdk_applicationautoscaling::Client::new(sdk), policy)
+        Self::from_clients(aws_sdk_sagemaker::Client::new(sdk), aws_sdk_applicationautoscaling::Client::new(sdk), aws_sdk_cloudwatch::Client::new(sdk), policy)
     }
 
-    pub fn from_clients(sagemaker: aws_sdk_sagemaker::Client, autoscaling: aws_sdk_applicationautoscaling::Client, policy: Policy) -> Self {
-        Self { sagemaker, autoscaling, policy }
+    pub fn from_clients(
+        sagemaker: aws_sdk_sagemaker::Client,
+        autoscaling: aws_sdk_applicationautoscaling::Client,
+        cloudwatch: aws_sdk_cloudwatch::Client,
+        policy: Policy,
+    ) -> Self {
+        Self { sagemaker, autoscaling, cloudwatch, policy }
     }
 
     /// The whole decision path for one action; never fails, a failure is a refusal with its reason.
-    pub async fn run(&self, alarm: &Alarm, action: Action, dry_run: bool, now: DateTime<Utc>) -> Outcome {
-        let target = crate::target::resolve(alarm);
-        let sm = target.sagemaker();
-        let endpoint = sm.and_then(|s| s.endpoint.clone()).unwrap_or_default();
+    /// The caller logs the outcome (one structured event per decision).
+    pub async fn run(&self, alarm: &AlarmRef, action: Action, dry_run: bool, now: DateTime<Utc>) -> Outcome {
+        let endpoint = alarm.endpoint.clone();
         let refused = |reason: String, before: Value| Outcome { action: action.name(), endpoint: endpoint.clone(), decision: "refused", reason, before, after: Value::Null };
-        if endpoint.is_empty() {
-            return refused("the alarm names no endpoint".into(), Value::Null);
-        }
-        let key = format!("{}@{}", alarm.identity(), alarm.state_change_time.map(|t| t.to_rfc3339()).unwrap_or_default());
-        let found = match self.facts(alarm, &endpoint, sm.and_then(|s| s.variant.as_deref()), action, key, now).await {
+        let found = match self.facts(alarm, action, now).await {
             Ok(f) => f,
             Err(e) => return refused(e, Value::Null),
         };
@@ -69,33 +71,53 @@ impl Remediator {
         });
         let plan = match decide(&found.facts, &self.policy) {
             Ok(p) => p,
-            Err(reason) => {
-                tracing::info!(action = action.name(), endpoint = %endpoint, decision = "refused", reason = %reason, "remediation");
-                return refused(reason, before);
-            }
+            Err(reason) => return refused(reason, before),
         };
         let after = serde_json::to_value(&plan).unwrap_or(Value::Null);
         if dry_run {
-            tracing::info!(action = action.name(), endpoint = %endpoint, decision = "dry-run", plan = %after, "remediation");
             return Outcome { action: action.name(), endpoint, decision: "dry-run", reason: "every guardrail passed; nothing was changed (dry run)".into(), before, after };
         }
         match self.execute(&found, &plan, now).await {
-            Ok(reason) => {
-                tracing::info!(action = action.name(), endpoint = %endpoint, decision = "done", plan = %after, "remediation");
-                Outcome { action: action.name(), endpoint, decision: "done", reason, before, after }
-            }
+            Ok(reason) => Outcome { action: action.name(), endpoint, decision: "done", reason, before, after },
             Err(e) => refused(format!("SageMaker refused the change: {e}"), before),
         }
     }
 
-    async fn facts(&self, alarm: &Alarm, endpoint: &str, variant: Option<&str>, action: Action, alarm_key: String, now: DateTime<Utc>) -> Result<Found, String> {
+    /// The alarm's state now. A notification says what was true when it was sent; a button may be
+    /// clicked an hour later, after recovery.
+    async fn current_state(&self, name: &str) -> Result<AlarmState, String> {
+        let out = self
+            .cloudwatch
+            .describe_alarms()
+            .alarm_names(name)
+            .alarm_types(AlarmType::MetricAlarm)
+            .alarm_types(AlarmType::CompositeAlarm)
+            .send()
+            .await
+            .map_err(|e| format!("DescribeAlarms: {}", error_line(&e)))?;
+        let state = out
+            .metric_alarms()
+            .iter()
+            .filter_map(|a| a.state_value())
+            .chain(out.composite_alarms().iter().filter_map(|a| a.state_value()))
+            .next()
+            .ok_or_else(|| format!("alarm {name:?} no longer exists in CloudWatch"))?;
+        AlarmState::parse(state.as_str()).ok_or_else(|| format!("alarm {name:?} is in an unknown state {:?}", state.as_str()))
+    }
+
+    async fn facts(&self, alarm: &AlarmRef, action: Action, now: DateTime<Utc>) -> Result<Found, String> {
+        let endpoint = alarm.endpoint.as_str();
+        let current_state = match alarm.state {
+            AlarmState::Alarm => self.current_state(&alarm.alarm_name).await,
+            other => Ok(other),
+        };
         let d = self.sagemaker.describe_endpoint().endpoint_name(endpoint).send().await.map_err(|e| format!("DescribeEndpoint: {}", error_line(&e)))?;
         let arn = d.endpoint_arn().unwrap_or_default().to_string();
-        let v = match variant {
+        let v = match alarm.variant.as_deref() {
             Some(name) => d.production_variants().iter().find(|v| v.variant_name() == Some(name)),
             None => d.production_variants().first(),
         }
-        .ok_or_else(|| format!("endpoint {endpoint} has no variant {}", variant.unwrap_or("at all")))?;
+        .ok_or_else(|| format!("endpoint {endpoint} has no variant {}", alarm.variant.as_deref().unwrap_or("at all")))?;
         let variant = v.variant_name().unwrap_or_default().to_string();
         let tags = self.sagemaker.list_tags().resource_arn(&arn).send().await.map_err(|e| format!("ListTags: {}", error_line(&e)))?;
         let tags: BTreeMap<String, String> = tags.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))).collect();
@@ -112,7 +134,8 @@ impl Remediator {
         let facts = Facts {
             action,
             alarm_state: alarm.state,
-            alarm_key,
+            current_state,
+            alarm_key: alarm.alarm_key.clone(),
             endpoint: endpoint.to_string(),
             status: d.endpoint_status().map(|s| s.as_str().to_string()).unwrap_or_else(|| "unknown".into()),
             last_modified: time(d.last_modified_time()),
@@ -294,9 +317,81 @@ mod copy_tests {
             .then_output(|| aws_sdk_sagemaker::operation::create_endpoint_config::CreateEndpointConfigOutput::builder().build());
         let sm = mock_client!(aws_sdk_sagemaker, RuleMode::MatchAny, [&describe, &tags, &create]);
         let aas = mock_client!(aws_sdk_applicationautoscaling, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new());
-        let r = Remediator::from_clients(sm, aas, Policy::default());
+        let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, Vec::<&aws_smithy_mocks::Rule>::new());
+        let r = Remediator::from_clients(sm, aas, cw, Policy::default());
         r.copy_config("deepgram-prod-cfg", "deepgram-prod-cfg-em10", 10).await.unwrap();
         // A field that differs would not have matched the rule, and the call would have failed.
         assert_eq!(create.num_calls(), 1);
+    }
+}
+
+/// The whole enable-enhanced-metrics path on the mock layer (UpdateEndpoint is not in moto):
+/// facts, decision, the copy, UpdateEndpoint to the copy, the action recorded by tag.
+#[cfg(test)]
+mod enhanced_metrics_tests {
+    use super::*;
+    use crate::model::AlarmState;
+    use aws_sdk_applicationautoscaling::operation::describe_scalable_targets::DescribeScalableTargetsOutput;
+    use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
+    use aws_sdk_cloudwatch::types::{MetricAlarm, StateValue};
+    use aws_sdk_sagemaker::operation::describe_endpoint::DescribeEndpointOutput;
+    use aws_sdk_sagemaker::operation::describe_endpoint_config::DescribeEndpointConfigOutput;
+    use aws_sdk_sagemaker::operation::list_tags::ListTagsOutput;
+    use aws_sdk_sagemaker::types::*;
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    const EP_ARN: &str = "arn:aws:sagemaker:us-east-1:1:endpoint/deepgram-prod";
+
+    #[tokio::test]
+    async fn enable_enhanced_metrics_copies_the_config_updates_the_endpoint_and_records_it() {
+        let now = DateTime::parse_from_rfc3339("2026-11-23T14:05:00Z").unwrap().with_timezone(&Utc);
+        let alarms = mock!(aws_sdk_cloudwatch::Client::describe_alarms)
+            .then_output(|| DescribeAlarmsOutput::builder().metric_alarms(MetricAlarm::builder().alarm_name("gpu").state_value(StateValue::Alarm).build()).build());
+        let describe = mock!(aws_sdk_sagemaker::Client::describe_endpoint).then_output(move || {
+            DescribeEndpointOutput::builder()
+                .endpoint_name("deepgram-prod")
+                .endpoint_arn(EP_ARN)
+                .endpoint_config_name("deepgram-prod-cfg")
+                .endpoint_status(EndpointStatus::InService)
+                .last_modified_time(aws_sdk_sagemaker::primitives::DateTime::from_secs(now.timestamp() - 3 * 3600))
+                .production_variants(ProductionVariantSummary::builder().variant_name("AllTraffic").current_instance_count(3).build())
+                .build()
+        });
+        let endpoint_tags = mock!(aws_sdk_sagemaker::Client::list_tags)
+            .match_requests(|r| r.resource_arn() == Some(EP_ARN))
+            .then_output(|| ListTagsOutput::builder().tags(Tag::builder().key(super::super::OPT_IN_TAG).value("enable-enhanced-metrics").build()).build());
+        let config_tags = mock!(aws_sdk_sagemaker::Client::list_tags).then_output(|| ListTagsOutput::builder().build());
+        let config = mock!(aws_sdk_sagemaker::Client::describe_endpoint_config).then_output(|| {
+            DescribeEndpointConfigOutput::builder()
+                .endpoint_config_name("deepgram-prod-cfg")
+                .endpoint_config_arn("arn:aws:sagemaker:us-east-1:1:endpoint-config/deepgram-prod-cfg")
+                .production_variants(ProductionVariant::builder().variant_name("AllTraffic").model_name("m").initial_instance_count(3).build())
+                .build()
+        });
+        let create = mock!(aws_sdk_sagemaker::Client::create_endpoint_config)
+            .match_requests(|r| r.endpoint_config_name() == Some("deepgram-prod-cfg-em30-20261123T140500") && r.metrics_config().and_then(|m| m.metric_publish_frequency_in_seconds()) == Some(30))
+            .then_output(|| aws_sdk_sagemaker::operation::create_endpoint_config::CreateEndpointConfigOutput::builder().build());
+        let update = mock!(aws_sdk_sagemaker::Client::update_endpoint)
+            .match_requests(|r| r.endpoint_name() == Some("deepgram-prod") && r.endpoint_config_name() == Some("deepgram-prod-cfg-em30-20261123T140500"))
+            .then_output(|| aws_sdk_sagemaker::operation::update_endpoint::UpdateEndpointOutput::builder().build());
+        let record = mock!(aws_sdk_sagemaker::Client::add_tags)
+            .match_requests(|r| r.resource_arn() == Some(EP_ARN) && r.tags().iter().any(|t| t.key() == Some(LAST_ACTION_TAG) && t.value().is_some_and(|v| v.ends_with(" gpu@2026-11-23T14:00:00Z"))))
+            .then_output(|| aws_sdk_sagemaker::operation::add_tags::AddTagsOutput::builder().build());
+        let targets = mock!(aws_sdk_applicationautoscaling::Client::describe_scalable_targets).then_output(|| DescribeScalableTargetsOutput::builder().build());
+        let sm = mock_client!(aws_sdk_sagemaker, RuleMode::MatchAny, [&describe, &endpoint_tags, &config_tags, &config, &create, &update, &record]);
+        let aas = mock_client!(aws_sdk_applicationautoscaling, RuleMode::MatchAny, [&targets]);
+        let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&alarms]);
+        let r = Remediator::from_clients(sm, aas, cw, Policy::default());
+        let alarm = AlarmRef { alarm_name: "gpu".into(), alarm_key: "gpu@2026-11-23T14:00:00Z".into(), state: AlarmState::Alarm, endpoint: "deepgram-prod".into(), variant: None };
+
+        let dry = r.run(&alarm, Action::EnableEnhancedMetrics { frequency_s: 30 }, true, now).await;
+        assert_eq!(dry.decision, "dry-run", "{dry:?}");
+        assert_eq!((create.num_calls(), update.num_calls(), record.num_calls()), (0, 0, 0), "a dry run writes nothing");
+
+        let o = r.run(&alarm, Action::EnableEnhancedMetrics { frequency_s: 30 }, false, now).await;
+        assert_eq!(o.decision, "done", "{o:?}");
+        assert!(o.reason.starts_with("endpoint config deepgram-prod-cfg-em30-20261123T140500 (a copy of deepgram-prod-cfg with enhanced metrics every 30 s)"), "{}", o.reason);
+        assert_eq!(o.after, serde_json::json!({ "plan": "enable-enhanced-metrics", "from": null, "to": 30 }));
+        assert_eq!((create.num_calls(), update.num_calls(), record.num_calls()), (1, 1, 1));
     }
 }

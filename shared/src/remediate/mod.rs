@@ -3,10 +3,13 @@
 //! Slack button, the CLI). [`aws`] gathers the facts and carries out a plan.
 
 pub mod aws;
+pub mod dispatch;
+pub mod follow_up;
+pub mod offers;
 
-use crate::model::AlarmState;
+use crate::model::{Alarm, AlarmState};
 use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The endpoint tag that opts an endpoint in: a comma-separated list of allowed actions.
@@ -16,7 +19,7 @@ pub const LAST_ACTION_TAG: &str = "sagealarm:last-action";
 /// Publish frequencies SageMaker accepts for enhanced metrics.
 pub const FREQUENCIES_S: [i32; 7] = [10, 30, 60, 120, 180, 240, 300];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "kebab-case")]
 pub enum Action {
     ScaleOut,
@@ -30,6 +33,90 @@ impl Action {
             Action::EnableEnhancedMetrics { .. } => "enable-enhanced-metrics",
         }
     }
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Action::ScaleOut => f.write_str("scale-out"),
+            Action::EnableEnhancedMetrics { frequency_s } => write!(f, "enable-enhanced-metrics ({frequency_s} s)"),
+        }
+    }
+}
+
+/// Which alarm, state change and endpoint an action is about: small enough for a Slack button's
+/// 2,000-character value, so a click carries it back without any state of ours.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlarmRef {
+    pub alarm_name: String,
+    /// Alarm identity and state change time: the same delivery twice acts once.
+    pub alarm_key: String,
+    /// The state the notification announced. The remediation function also asks CloudWatch for
+    /// the alarm's state now: a button clicked after recovery does nothing.
+    pub state: AlarmState,
+    pub endpoint: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+}
+
+impl AlarmRef {
+    pub fn of(alarm: &Alarm) -> Result<Self, String> {
+        let target = crate::target::resolve(alarm);
+        let sm = target.sagemaker();
+        let endpoint = sm.and_then(|s| s.endpoint.clone()).ok_or("the alarm names no SageMaker endpoint")?;
+        Ok(Self {
+            alarm_name: alarm.name.clone(),
+            alarm_key: format!("{}@{}", alarm.identity(), alarm.state_change_time.map(|t| t.to_rfc3339()).unwrap_or_default()),
+            state: alarm.state,
+            endpoint,
+            variant: sm.and_then(|s| s.variant.clone()),
+        })
+    }
+}
+
+/// What the remediation function is asked to do: by a routing rule (asynchronous invoke from
+/// the alarm function), by an approved Slack button, or by the CLI.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    #[serde(flatten)]
+    pub action: Action,
+    pub alarm: AlarmRef,
+    #[serde(default)]
+    pub dry_run: bool,
+    /// `routing rule route.routes[1]`, `Slack user U123 in C456`: said in every report.
+    pub requested_by: String,
+    /// Receivers (routing-document names) that get the follow-up; the alarm's own.
+    #[serde(default)]
+    pub receivers: Vec<String>,
+}
+
+/// What the remediation function returns for one request (and logs).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Carried {
+    #[serde(flatten)]
+    pub outcome: aws::Outcome,
+    pub requested_by: String,
+    pub follow_ups: Vec<crate::pipeline::DeliveryResult>,
+}
+
+/// The remediation function's job for one request: decide from fresh facts (and act unless it is
+/// a dry run), then tell the alarm's receivers what was decided and why.
+pub async fn carry_out(req: &Request, remediator: &aws::Remediator, app: &crate::pipeline::App, now: DateTime<Utc>) -> Carried {
+    let outcome = remediator.run(&req.alarm, req.action, req.dry_run, now).await;
+    tracing::info!(
+        action = outcome.action,
+        endpoint = %outcome.endpoint,
+        decision = outcome.decision,
+        reason = %outcome.reason,
+        requested_by = %req.requested_by,
+        alarm = %req.alarm.alarm_name,
+        before = %outcome.before,
+        after = %outcome.after,
+        "remediation decision"
+    );
+    let follow_ups = app.follow_up(&req.receivers, &follow_up::FollowUp::of(&outcome, req)).await;
+    Carried { outcome, requested_by: req.requested_by.clone(), follow_ups }
 }
 
 /// Limits that hold whatever the tags say.
@@ -51,7 +138,10 @@ impl Default for Policy {
 #[derive(Debug, Clone)]
 pub struct Facts {
     pub action: Action,
+    /// The state the notification announced.
     pub alarm_state: AlarmState,
+    /// The state CloudWatch reports now, or why it could not be read.
+    pub current_state: Result<AlarmState, String>,
     /// Alarm identity and state change time: the same delivery twice acts once.
     pub alarm_key: String,
     pub endpoint: String,
@@ -85,6 +175,11 @@ pub fn decide(f: &Facts, p: &Policy) -> Result<Plan, String> {
     }
     if f.alarm_state != AlarmState::Alarm {
         return Err(format!("the alarm is {}, not ALARM: nothing is changed on OK or INSUFFICIENT_DATA", f.alarm_state));
+    }
+    match &f.current_state {
+        Err(e) => return Err(format!("could not confirm the alarm is still in ALARM: {e}")),
+        Ok(AlarmState::Alarm) => {}
+        Ok(now) => return Err(format!("the alarm is {now} now (it was ALARM when notified): nothing to do")),
     }
     if f.status != "InService" {
         return Err(format!("endpoint is {}: SageMaker rejects an update until it is InService", f.status));
@@ -147,6 +242,7 @@ mod tests {
         Facts {
             action,
             alarm_state: AlarmState::Alarm,
+            current_state: Ok(AlarmState::Alarm),
             alarm_key: "arn:aws:cloudwatch:us-east-1:1:alarm:gpu@2026-11-20T14:07:31Z".into(),
             endpoint: "deepgram-prod".into(),
             status: "InService".into(),
@@ -186,6 +282,14 @@ mod tests {
         let mut f = facts(Action::ScaleOut);
         f.alarm_state = AlarmState::Ok;
         assert!(refuse(f).starts_with("the alarm is OK, not ALARM"));
+
+        let mut f = facts(Action::ScaleOut);
+        f.current_state = Ok(AlarmState::Ok);
+        assert_eq!(refuse(f), "the alarm is OK now (it was ALARM when notified): nothing to do");
+
+        let mut f = facts(Action::ScaleOut);
+        f.current_state = Err("alarm \"gpu\" no longer exists in CloudWatch".into());
+        assert_eq!(refuse(f), "could not confirm the alarm is still in ALARM: alarm \"gpu\" no longer exists in CloudWatch");
 
         for status in ["Creating", "Updating", "SystemUpdating", "RollingBack", "Failed"] {
             let mut f = facts(Action::ScaleOut);

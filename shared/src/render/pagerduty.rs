@@ -25,6 +25,35 @@ pub fn dedup_key(identity: &str) -> String {
     format!("{head}#{hex}")
 }
 
+/// A Change Event (`/v2/change/enqueue`) for a remediation decision: it appears on the
+/// service's timeline and the open incident's "recent changes", without paging anyone.
+pub fn change_event(f: &crate::remediate::follow_up::FollowUp, routing_key: &str) -> Value {
+    json!({
+        "routing_key": routing_key,
+        "payload": {
+            "summary": truncate(&one_line(&format!("{}: {}", f.headline, f.reason)), SUMMARY_MAX),
+            "source": "sagealarm",
+            "timestamp": chrono::Utc::now().to_rfc3339(),
+            "custom_details": {
+                "alarm": f.alarm_name,
+                "endpoint": f.endpoint,
+                "decision": f.decision,
+                "reason": f.reason,
+                "requested_by": f.requested_by,
+                "before": f.before,
+                "after": f.after,
+            }
+        }
+    })
+}
+
+/// Where change events go, next to the events URL the receiver uses.
+pub fn change_url(events_url: &str) -> String {
+    let base = events_url.trim_end_matches('/');
+    let base = base.strip_suffix("/enqueue").unwrap_or(base);
+    format!("{base}/change/enqueue")
+}
+
 pub fn render(report: &Report, routing_key: &str, severity: Severity) -> Value {
     match report {
         Report::Alarm(a) => alarm(a, routing_key, severity),

@@ -19,6 +19,7 @@ pub mod limits {
     pub const ACTIONS_ELEMENTS: usize = 25;
     pub const BUTTON_TEXT: usize = 75;
     pub const BUTTON_URL: usize = 3000;
+    pub const BUTTON_VALUE: usize = 2000;
     /// Slack rejects messages with ~13,200 chars of block text (`msg_blocks_too_long`) even when each
     /// block is in its limit; stay well below.
     pub const TOTAL_TEXT: usize = 12_000;
@@ -130,6 +131,9 @@ fn alarm(r: &AlarmReport) -> Value {
         .collect();
     if !buttons.is_empty() {
         blocks.push(json!({ "type": "actions", "elements": buttons }));
+    }
+    if let Some(b) = offers_block(&r.offers) {
+        blocks.push(b);
     }
 
     let mut footer = vec![format!("sagealarm · {} alarm · {}", a.kind.shape_name(), origin_text(&a.origin))];
@@ -264,6 +268,42 @@ fn origin_text(o: &Origin) -> String {
     }
 }
 
+/// The follow-up after a remediation decision: one section and who asked.
+pub fn follow_up(f: &crate::remediate::follow_up::FollowUp) -> Value {
+    let title = format!("{} {}", f.emoji(), f.headline);
+    json!({
+        "text": clamp_escaped(mrkdwn(&title, 300), limits::FALLBACK_TEXT),
+        "blocks": [
+            section(&format!("*{}*\n{}", mrkdwn(&title, 300), mrkdwn(&f.reason, 2000))),
+            context(&[format!("Requested by {} · alarm {}", mrkdwn(&f.requested_by, 300), mrkdwn(&f.alarm_name, 300))]),
+        ]
+    })
+}
+
+/// Buttons for the actions the endpoint opted in to, each behind a confirmation dialog.
+fn offers_block(offers: &[crate::report::Offer]) -> Option<Value> {
+    let buttons: Vec<Value> = offers
+        .iter()
+        .filter(|o| o.value.chars().count() <= limits::BUTTON_VALUE)
+        .take(limits::ACTIONS_ELEMENTS)
+        .map(|o| {
+            json!({
+                "type": "button",
+                "action_id": o.action_id,
+                "text": { "type": "plain_text", "text": plain(&o.label, limits::BUTTON_TEXT), "emoji": true },
+                "value": o.value,
+                "confirm": {
+                    "title": { "type": "plain_text", "text": "Change the endpoint?" },
+                    "text": { "type": "mrkdwn", "text": clamp_escaped(mrkdwn(&o.confirm, 280), 300) },
+                    "confirm": { "type": "plain_text", "text": "Do it" },
+                    "deny": { "type": "plain_text", "text": "Cancel" }
+                }
+            })
+        })
+        .collect();
+    (!buttons.is_empty()).then(|| json!({ "type": "actions", "block_id": "sagealarm-remediate", "elements": buttons }))
+}
+
 fn header(text: &str) -> Value {
     json!({ "type": "header", "text": { "type": "plain_text", "text": plain(text, limits::HEADER), "emoji": true } })
 }
@@ -338,7 +378,7 @@ pub fn check_limits(msg: &Value) -> Result<(), String> {
                     return fail(format!("{} action elements", els.len()));
                 }
                 for x in els {
-                    if len(&x["text"]["text"]) > limits::BUTTON_TEXT || len(&x["url"]) > limits::BUTTON_URL {
+                    if len(&x["text"]["text"]) > limits::BUTTON_TEXT || len(&x["url"]) > limits::BUTTON_URL || len(&x["value"]) > limits::BUTTON_VALUE {
                         return fail("button too long".into());
                     }
                 }

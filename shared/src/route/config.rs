@@ -49,6 +49,22 @@ pub struct RouteDoc {
     pub continue_: bool,
     #[serde(default)]
     pub routes: Vec<RouteDoc>,
+    /// Endpoint updates this rule asks for on ALARM (not inherited by children: an action is
+    /// never a surprise). The remediation function applies every guardrail again.
+    #[serde(default)]
+    pub remediate: Option<RemediateDoc>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemediateDoc {
+    /// `scale-out`, `enable-enhanced-metrics`.
+    pub actions: OneOrMany,
+    /// For `enable-enhanced-metrics`; 10 s when absent.
+    #[serde(default)]
+    pub frequency_s: Option<i32>,
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// Every key present must match (AND); a list inside a key is any-of.

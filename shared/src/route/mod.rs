@@ -10,7 +10,8 @@ use crate::model::AlarmState;
 use crate::report::Report;
 use crate::secrets::SecretRef;
 pub use config::RoutesDoc;
-use config::{MatchDoc, OneOrMany, ReceiverDoc, RouteDoc};
+use crate::remediate::Action;
+use config::{MatchDoc, OneOrMany, ReceiverDoc, RemediateDoc, RouteDoc};
 use globset::{Glob, GlobMatcher};
 use regex::Regex;
 use serde::Serialize;
@@ -108,6 +109,16 @@ struct Node {
     severity: Severity,
     continue_: bool,
     children: Vec<Node>,
+    remediate: Vec<RuleAction>,
+}
+
+/// An endpoint update a matching rule asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleAction {
+    pub action: Action,
+    pub dry_run: bool,
+    /// `route.routes[1]`: who asked, in every report of the decision.
+    pub rule: String,
 }
 
 /// A validated routing tree.
@@ -185,6 +196,19 @@ impl Routes {
         &self.receivers
     }
 
+    /// The endpoint updates the matching rules ask for, each once.
+    pub fn actions(&self, facts: &Facts<'_>) -> Vec<RuleAction> {
+        let mut matched = vec![];
+        collect(&self.root, facts, &mut matched);
+        let mut out: Vec<RuleAction> = vec![];
+        for a in matched.iter().flat_map(|n| &n.remediate) {
+            if !out.iter().any(|o| o.action == a.action) {
+                out.push(a.clone());
+            }
+        }
+        out
+    }
+
     /// The receivers for these facts, each once, in route order.
     pub fn route(&self, facts: &Facts<'_>) -> Vec<Delivery<'_>> {
         let mut matched = vec![];
@@ -257,13 +281,39 @@ fn node(doc: RouteDoc, path: &str, receivers: &[ReceiverSpec], parent_receivers:
         None => parent_severity,
     };
     let matcher = Matcher::new(doc.matchers, &format!("{path}.match"))?;
+    let remediate = match doc.remediate {
+        Some(r) => rule_actions(r, path)?,
+        None => vec![],
+    };
     let children = doc
         .routes
         .into_iter()
         .enumerate()
         .map(|(i, c)| node(c, &format!("{path}.routes[{i}]"), receivers, Some(&own), severity))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Node { matcher, receivers: own, severity, continue_: doc.continue_, children })
+    Ok(Node { matcher, receivers: own, severity, continue_: doc.continue_, children, remediate })
+}
+
+fn rule_actions(r: RemediateDoc, path: &str) -> Result<Vec<RuleAction>, ConfigError> {
+    let frequency_s = r.frequency_s.unwrap_or(10);
+    if !crate::remediate::FREQUENCIES_S.contains(&frequency_s) {
+        return Err(invalid(format!("{path}.remediate.frequency_s"), format!("{frequency_s} is not one of 10, 30, 60, 120, 180, 240, 300")));
+    }
+    if r.actions.0.is_empty() {
+        return Err(invalid(format!("{path}.remediate.actions"), "name at least one action"));
+    }
+    r.actions
+        .0
+        .iter()
+        .map(|a| {
+            let action = match a.as_str() {
+                "scale-out" => Action::ScaleOut,
+                "enable-enhanced-metrics" => Action::EnableEnhancedMetrics { frequency_s },
+                other => return Err(invalid(format!("{path}.remediate.actions"), format!("{other:?} is not scale-out or enable-enhanced-metrics"))),
+            };
+            Ok(RuleAction { action, dry_run: r.dry_run, rule: path.to_string() })
+        })
+        .collect()
 }
 
 fn globs(v: &OneOrMany, path: &str) -> Result<Vec<GlobMatcher>, ConfigError> {
@@ -386,5 +436,43 @@ route:
         let e = err("receivers: [{name: a, slack: {webhook_url: \"vault:x\"}}]\nroute: {receivers: [a]}");
         assert!(e.contains("vault"), "{e}");
         assert!(err("{").starts_with("routing document is not valid"));
+    }
+}
+
+#[cfg(test)]
+mod remediate_tests {
+    use super::*;
+
+    #[test]
+    fn a_rule_names_its_actions_and_children_do_not_inherit_them() {
+        let doc = r#"
+receivers: [{ name: sre, slack: { webhook_url: "env:X" } }]
+route:
+  receivers: [sre]
+  routes:
+    - match: { alarm_name: "*-gpu-*" }
+      remediate: { actions: [scale-out, enable-enhanced-metrics], frequency_s: 30, dry_run: true }
+      routes:
+        - match: { endpoint: "canary-*" }
+"#;
+        let r = Routes::parse(doc).unwrap();
+        let gpu = Facts { alarm_name: "prod-gpu-hot", endpoint: Some("deepgram-prod"), ..Default::default() };
+        let want = vec![
+            RuleAction { action: Action::ScaleOut, dry_run: true, rule: "route.routes[0]".into() },
+            RuleAction { action: Action::EnableEnhancedMetrics { frequency_s: 30 }, dry_run: true, rule: "route.routes[0]".into() },
+        ];
+        assert_eq!(r.actions(&gpu), want);
+        let canary = Facts { alarm_name: "prod-gpu-hot", endpoint: Some("canary-1"), ..Default::default() };
+        assert_eq!(r.actions(&canary), vec![], "the child matched and asks for nothing");
+        assert_eq!(r.actions(&Facts { alarm_name: "latency", ..Default::default() }), vec![]);
+    }
+
+    #[test]
+    fn bad_actions_and_frequencies_are_refused_with_their_path() {
+        let doc = |r: &str| format!("receivers: [{{ name: a, slack: {{ webhook_url: \"env:X\" }} }}]\nroute: {{ receivers: [a], remediate: {r} }}");
+        let e = Routes::parse(&doc("{ actions: [reboot] }")).unwrap_err().to_string();
+        assert_eq!(e, "routing document: route.remediate.actions: \"reboot\" is not scale-out or enable-enhanced-metrics");
+        let e = Routes::parse(&doc("{ actions: enable-enhanced-metrics, frequency_s: 15 }")).unwrap_err().to_string();
+        assert_eq!(e, "routing document: route.remediate.frequency_s: 15 is not one of 10, 30, 60, 120, 180, 240, 300");
     }
 }

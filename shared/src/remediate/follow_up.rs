@@ -1,0 +1,49 @@
+//! What the alarm's receivers are told after a remediation decision: done, dry run or refused,
+//! with its reason and who asked. Rendered per destination by `render::slack::follow_up` and
+//! `render::pagerduty::change_event`.
+
+use super::aws::Outcome;
+use super::Request;
+use serde::Serialize;
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FollowUp {
+    /// `scale-out on deepgram-prod: done`.
+    pub headline: String,
+    pub reason: String,
+    pub requested_by: String,
+    pub alarm_name: String,
+    pub endpoint: String,
+    pub decision: &'static str,
+    pub before: Value,
+    pub after: Value,
+}
+
+impl FollowUp {
+    pub fn of(o: &Outcome, req: &Request) -> Self {
+        let decision = match o.decision {
+            "done" => "done",
+            "dry-run" => "dry run, nothing changed",
+            _ => "refused",
+        };
+        Self {
+            headline: format!("sagealarm {} on {}: {decision}", o.action, o.endpoint),
+            reason: o.reason.clone(),
+            requested_by: req.requested_by.clone(),
+            alarm_name: req.alarm.alarm_name.clone(),
+            endpoint: o.endpoint.clone(),
+            decision: o.decision,
+            before: o.before.clone(),
+            after: o.after.clone(),
+        }
+    }
+
+    pub fn emoji(&self) -> &'static str {
+        match self.decision {
+            "done" => "🛠️",
+            "dry-run" => "🧪",
+            _ => "🚫",
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! The Slack interactivity endpoint (a Lambda Function URL): a click on a remediation button.
+//!
+//! Order matters: the signature over the raw body first (nothing is decoded before it passes),
+//! then replay, then who clicked, and only then is the request handed to the remediation function
+//! — asynchronously, so Slack gets its answer well inside its 3 seconds. The remediation function
+//! checks every guardrail again; this one only decides whether the click may ask.
+
+use crate::remediate::dispatch::Dispatch;
+use crate::remediate::Request;
+use crate::secrets::Secret;
+use crate::slack_signature::{self, MAX_AGE_S};
+use serde_json::{json, Value};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Only Slack's own hosts are answered through `response_url`: it comes from the (verified) body,
+/// but a URL we post to is never taken on trust.
+pub const RESPONSE_URL_PREFIX: &str = "https://hooks.slack.com/";
+
+pub struct SlackActions {
+    pub signing_secret: Secret,
+    /// Slack user IDs (`U…`) allowed to approve; or
+    pub allowed_users: Vec<String>,
+    /// channel IDs (`C…`) whose members may approve. Both empty: nobody may.
+    pub allowed_channels: Vec<String>,
+    pub dispatch: Arc<dyn Dispatch>,
+    pub response_url_prefix: String,
+    pub http: reqwest::Client,
+    /// Signatures seen in the last five minutes (this instance): a replay inside the window.
+    seen: Mutex<VecDeque<(i64, String)>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    pub status: u16,
+    pub body: String,
+}
+
+impl Response {
+    fn new(status: u16, body: impl Into<String>) -> Self {
+        Self { status, body: body.into() }
+    }
+}
+
+impl SlackActions {
+    pub fn new(signing_secret: Secret, allowed_users: Vec<String>, allowed_channels: Vec<String>, dispatch: Arc<dyn Dispatch>) -> Self {
+        let http = reqwest::Client::builder().timeout(Duration::from_millis(1500)).build().unwrap_or_default();
+        Self { signing_secret, allowed_users, allowed_channels, dispatch, response_url_prefix: RESPONSE_URL_PREFIX.into(), http, seen: Mutex::default() }
+    }
+
+    /// One request. `now` is Unix seconds.
+    pub async fn handle(&self, timestamp: Option<&str>, signature: Option<&str>, body: &[u8], now: i64) -> Response {
+        if let Err(e) = slack_signature::verify(self.signing_secret.expose().as_bytes(), timestamp, signature, body, now) {
+            tracing::warn!(error = %e, "Slack request refused");
+            return Response::new(401, format!("invalid request: {e}"));
+        }
+        if !self.first_time(signature.unwrap_or_default(), now) {
+            tracing::warn!("Slack request refused: replayed");
+            return Response::new(401, "invalid request: this exact request was already received (replay)");
+        }
+        let click = match Click::parse(body) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "Slack request not understood");
+                return Response::new(400, e);
+            }
+        };
+        let who = format!("Slack user {} ({}) in {}", click.user_name, click.user_id, click.channel_id);
+        if !(self.allowed_users.contains(&click.user_id) || self.allowed_channels.contains(&click.channel_id)) {
+            tracing::warn!(user = %click.user_id, channel = %click.channel_id, "Slack action refused: not on the allowlist");
+            self.answer(click.response_url.as_deref(), &format!("🚫 {who} is not allowed to approve endpoint changes (SAGEALARM_SLACK_ALLOWED_USERS / _CHANNELS). Nothing was changed.")).await;
+            return Response::new(200, "");
+        }
+        let response_url = click.response_url.as_deref();
+        let mut req = click.request.clone();
+        req.requested_by = who;
+        req.dry_run = false;
+        match self.dispatch.dispatch(&req).await {
+            Ok(()) => {
+                tracing::info!(action = req.action.name(), endpoint = %req.alarm.endpoint, requested_by = %req.requested_by, "remediation requested from Slack");
+                self.answer(response_url, &format!("⏳ {} on {} requested; every guardrail is checked again and the decision follows in this channel.", req.action, req.alarm.endpoint))
+                    .await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "remediation not requested");
+                self.answer(response_url, &format!("⚠️ Could not hand {} on {} to the remediation function: {e}", req.action, req.alarm.endpoint)).await;
+            }
+        }
+        Response::new(200, "")
+    }
+
+    fn first_time(&self, signature: &str, now: i64) -> bool {
+        let Ok(mut seen) = self.seen.lock() else { return true };
+        while seen.front().is_some_and(|(t, _)| now - t > MAX_AGE_S) {
+            seen.pop_front();
+        }
+        if seen.iter().any(|(_, s)| s == signature) {
+            return false;
+        }
+        seen.push_back((now, signature.to_string()));
+        true
+    }
+
+    /// An ephemeral line to the person who clicked, best effort (the channel gets the decision).
+    async fn answer(&self, response_url: Option<&str>, text: &str) {
+        let Some(url) = response_url.filter(|u| u.starts_with(&self.response_url_prefix)) else { return };
+        let body = json!({ "response_type": "ephemeral", "replace_original": false, "text": text });
+        if let Err(e) = self.http.post(url).json(&body).send().await {
+            tracing::warn!(error = %crate::intake::one_line(&e.without_url().to_string()), "response_url not answered");
+        }
+    }
+}
+
+/// The parts of a `block_actions` payload this function uses.
+struct Click {
+    user_id: String,
+    user_name: String,
+    channel_id: String,
+    response_url: Option<String>,
+    request: Request,
+}
+
+impl Click {
+    fn parse(body: &[u8]) -> Result<Self, String> {
+        let body = std::str::from_utf8(body).map_err(|_| "body is not UTF-8")?;
+        let payload = form_value(body, "payload").ok_or("no `payload` field in the form body (not a Slack interaction)")?;
+        let v: Value = serde_json::from_str(&payload).map_err(|e| format!("payload is not JSON: {e}"))?;
+        if v["type"] != "block_actions" {
+            return Err(format!("interaction type {} is not block_actions", v["type"]));
+        }
+        let action = v["actions"]
+            .as_array()
+            .and_then(|a| a.iter().find(|a| a["action_id"].as_str().is_some_and(|id| id.starts_with("sagealarm-remediate-"))))
+            .ok_or("no sagealarm remediation action in the payload")?;
+        let value = action["value"].as_str().ok_or("the action has no value")?;
+        let request: Request = serde_json::from_str(value).map_err(|e| format!("the button's value is not a remediation request: {e}"))?;
+        let s = |p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or_default().to_string();
+        let user_id = s("/user/id");
+        if user_id.is_empty() {
+            return Err("the payload names no user".into());
+        }
+        let user_name = Some(s("/user/username")).filter(|n| !n.is_empty()).unwrap_or_else(|| s("/user/name"));
+        Ok(Self { user_id, user_name, channel_id: s("/channel/id"), response_url: Some(s("/response_url")).filter(|u| !u.is_empty()), request })
+    }
+}
+
+/// One field of an `application/x-www-form-urlencoded` body.
+fn form_value(body: &str, key: &str) -> Option<String> {
+    body.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (k == key).then(|| percent_encoding::percent_decode_str(&v.replace('+', " ")).decode_utf8_lossy().into_owned())
+    })
+}
+
+/// The raw body of a Function URL request: the signature is over these exact bytes.
+pub fn raw_body(body: Option<&str>, is_base64_encoded: bool) -> Result<Vec<u8>, String> {
+    let body = body.unwrap_or_default();
+    if !is_base64_encoded {
+        return Ok(body.as_bytes().to_vec());
+    }
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(body).map_err(|e| format!("body is not valid base64: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::AlarmState;
+    use crate::remediate::{Action, AlarmRef};
+    use futures::future::BoxFuture;
+    use wiremock::matchers::{body_string_contains, method};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+    const NOW: i64 = 1_763_900_000;
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<Request>>);
+    impl Dispatch for Recorder {
+        fn dispatch<'a>(&'a self, req: &'a Request) -> BoxFuture<'a, Result<(), String>> {
+            self.0.lock().unwrap().push(req.clone());
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    fn request() -> Request {
+        Request {
+            action: Action::ScaleOut,
+            alarm: AlarmRef {
+                alarm_name: "deepgram-high-concurrency".into(),
+                alarm_key: "arn:aws:cloudwatch:us-east-1:1:alarm:deepgram-high-concurrency@2026-11-20T14:07:31+00:00".into(),
+                state: AlarmState::Alarm,
+                endpoint: "deepgram-prod".into(),
+                variant: Some("AllTraffic".into()),
+            },
+            dry_run: true,
+            requested_by: String::new(),
+            receivers: vec!["slack-sre".into()],
+        }
+    }
+
+    fn body(user: &str, response_url: &str) -> String {
+        let payload = json!({
+            "type": "block_actions",
+            "user": { "id": user, "username": "alice", "name": "alice" },
+            "channel": { "id": "C0SRE" },
+            "response_url": response_url,
+            "actions": [{ "action_id": "sagealarm-remediate-scale-out", "value": serde_json::to_string(&request()).unwrap() }]
+        });
+        format!("payload={}", percent_encoding::utf8_percent_encode(&payload.to_string(), percent_encoding::NON_ALPHANUMERIC))
+    }
+
+    fn app(rec: Arc<Recorder>, prefix: &str) -> SlackActions {
+        let mut a = SlackActions::new(Secret::new(SECRET), vec!["U0ALICE".into()], vec![], rec);
+        a.response_url_prefix = prefix.into();
+        a
+    }
+
+    async fn send(a: &SlackActions, body: &str, ts: i64) -> Response {
+        let sig = slack_signature::sign(SECRET.as_bytes(), &ts.to_string(), body.as_bytes());
+        a.handle(Some(&ts.to_string()), Some(&sig), body.as_bytes(), NOW).await
+    }
+
+    #[tokio::test]
+    async fn a_signed_click_by_an_allowed_user_is_handed_over_and_acknowledged() {
+        let slack = MockServer::start().await;
+        Mock::given(method("POST")).and(body_string_contains("scale-out on deepgram-prod requested")).respond_with(ResponseTemplate::new(200)).expect(1).mount(&slack).await;
+        let rec = Arc::new(Recorder::default());
+        let a = app(rec.clone(), &slack.uri());
+        let r = send(&a, &body("U0ALICE", &format!("{}/actions/T1/1/x", slack.uri())), NOW - 2).await;
+        assert_eq!(r, Response::new(200, ""));
+        let got = rec.0.lock().unwrap().clone();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].requested_by, "Slack user alice (U0ALICE) in C0SRE");
+        assert!(!got[0].dry_run, "a button is a real request; the guardrails decide");
+        assert_eq!((got[0].action, got[0].alarm.clone()), (Action::ScaleOut, request().alarm));
+    }
+
+    #[tokio::test]
+    async fn unsigned_tampered_stale_and_replayed_requests_get_401_and_do_nothing() {
+        let rec = Arc::new(Recorder::default());
+        let a = app(rec.clone(), RESPONSE_URL_PREFIX);
+        let b = body("U0ALICE", "");
+
+        let r = a.handle(None, None, b.as_bytes(), NOW).await;
+        assert_eq!(r.status, 401);
+
+        let sig = slack_signature::sign(SECRET.as_bytes(), &NOW.to_string(), b.as_bytes());
+        // Another user claimed in the same signed request.
+        let tampered = b.replace("U0ALICE", "U0ALICF");
+        assert_ne!(tampered, b);
+        let r = a.handle(Some(&NOW.to_string()), Some(&sig), tampered.as_bytes(), NOW).await;
+        assert_eq!(r, Response::new(401, "invalid request: signature does not match the body"));
+
+        let r = send(&a, &b, NOW - 301).await;
+        assert_eq!(r.status, 401);
+        assert!(r.body.contains("more than 5 minutes"), "{}", r.body);
+
+        assert_eq!(send(&a, &b, NOW - 10).await.status, 200);
+        let r = send(&a, &b, NOW - 10).await;
+        assert_eq!(r, Response::new(401, "invalid request: this exact request was already received (replay)"));
+        assert_eq!(rec.0.lock().unwrap().len(), 1, "only the first, genuine request was handed over");
+    }
+
+    #[tokio::test]
+    async fn a_user_off_the_allowlist_is_told_and_nothing_is_handed_over() {
+        let slack = MockServer::start().await;
+        Mock::given(method("POST")).and(body_string_contains("is not allowed to approve")).respond_with(ResponseTemplate::new(200)).expect(1).mount(&slack).await;
+        let rec = Arc::new(Recorder::default());
+        let a = app(rec.clone(), &slack.uri());
+        let r = send(&a, &body("U0MALLORY", &format!("{}/actions/T1/1/x", slack.uri())), NOW).await;
+        assert_eq!(r.status, 200);
+        assert!(rec.0.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_response_url_off_slacks_host_is_never_posted_to() {
+        let elsewhere = MockServer::start().await;
+        Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).expect(0).mount(&elsewhere).await;
+        let rec = Arc::new(Recorder::default());
+        let a = app(rec.clone(), RESPONSE_URL_PREFIX);
+        assert_eq!(send(&a, &body("U0ALICE", &elsewhere.uri()), NOW).await.status, 200);
+        assert_eq!(rec.0.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn not_an_interaction_is_a_400_naming_what_is_wrong() {
+        let a = app(Arc::new(Recorder::default()), RESPONSE_URL_PREFIX);
+        let r = send(&a, "text=hello", NOW).await;
+        assert_eq!(r, Response::new(400, "no `payload` field in the form body (not a Slack interaction)"));
+    }
+
+    #[test]
+    fn function_url_bodies_may_be_base64() {
+        assert_eq!(raw_body(Some("cGF5bG9hZD0x"), true).unwrap(), b"payload=1");
+        assert_eq!(raw_body(Some("payload=1"), false).unwrap(), b"payload=1");
+        assert!(raw_body(Some("%%%"), true).unwrap_err().starts_with("body is not valid base64"));
+    }
+}
