@@ -143,7 +143,7 @@ async fn run(cli: Cli) -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Remediate { event, action, frequency, dry_run } => {
-            use sagealarm::remediate::{aws::Remediator, Action, Policy};
+            use sagealarm::remediate::{aws::Remediator, Action};
             let alarms = match read_event(&event).and_then(|v| intake::parse_event(&v).map_err(|e| format!("{event}: {e}"))) {
                 Ok(n) => n,
                 Err(e) => return fail(2, &e),
@@ -153,7 +153,12 @@ async fn run(cli: Cli) -> ExitCode {
                 Some(RemediateAction::EnableEnhancedMetrics) => vec![Action::EnableEnhancedMetrics { frequency_s: frequency }],
                 None => vec![Action::ScaleOut, Action::EnableEnhancedMetrics { frequency_s: frequency }],
             };
-            let remediator = Remediator::new(&sagealarm::aws_config().await, Policy::default());
+            // The same limits as the remediation function: SAGEALARM_REMEDIATE_* variables.
+            let policy = match sagealarm::settings::remediation() {
+                Ok(r) => r.policy,
+                Err(e) => return fail(2, &e.to_string()),
+            };
+            let remediator = Remediator::new(&sagealarm::aws_config().await, policy);
             let mut any = false;
             for n in alarms {
                 if let sagealarm::model::Notification::Alarm(a) = n {

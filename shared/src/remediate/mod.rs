@@ -335,3 +335,18 @@ mod tests {
         assert_eq!(decide(&f, &Policy::default()), Ok(Plan::EnableEnhancedMetrics { from: Some(60), to: 10 }));
     }
 }
+
+#[cfg(test)]
+mod request_tests {
+    use super::*;
+
+    /// The sample event for `cargo lambda invoke remediate-endpoint` is a valid request.
+    #[test]
+    fn the_sample_request_parses() {
+        let raw = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../events/remediate-scale-out-dry-run.json")).unwrap();
+        let r: Request = serde_json::from_str(&raw).unwrap();
+        assert_eq!((r.action, r.dry_run, r.alarm.state), (Action::ScaleOut, true, AlarmState::Alarm));
+        let back: Request = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+        assert_eq!(back, r);
+    }
+}

@@ -82,6 +82,18 @@ mod tests {
     }
 
     #[test]
+    fn the_slack_message_carries_the_buttons_with_a_confirmation_within_limits() {
+        let mut r = report("ALARM", Some("scale-out,enable-enhanced-metrics"));
+        r.offers = offers(&r, &["sre".into()], &Policy::default(), 10);
+        let msg = crate::render::slack::render(&crate::report::Report::Alarm(Box::new(r)));
+        crate::render::slack::check_limits(&msg).unwrap();
+        let block = msg["blocks"].as_array().unwrap().iter().find(|b| b["block_id"] == "sagealarm-remediate").expect("the buttons");
+        let b = &block["elements"][0];
+        assert_eq!((b["text"]["text"].as_str(), b["action_id"].as_str()), (Some("Scale out AllTraffic to 4"), Some("sagealarm-remediate-scale-out")));
+        assert_eq!(b["confirm"]["confirm"]["text"], "Do it");
+    }
+
+    #[test]
     fn nothing_is_offered_without_opt_in_on_ok_or_at_the_cap() {
         assert!(offers(&report("ALARM", None), &[], &Policy::default(), 10).is_empty());
         assert!(offers(&report("OK", Some("scale-out")), &[], &Policy::default(), 10).is_empty());
@@ -89,3 +101,4 @@ mod tests {
         assert!(offers(&report("ALARM", Some("scale-out")), &[], &capped, 10).is_empty());
     }
 }
+
