@@ -8,7 +8,8 @@ Fails when:
     SAM `Policies`, managed policy ARNs) grants a SageMaker action that is not read-only
     (Describe*, List*, Get*, Search*), a wildcard that could include one, NotAction/NotResource;
   - the function's Timeout cannot hold the enrichment deadline (SAGEALARM_ENRICH_DEADLINE_MS, its
-    parameter's MaxValue) plus delivery's worst case (3 retries x Retry-After 30 s), or exceeds 900 s;
+    parameter's MaxValue) plus an alarm storm's delivery (200 messages to one Slack channel at
+    Slack's one per second), or exceeds 900 s;
   - it grants an action on Resource "*" (or "arn:...:*") whose service supports resource-level
     scoping - only the actions in UNSCOPABLE may use "*";
   - the function lacks an action the enrichment code calls (so the test is not satisfied by an
@@ -93,11 +94,14 @@ REQUIRED_ACTIONS = {
     "logs:putlogevents",
 }
 
-# The function's timeout must hold the enrichment deadline plus delivery's worst case, else Lambda
-# kills it mid-delivery and its retry re-sends what was already delivered. Delivery (shared/src/
-# notify/http.rs, RetryPolicy::default): 3 retries, each may wait a Retry-After of up to 30 s -> 90 s,
-# plus the attempts themselves and a cold start: 95 s on top of the deadline. Lambda's maximum: 900 s.
-DELIVERY_WORST_CASE_S = 3 * 30 + 5
+# The function's timeout must hold the enrichment deadline plus delivery in an alarm storm, else
+# Lambda kills it mid-delivery and its retry re-sends what was already delivered. Delivery (shared/
+# src/notify/http.rs) honours Slack's 429 + Retry-After until the invocation's deadline; 200 alarms
+# to one channel at one message per second drain in ~200 s (shared/tests/storm.rs), plus the last
+# request's timeout and margin (10 + 2 s, RetryPolicy::default) and a cold start (5 s): 217 s on
+# top of the deadline. Lambda's maximum: 900 s.
+STORM_ALARMS_PER_CHANNEL = 200
+DELIVERY_WORST_CASE_S = STORM_ALARMS_PER_CHANNEL * 1 + 10 + 2 + 5
 LAMBDA_MAX_TIMEOUT_S = 900
 DEADLINE_ENV = "SAGEALARM_ENRICH_DEADLINE_MS"
 DEFAULT_DEADLINE_MS = 10000
@@ -532,7 +536,7 @@ def good_template() -> dict:
                 "Type": "AWS::Serverless::Function",
                 "Metadata": {"BuildMethod": "rust-cargolambda", "BuildProperties": {"Binary": ENRICH_BINARY}},
                 "Properties": {"CodeUri": ".", "Handler": "bootstrap", "Runtime": "provided.al2023", "Architectures": ["arm64"],
-                               "Role": {"Fn::GetAtt": ["Role", "Arn"]}, "Timeout": 120,
+                               "Role": {"Fn::GetAtt": ["Role", "Arn"]}, "Timeout": 300,
                                "Environment": {"Variables": {"SAGEALARM_ROUTES_SSM": {"Ref": "RoutesParameterName"},
                                                              "SAGEALARM_ENRICH_DEADLINE_MS": "10000"}}},
             },
@@ -637,6 +641,7 @@ def self_test() -> int:
         ("role shared with another function", shared_role, "role must be its own"),
         ("missing a needed action", missing_action, "lacks actions"),
         ("Timeout 60 s (too short for deadline + delivery retries)", timeout(60), "Timeout 60 s must be"),
+        ("Timeout 120 s (too short for an alarm storm to one Slack channel)", timeout(120), "Timeout 120 s must be"),
         ("Timeout over Lambda's maximum", timeout(1200), "Timeout 1200 s must be"),
         ("Slack webhook as a parameter default", set_param("SlackWebhookUrl", {"Type": "String", "Default": "https://hooks.slack.com/services/T0000/B0000/XXXXXXXXXXXXXXXX"}), "Slack webhook URL"),
         ("PagerDuty key as a parameter default", set_param("PagerDutyRoutingKeyName", {"Type": "String", "Default": "0123456789abcdef0123456789abcdef"}), "routing key"),

@@ -1,5 +1,6 @@
 //! The whole flow for one Lambda invocation: intake → target → enrich → report → route → render →
-//! deliver. Built once per cold start ([`App::new`]); [`App::handle`] per event.
+//! deliver. Built once per cold start ([`App::new`]); [`App::handle_until`] per event, under the
+//! invocation's deadline.
 
 use crate::enrich::{Enricher, Enrichment};
 use crate::intake::{self, IntakeError};
@@ -19,7 +20,20 @@ use serde::Serialize;
 use serde_json::Value;
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::OnceCell;
+use tokio::time::Instant;
+
+/// The deadline [`App::handle`] gives an event when there is no Lambda deadline (the CLI): as long
+/// as the function's timeout in template.yaml, time for a storm to one Slack channel to drain.
+pub const DEFAULT_BUDGET: Duration = Duration::from_secs(300);
+
+/// A Lambda context deadline (milliseconds since the Unix epoch) as a tokio instant.
+pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Instant {
+    let deadline = std::time::UNIX_EPOCH + Duration::from_millis(deadline_ms);
+    let left = deadline.duration_since(std::time::SystemTime::now()).unwrap_or_default();
+    Instant::now() + left
+}
 
 /// How (and whether) alarms are enriched.
 #[derive(Clone)]
@@ -131,6 +145,11 @@ pub enum HandleError {
     /// Lambda retries the event, then the failure destination keeps it.
     #[error("every receiver failed for {alarm:?}: {}", .failures.join("; "))]
     AllReceiversFailed { alarm: String, failures: Vec<String> },
+    /// Some receivers got it, others failed in a way a later attempt can fix (rate limited past the
+    /// deadline, 5xx, network): the event is retried rather than the message dropped. Receivers
+    /// that already have it may see it again; PagerDuty collapses it by `dedup_key`.
+    #[error("not delivered to every receiver for {alarm:?}, a retry can: {} (delivered: {})", .failures.join("; "), .delivered.join(", "))]
+    RetryableFailures { alarm: String, failures: Vec<String>, delivered: Vec<String> },
 }
 
 impl App {
@@ -164,8 +183,14 @@ impl App {
             .cloned()
     }
 
-    /// Runs the whole flow for one event.
+    /// Runs the whole flow for one event with [`DEFAULT_BUDGET`].
     pub async fn handle(&self, event: &Value) -> Result<Summary, HandleError> {
+        self.handle_until(event, Instant::now() + DEFAULT_BUDGET).await
+    }
+
+    /// Runs the whole flow for one event; delivery retries stop in time for `deadline` (the
+    /// invocation's).
+    pub async fn handle_until(&self, event: &Value, deadline: Instant) -> Result<Summary, HandleError> {
         let started = std::time::Instant::now();
         let notifications = intake::parse_event(event)?;
         let count = notifications.len();
@@ -174,13 +199,20 @@ impl App {
         let mut remediations = vec![];
         for mut report in reports(notifications, &self.enrich).await {
             self.add_offers(&mut report);
-            let results = self.deliver(&report).await;
+            let (results, retryable) = self.deliver(&report, deadline).await;
             remediations.extend(self.request_remediation(&report, &results).await);
             let name = alarm_name(&report);
+            let failures = || -> Vec<String> {
+                results.iter().filter(|r| !r.ok).map(|r| format!("{}: {}", r.receiver, r.error.as_deref().unwrap_or("failed"))).collect()
+            };
             if results.iter().all(|r| !r.ok) {
-                let failures: Vec<String> = results.iter().map(|r| format!("{}: {}", r.receiver, r.error.as_deref().unwrap_or("failed"))).collect();
+                let failures = failures();
                 tracing::error!(alarm = %name, failures = ?failures, "every receiver failed");
                 all_failed.get_or_insert(HandleError::AllReceiversFailed { alarm: name, failures });
+            } else if retryable {
+                let (failures, delivered) = (failures(), results.iter().filter(|r| r.ok).map(|r| r.receiver.clone()).collect());
+                tracing::error!(alarm = %name, failures = ?failures, "a receiver failed retryably; the event will be retried");
+                all_failed.get_or_insert(HandleError::RetryableFailures { alarm: name, failures, delivered });
             } else if let Some(bad) = results.iter().find(|r| !r.ok) {
                 tracing::warn!(alarm = %name, receiver = %bad.receiver, error = bad.error.as_deref().unwrap_or(""), "partial delivery");
             }
@@ -193,8 +225,9 @@ impl App {
         }
     }
 
-    /// Every routed receiver concurrently; one failing never blocks another.
-    async fn deliver(&self, report: &Report) -> Vec<DeliveryResult> {
+    /// Every routed receiver concurrently; one failing never blocks another. The flag: some
+    /// delivery failed retryably.
+    async fn deliver(&self, report: &Report, deadline: Instant) -> (Vec<DeliveryResult>, bool) {
         let facts = Facts::of(report);
         let name = alarm_name(report);
         let jobs = self.routes.route(&facts).into_iter().map(|d| {
@@ -202,13 +235,17 @@ impl App {
             let name = name.clone();
             async move {
                 let kind = d.receiver.kind.name();
+                let mut retryable = false;
                 let result = match receiver {
                     None => Err(format!("receiver {:?} is not configured", d.receiver.name)),
                     Some(r) => match self.notifier(r).await {
                         Err(e) => Err(format!("secret: {e}")),
                         Ok(n) => {
                             let body = n.body(report, d.severity);
-                            http::deliver(&self.http, n.as_ref(), &body, &self.retry).await.map_err(|f| f.message)
+                            http::deliver(&self.http, n.as_ref(), &body, &self.retry, deadline).await.map_err(|f| {
+                                retryable = f.retryable;
+                                f.message
+                            })
                         }
                     },
                 };
@@ -216,10 +253,12 @@ impl App {
                     Ok(()) => tracing::info!(alarm = %name, receiver = %d.receiver.name, kind, severity = d.severity.as_str(), "delivered"),
                     Err(e) => tracing::error!(alarm = %name, receiver = %d.receiver.name, kind, error = %e, "delivery failed"),
                 }
-                DeliveryResult { receiver: d.receiver.name.clone(), kind, alarm: name, ok: result.is_ok(), error: result.err() }
+                (DeliveryResult { receiver: d.receiver.name.clone(), kind, alarm: name, ok: result.is_ok(), error: result.err() }, retryable)
             }
         });
-        futures::future::join_all(jobs).await
+        let results = futures::future::join_all(jobs).await;
+        let retryable = results.iter().any(|(_, r)| *r);
+        (results.into_iter().map(|(d, _)| d).collect(), retryable)
     }
 }
 
@@ -270,7 +309,7 @@ impl App {
 
     /// Tells the named receivers about a remediation decision. Unknown names are reported, not
     /// skipped silently.
-    pub async fn follow_up(&self, receivers: &[String], f: &FollowUp) -> Vec<DeliveryResult> {
+    pub async fn follow_up(&self, receivers: &[String], f: &FollowUp, deadline: tokio::time::Instant) -> Vec<DeliveryResult> {
         let jobs = receivers.iter().map(|name| async move {
             let result = match self.receivers.iter().find(|r| &r.spec.name == name) {
                 None => Err(format!("receiver {name:?} is not configured")),
@@ -278,7 +317,7 @@ impl App {
                     Err(e) => Err(format!("secret: {e}")),
                     Ok(n) => {
                         let (url, body) = n.follow_up(f);
-                        http::deliver(&self.http, &At { n: n.as_ref(), url }, &body, &self.retry).await.map_err(|f| f.message)
+                        http::deliver(&self.http, &At { n: n.as_ref(), url }, &body, &self.retry, deadline).await.map_err(|f| f.message)
                     }
                 },
             };
@@ -328,7 +367,6 @@ fn alarm_name(r: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
     use wiremock::matchers::{body_string_contains, method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -346,7 +384,14 @@ route:
 "#,
             u = server.uri()
         );
-        let retry = RetryPolicy { max_retries: 1, min_delay: Duration::from_millis(5), max_delay: Duration::from_millis(5), max_retry_after: Duration::from_secs(1), request_timeout: Duration::from_secs(2) };
+        let retry = RetryPolicy {
+            max_retries: 1,
+            min_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(5),
+            retry_after_jitter: Duration::from_millis(5),
+            deadline_margin: Duration::from_millis(100),
+            request_timeout: Duration::from_secs(2),
+        };
         App::new(Routes::parse(&doc).unwrap(), SecretResolver::new(None, true), EnrichMode::Off("test".into()), retry)
     }
 
@@ -381,6 +426,28 @@ route:
         let e = app(&s).handle(&event("sns-5xx-errors-alarm.json")).await.unwrap_err().to_string();
         assert!(e.starts_with("every receiver failed for \"deepgram-invocation-errors\""), "{e}");
         assert!(e.contains("slack-sre: Slack answered HTTP 503") && e.contains("pager: PagerDuty answered HTTP 503"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_receiver_rate_limited_past_the_deadline_fails_the_invocation_for_a_retry() {
+        let s = MockServer::start().await;
+        Mock::given(method("POST")).and(path("/slack")).respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "30").set_body_string("rate_limited")).mount(&s).await;
+        Mock::given(method("POST")).and(path("/pd")).respond_with(ResponseTemplate::new(202)).expect(1).mount(&s).await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let e = app(&s).handle_until(&event("sns-gpu-utilization-alarm.json"), deadline).await.unwrap_err();
+        assert!(matches!(e, HandleError::RetryableFailures { .. }), "{e:?}");
+        let e = e.to_string();
+        assert!(e.starts_with("not delivered to every receiver for \"deepgram-high-gpu"), "{e}");
+        assert!(e.contains("slack-sre: Slack answered HTTP 429: rate_limited (attempt 1); gave up: waiting 30.") && e.contains("deadline"), "{e}");
+        assert!(e.ends_with("(delivered: pager)"), "{e}");
+    }
+
+    #[test]
+    fn lambda_deadline_in_epoch_ms_becomes_an_instant() {
+        let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+        let left = deadline_from_epoch_ms(now_ms + 120_000).saturating_duration_since(Instant::now());
+        assert!(left > Duration::from_secs(119) && left <= Duration::from_secs(120), "{left:?}");
+        assert!(deadline_from_epoch_ms(now_ms - 5_000) <= Instant::now(), "a passed deadline is now");
     }
 
     #[tokio::test]
@@ -465,7 +532,8 @@ route:
             before: Value::Null,
             after: Value::Null,
         };
-        let results = app.follow_up(&["slack-sre".into(), "pager".into(), "ghost".into()], &f).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let results = app.follow_up(&["slack-sre".into(), "pager".into(), "ghost".into()], &f, deadline).await;
         assert!(results[0].ok && results[1].ok, "{results:?}");
         assert_eq!(results[2].error.as_deref(), Some("receiver \"ghost\" is not configured"));
         crate::render::slack::check_limits(&crate::render::slack::follow_up(&f)).unwrap();

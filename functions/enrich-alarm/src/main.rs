@@ -26,7 +26,9 @@ async fn main() -> Result<(), Error> {
     let app = App::new(routes, secrets, enrich, RetryPolicy::default()).with_remediation(remediation);
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let summary = app.handle(&event.payload).await?;
+        // Delivery keeps honouring Slack's pace (429 + Retry-After) until just before this.
+        let deadline = sagealarm::pipeline::deadline_from_epoch_ms(event.context.deadline);
+        let summary = app.handle_until(&event.payload, deadline).await?;
         Ok::<_, Error>(serde_json::to_value(summary)?)
     }))
     .await

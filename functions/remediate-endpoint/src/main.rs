@@ -21,7 +21,8 @@ async fn main() -> Result<(), Error> {
     let app = App::new(routes, secrets, EnrichMode::Off("remediation function".into()), RetryPolicy::default());
     let (remediator, app) = (&remediator, &app);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Request>| async move {
-        let carried = carry_out(&event.payload, remediator, app, chrono::Utc::now()).await;
+        let deadline = sagealarm::pipeline::deadline_from_epoch_ms(event.context.deadline);
+        let carried = carry_out(&event.payload, remediator, app, chrono::Utc::now(), deadline).await;
         Ok::<_, Error>(serde_json::to_value(carried)?)
     }))
     .await

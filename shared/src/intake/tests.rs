@@ -185,6 +185,26 @@ fn non_alarm_sns_messages_are_plain() {
     assert!(matches!(&n[0], Notification::Plain(p) if p.body == "{\"hello\":1}" && p.subject.is_none()));
 }
 
+/// Found by `scripts/fuzz.sh`: an SNS message with no subject and an empty body became a PagerDuty
+/// event with an empty summary, which PagerDuty rejects (HTTP 400).
+#[test]
+fn an_empty_sns_message_without_subject_still_renders_valid_bodies() {
+    for (subject, message) in [("null", r#""""#), ("null", r#"" \n ""#), (r#"" ""#, r#""""#)] {
+        let raw = format!(
+            r#"{{"Records":[{{"EventSource":"aws:sns","EventVersion":"1.0","EventSubscriptionArn":"arn:aws:sns:us-east-1:1:t:x",
+          "Sns":{{"Type":"Notification","MessageId":"57c992bc-21f6-5a74-bda5-c8b9155571ca","TopicArn":"arn:aws:sns:us-east-1:1:t","Subject":{subject},"Message":{message},
+          "Timestamp":"2021-11-10T02:45:55.681Z","SignatureVersion":"1","Signature":"x","SigningCertUrl":"x","UnsubscribeUrl":"x","MessageAttributes":{{}}}}}}]}}"#
+        );
+        let n = parse_bytes(raw.as_bytes()).unwrap();
+        let Notification::Plain(p) = &n[0] else { panic!("{n:?}") };
+        let report = crate::report::Report::Plain(p.clone());
+        let ev = crate::render::pagerduty::render(&report, "0123456789abcdef0123456789abcdef", crate::route::Severity::Warning);
+        crate::render::pagerduty::check_event(&ev).unwrap_or_else(|e| panic!("{subject}/{message}: {e}"));
+        assert_eq!(ev["payload"]["summary"], "SNS notification with an empty message");
+        crate::render::slack::check_limits(&crate::render::slack::render(&report)).unwrap();
+    }
+}
+
 #[test]
 fn bad_input_is_a_one_line_error_naming_what_was_expected() {
     let cases: [(&str, &str); 7] = [

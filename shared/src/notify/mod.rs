@@ -48,7 +48,8 @@ pub fn classify_status(destination: &str, status: u16, retry_after: Option<Durat
     let body = crate::render::text::truncate(&crate::intake::one_line(body), 200);
     let msg = format!("{destination} answered HTTP {status}: {body}");
     if status == 429 || status >= 500 {
-        Failure::retryable(msg, retry_after)
+        // `Retry-After` is a pace to keep only on 429 and 503 (RFC 9110); other 5xx back off.
+        Failure::retryable(msg, retry_after.filter(|_| matches!(status, 429 | 503)))
     } else {
         Failure::permanent(msg)
     }

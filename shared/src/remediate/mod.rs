@@ -102,7 +102,8 @@ pub struct Carried {
 
 /// The remediation function's job for one request: decide from fresh facts (and act unless it is
 /// a dry run), then tell the alarm's receivers what was decided and why.
-pub async fn carry_out(req: &Request, remediator: &aws::Remediator, app: &crate::pipeline::App, now: DateTime<Utc>) -> Carried {
+/// `deadline`: the invocation's, for the follow-ups' delivery retries.
+pub async fn carry_out(req: &Request, remediator: &aws::Remediator, app: &crate::pipeline::App, now: DateTime<Utc>, deadline: tokio::time::Instant) -> Carried {
     let outcome = remediator.run(&req.alarm, req.action, req.dry_run, now).await;
     tracing::info!(
         action = outcome.action,
@@ -115,7 +116,7 @@ pub async fn carry_out(req: &Request, remediator: &aws::Remediator, app: &crate:
         after = %outcome.after,
         "remediation decision"
     );
-    let follow_ups = app.follow_up(&req.receivers, &follow_up::FollowUp::of(&outcome, req)).await;
+    let follow_ups = app.follow_up(&req.receivers, &follow_up::FollowUp::of(&outcome, req), deadline).await;
     Carried { outcome, requested_by: req.requested_by.clone(), follow_ups }
 }
 

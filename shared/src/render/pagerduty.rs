@@ -63,14 +63,20 @@ pub fn render(report: &Report, routing_key: &str, severity: Severity) -> Value {
                 Origin::EventBridge { id } => format!("sagealarm:eventbridge:{id}"),
                 Origin::AlarmAction => "sagealarm:plain".into(),
             };
-            let summary = p.subject.clone().unwrap_or_else(|| p.body.clone());
+            // PagerDuty rejects an empty summary: an SNS message may have no subject and no body.
+            let summary = [p.subject.as_deref(), Some(p.body.as_str())]
+                .into_iter()
+                .flatten()
+                .map(one_line)
+                .find(|s| !s.trim().is_empty())
+                .unwrap_or_else(|| "SNS notification with an empty message".into());
             json!({
                 "routing_key": routing_key,
                 "event_action": "trigger",
                 "dedup_key": dedup_key(&key),
                 "client": "sagealarm",
                 "payload": {
-                    "summary": truncate(&one_line(&summary), SUMMARY_MAX),
+                    "summary": truncate(&summary, SUMMARY_MAX),
                     "source": "sagealarm",
                     "severity": severity.as_str(),
                     "timestamp": p.timestamp.map(|t| t.to_rfc3339()),
