@@ -344,7 +344,7 @@ mod request_tests {
     /// The sample event for `cargo lambda invoke remediate-endpoint` is a valid request.
     #[test]
     fn the_sample_request_parses() {
-        let raw = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../events/remediate-scale-out-dry-run.json")).unwrap();
+        let raw = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../events/requests/remediate-scale-out-dry-run.json")).unwrap();
         let r: Request = serde_json::from_str(&raw).unwrap();
         assert_eq!((r.action, r.dry_run, r.alarm.state), (Action::ScaleOut, true, AlarmState::Alarm));
         let back: Request = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
