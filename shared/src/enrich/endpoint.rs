@@ -3,7 +3,7 @@
 //! DescribeInferenceComponent (copies), the last two only for component-based endpoints.
 
 use super::fleet::Fleet;
-use super::{Ctx, Failure};
+use super::{Chain, Ctx, Failure};
 use crate::aws::time;
 use crate::target::SageMakerTarget;
 use aws_sdk_sagemaker::Client;
@@ -80,8 +80,8 @@ impl EndpointInfo {
     }
 }
 
-pub(super) async fn fetch(ctx: &Ctx, client: &Client, endpoint: &str, component: Option<&str>) -> Option<EndpointInfo> {
-    let out = match ctx.call(client.describe_endpoint().endpoint_name(endpoint).send()).await {
+pub(super) async fn fetch(ctx: &Ctx, chain: &Chain, client: &Client, endpoint: &str, component: Option<&str>) -> Option<EndpointInfo> {
+    let out = match ctx.call(chain, client.describe_endpoint().endpoint_name(endpoint).send()).await {
         Ok(o) => o,
         Err(f) => {
             ctx.note("DescribeEndpoint", not_found(&f, || format!("endpoint {endpoint} does not exist (deleted, or another account/region)")));
@@ -113,7 +113,7 @@ pub(super) async fn fetch(ctx: &Ctx, client: &Client, endpoint: &str, component:
 
     let mut component_based = component.is_some();
     if let Some(config) = info.config_name.clone() {
-        match ctx.call(client.describe_endpoint_config().endpoint_config_name(&config).send()).await {
+        match ctx.call(chain, client.describe_endpoint_config().endpoint_config_name(&config).send()).await {
             Ok(c) => {
                 for pv in c.production_variants() {
                     let name = pv.variant_name().unwrap_or_default();
@@ -141,13 +141,13 @@ pub(super) async fn fetch(ctx: &Ctx, client: &Client, endpoint: &str, component:
     }
 
     if component_based {
-        info.components = components(ctx, client, endpoint).await;
+        info.components = components(ctx, chain, client, endpoint).await;
     }
     Some(info)
 }
 
-async fn components(ctx: &Ctx, client: &Client, endpoint: &str) -> Vec<ComponentInfo> {
-    let listed = match ctx.call(client.list_inference_components().endpoint_name_equals(endpoint).max_results(MAX_COMPONENTS as i32).send()).await {
+async fn components(ctx: &Ctx, chain: &Chain, client: &Client, endpoint: &str) -> Vec<ComponentInfo> {
+    let listed = match ctx.call(chain, client.list_inference_components().endpoint_name_equals(endpoint).max_results(MAX_COMPONENTS as i32).send()).await {
         Ok(o) => o,
         Err(f) => {
             ctx.fail("ListInferenceComponents", f);
@@ -155,11 +155,14 @@ async fn components(ctx: &Ctx, client: &Client, endpoint: &str) -> Vec<Component
         }
     };
     let names: Vec<String> = listed.inference_components().iter().filter_map(|c| c.inference_component_name().map(str::to_string)).collect();
-    futures::future::join_all(names.iter().map(|n| describe_component(ctx, client, n))).await.into_iter().flatten().collect()
+    let branches: Vec<Chain> = names.iter().map(|_| Chain::default()).collect();
+    let found = futures::future::join_all(names.iter().zip(&branches).map(|(n, c)| describe_component(ctx, c, client, n))).await;
+    chain.then_longest(&branches);
+    found.into_iter().flatten().collect()
 }
 
-pub(super) async fn describe_component(ctx: &Ctx, client: &Client, name: &str) -> Option<ComponentInfo> {
-    match ctx.call(client.describe_inference_component().inference_component_name(name).send()).await {
+pub(super) async fn describe_component(ctx: &Ctx, chain: &Chain, client: &Client, name: &str) -> Option<ComponentInfo> {
+    match ctx.call(chain, client.describe_inference_component().inference_component_name(name).send()).await {
         Ok(o) => Some(ComponentInfo {
             name: name.to_string(),
             status: o.inference_component_status().map(|s| s.as_str().to_string()),
