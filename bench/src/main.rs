@@ -253,6 +253,8 @@ fn cold_start(bootstrap: &Path, python: &Path, python_dir: &Path, aws: &str, eve
     }
     let event = fresh_event(event)?;
     let handler_dir = std::fs::canonicalize(python_dir)?;
+    // Absolute: the Python runtime starts in the handler's directory.
+    let python = &std::path::absolute(python).context("the venv's python")?;
     let mut medians = vec![];
     for (name, figure) in [("rust", "Cold start: Rust `enrich-alarm` (release x86_64)"), ("python", "Cold start: Python 3 baseline (boto3 + urllib, awslambdaric)")] {
         let mut ms = vec![];
