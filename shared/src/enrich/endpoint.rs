@@ -3,7 +3,7 @@
 //! DescribeInferenceComponent (copies), the last two only for component-based endpoints.
 
 use super::fleet::Fleet;
-use super::{Ctx, Failure};
+use super::{Chain, Ctx, Failure};
 use crate::aws::time;
 use crate::target::SageMakerTarget;
 use aws_sdk_sagemaker::Client;
@@ -85,8 +85,8 @@ impl EndpointInfo {
 
 /// `read_tags`: also ListTags, for the remediation buttons (only when they are deployed: the call
 /// needs `sagemaker:ListTags`, which a read-only role without remediation may lack).
-pub(super) async fn fetch(ctx: &Ctx, client: &Client, endpoint: &str, component: Option<&str>, read_tags: bool) -> Option<EndpointInfo> {
-    let out = match ctx.call(client.describe_endpoint().endpoint_name(endpoint).send()).await {
+pub(super) async fn fetch(ctx: &Ctx, chain: &Chain, client: &Client, endpoint: &str, component: Option<&str>, read_tags: bool) -> Option<EndpointInfo> {
+    let out = match ctx.call(chain, client.describe_endpoint().endpoint_name(endpoint).send()).await {
         Ok(o) => o,
         Err(f) => {
             ctx.note("DescribeEndpoint", not_found(&f, || format!("endpoint {endpoint} does not exist (deleted, or another account/region)")));
@@ -117,9 +117,11 @@ pub(super) async fn fetch(ctx: &Ctx, client: &Client, endpoint: &str, component:
         remediate: None,
     };
 
+    // ListTags and DescribeEndpointConfig both only need DescribeEndpoint: side by side.
+    let (tags_chain, config_chain) = (Chain::default(), Chain::default());
     let tags = async {
         let arn = out.endpoint_arn().filter(|_| read_tags)?;
-        match ctx.call(client.list_tags().resource_arn(arn).send()).await {
+        match ctx.call(&tags_chain, client.list_tags().resource_arn(arn).send()).await {
             Ok(t) => t.tags().iter().find(|t| t.key() == Some(crate::remediate::OPT_IN_TAG)).and_then(|t| t.value()).map(str::to_string),
             Err(f) => {
                 ctx.fail("ListTags", f);
@@ -129,11 +131,12 @@ pub(super) async fn fetch(ctx: &Ctx, client: &Client, endpoint: &str, component:
     };
     let config = async {
         match info.config_name.as_deref() {
-            Some(c) => Some(ctx.call(client.describe_endpoint_config().endpoint_config_name(c).send()).await),
+            Some(c) => Some(ctx.call(&config_chain, client.describe_endpoint_config().endpoint_config_name(c).send()).await),
             None => None,
         }
     };
     let (remediate, config) = futures::join!(tags, config);
+    chain.then_longest([&tags_chain, &config_chain]);
     info.remediate = remediate;
 
     let mut component_based = component.is_some();
@@ -166,13 +169,13 @@ pub(super) async fn fetch(ctx: &Ctx, client: &Client, endpoint: &str, component:
     }
 
     if component_based {
-        info.components = components(ctx, client, endpoint).await;
+        info.components = components(ctx, chain, client, endpoint).await;
     }
     Some(info)
 }
 
-async fn components(ctx: &Ctx, client: &Client, endpoint: &str) -> Vec<ComponentInfo> {
-    let listed = match ctx.call(client.list_inference_components().endpoint_name_equals(endpoint).max_results(MAX_COMPONENTS as i32).send()).await {
+async fn components(ctx: &Ctx, chain: &Chain, client: &Client, endpoint: &str) -> Vec<ComponentInfo> {
+    let listed = match ctx.call(chain, client.list_inference_components().endpoint_name_equals(endpoint).max_results(MAX_COMPONENTS as i32).send()).await {
         Ok(o) => o,
         Err(f) => {
             ctx.fail("ListInferenceComponents", f);
@@ -180,11 +183,14 @@ async fn components(ctx: &Ctx, client: &Client, endpoint: &str) -> Vec<Component
         }
     };
     let names: Vec<String> = listed.inference_components().iter().filter_map(|c| c.inference_component_name().map(str::to_string)).collect();
-    futures::future::join_all(names.iter().map(|n| describe_component(ctx, client, n))).await.into_iter().flatten().collect()
+    let branches: Vec<Chain> = names.iter().map(|_| Chain::default()).collect();
+    let found = futures::future::join_all(names.iter().zip(&branches).map(|(n, c)| describe_component(ctx, c, client, n))).await;
+    chain.then_longest(&branches);
+    found.into_iter().flatten().collect()
 }
 
-pub(super) async fn describe_component(ctx: &Ctx, client: &Client, name: &str) -> Option<ComponentInfo> {
-    match ctx.call(client.describe_inference_component().inference_component_name(name).send()).await {
+pub(super) async fn describe_component(ctx: &Ctx, chain: &Chain, client: &Client, name: &str) -> Option<ComponentInfo> {
+    match ctx.call(chain, client.describe_inference_component().inference_component_name(name).send()).await {
         Ok(o) => Some(ComponentInfo {
             name: name.to_string(),
             status: o.inference_component_status().map(|s| s.as_str().to_string()),

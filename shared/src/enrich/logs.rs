@@ -7,7 +7,7 @@
 //! too, so the result is right whether or not the server applied the filter pattern.
 
 use super::redact::redact;
-use super::{Ctx, Window};
+use super::{Chain, Ctx, Window};
 use crate::target::SageMakerTarget;
 use aws_sdk_cloudwatchlogs::Client;
 use chrono::{DateTime, Utc};
@@ -139,7 +139,7 @@ impl LogReport {
     }
 }
 
-pub(super) async fn fetch(ctx: &Ctx, client: &Client, endpoint: &str, sm: &SageMakerTarget, w: &Window, settings: &LogSettings) -> Option<LogReport> {
+pub(super) async fn fetch(ctx: &Ctx, chain: &Chain, client: &Client, endpoint: &str, sm: &SageMakerTarget, w: &Window, settings: &LogSettings) -> Option<LogReport> {
     let group = format!("/aws/sagemaker/Endpoints/{endpoint}");
     let prefix = stream_prefix(sm);
     let mut events: Vec<(String, i64, String)> = vec![];
@@ -154,7 +154,7 @@ pub(super) async fn fetch(ctx: &Ctx, client: &Client, endpoint: &str, sm: &SageM
             .end_time(w.end_ms())
             .set_filter_pattern(settings.filter_pattern.clone())
             .set_next_token(token.take());
-        match ctx.call(req.send()).await {
+        match ctx.call(chain, req.send()).await {
             Ok(page) => {
                 events.extend(page.events().iter().map(|e| {
                     (e.log_stream_name().unwrap_or_default().to_string(), e.timestamp().unwrap_or_default(), e.message().unwrap_or_default().to_string())

@@ -2,7 +2,7 @@
 //! (the dimensions differ per endpoint kind); GetMetricData fetches them in as few calls as
 //! possible (≤ 500 queries each, NextToken followed). No SEARCH or metric math: plain MetricStat.
 
-use super::{Ctx, OwnMetric, Window};
+use super::{Chain, Ctx, OwnMetric, Window};
 use crate::target::SageMakerTarget;
 use aws_sdk_cloudwatch::primitives::DateTime as AwsTime;
 use aws_sdk_cloudwatch::types::{Dimension, DimensionFilter, Metric, MetricDataQuery, MetricStat, ScanBy, StatusCode};
@@ -94,8 +94,10 @@ pub(crate) struct Stream {
     pub stat: String,
 }
 
+#[allow(clippy::too_many_arguments)] // one per independent input; a struct would only rename them
 pub(super) async fn fetch(
     ctx: &Ctx,
+    chain: &Chain,
     client: &Client,
     sm: &SageMakerTarget,
     endpoint: Option<&str>,
@@ -115,22 +117,29 @@ pub(super) async fn fetch(
     if let Some(ic) = &sm.inference_component {
         lookups.push((COMPONENTS_NS, vec![("InferenceComponentName".to_string(), ic.clone())]));
     }
-    let listed = futures::future::join_all(lookups.iter().map(|(ns, f)| list(ctx, client, ns, f))).await;
+    // The namespaces are listed concurrently, then the batches fetched concurrently: the second
+    // group waits for the first.
+    let listing: Vec<Chain> = lookups.iter().map(|_| Chain::default()).collect();
+    let listed = futures::future::join_all(lookups.iter().zip(&listing).map(|((ns, f), c)| list(ctx, c, client, ns, f))).await;
+    chain.then_longest(&listing);
     let (streams, dropped) = select(listed.into_iter().flatten().collect(), own, max_series);
     if dropped > 0 {
         ctx.note("GetMetricData", format!("fetched {} metric streams; {dropped} more were left out to stay within the deadline", streams.len()));
     }
     let chunks: Vec<&[Stream]> = streams.chunks(MAX_QUERIES_PER_CALL).collect();
-    futures::future::join_all(chunks.iter().map(|c| get(ctx, client, c, window))).await.into_iter().flatten().collect()
+    let fetching: Vec<Chain> = chunks.iter().map(|_| Chain::default()).collect();
+    let series = futures::future::join_all(chunks.iter().zip(&fetching).map(|(c, ch)| get(ctx, ch, client, c, window))).await;
+    chain.then_longest(&fetching);
+    series.into_iter().flatten().collect()
 }
 
-async fn list(ctx: &Ctx, client: &Client, namespace: &str, filter: &[(String, String)]) -> Vec<Stream> {
+async fn list(ctx: &Ctx, chain: &Chain, client: &Client, namespace: &str, filter: &[(String, String)]) -> Vec<Stream> {
     let filters: Vec<DimensionFilter> = filter.iter().map(|(n, v)| DimensionFilter::builder().name(n).value(v).build()).collect();
     let mut out = vec![];
     let mut token: Option<String> = None;
     for _ in 0..MAX_LIST_PAGES {
         let req = client.list_metrics().namespace(namespace).set_dimensions(Some(filters.clone())).set_next_token(token.take());
-        match ctx.call(req.send()).await {
+        match ctx.call(chain, req.send()).await {
             Ok(page) => {
                 out.extend(page.metrics().iter().filter_map(|m| {
                     Some(Stream {
@@ -183,7 +192,7 @@ pub(crate) fn select(listed: Vec<Stream>, own: Option<&OwnMetric>, max: usize) -
     (keep.into_iter().map(|(_, s)| s).collect(), dropped)
 }
 
-async fn get(ctx: &Ctx, client: &Client, chunk: &[Stream], window: &Window) -> Vec<Series> {
+async fn get(ctx: &Ctx, chain: &Chain, client: &Client, chunk: &[Stream], window: &Window) -> Vec<Series> {
     let queries: Vec<MetricDataQuery> = chunk
         .iter()
         .enumerate()
@@ -212,7 +221,7 @@ async fn get(ctx: &Ctx, client: &Client, chunk: &[Stream], window: &Window) -> V
             .end_time(AwsTime::from_millis(window.end_ms()))
             .scan_by(ScanBy::TimestampAscending)
             .set_next_token(token.take());
-        let page = match ctx.call(req.send()).await {
+        let page = match ctx.call(chain, req.send()).await {
             Ok(p) => p,
             Err(f) => {
                 ctx.fail("GetMetricData", f);

@@ -43,6 +43,9 @@ pub struct Note {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct CallStats {
     pub calls: u32,
+    /// The longest chain of calls that had to wait for one another: with every call taking the
+    /// same time, enrichment can take no less than this many call times. See [`Chain`].
+    pub critical_path_calls: u32,
     pub elapsed_ms: u64,
 }
 
@@ -132,6 +135,8 @@ impl Enricher {
         };
         let started = Instant::now();
         let ctx = Ctx::new(self.settings.deadline);
+        // The chain of calls this function waits for, one after another.
+        let chain = Chain::default();
         let window = Window::for_alarm(alarm, chrono::Utc::now());
         let mut sm = sm.clone();
 
@@ -139,7 +144,7 @@ impl Enricher {
         let mut component = None;
         if sm.endpoint.is_none() {
             if let Some(ic) = sm.inference_component.clone() {
-                component = endpoint::describe_component(&ctx, &self.sagemaker, &ic).await;
+                component = endpoint::describe_component(&ctx, &chain, &self.sagemaker, &ic).await;
                 if let Some(c) = &component {
                     sm.endpoint = c.endpoint.clone();
                     sm.variant = sm.variant.take().or_else(|| c.variant.clone());
@@ -149,28 +154,31 @@ impl Enricher {
         let endpoint_name = sm.endpoint.clone();
         if endpoint_name.is_none() && sm.inference_component.is_none() {
             ctx.note("enrichment", "the alarm names no endpoint or inference component to look up");
-            return ctx.finish(Enrichment { window: Some(window), ..Enrichment::default() }, started);
+            return ctx.finish(Enrichment { window: Some(window), ..Enrichment::default() }, &chain, started);
         }
 
         // Without an endpoint (its component could not be described) the component's own
         // metrics are still worth fetching.
         let own = own_metric(alarm);
         let settings = &self.settings;
+        // Three independent branches, each on its own chain; together they last the longest.
+        let branches: [Chain; 3] = Default::default();
         let (info, series, logs) = tokio::join!(
             async {
                 match &endpoint_name {
-                    Some(e) => endpoint::fetch(&ctx, &self.sagemaker, e, sm.inference_component.as_deref(), settings.read_tags).await,
+                    Some(e) => endpoint::fetch(&ctx, &branches[0], &self.sagemaker, e, sm.inference_component.as_deref(), settings.read_tags).await,
                     None => None,
                 }
             },
-            metrics::fetch(&ctx, &self.cloudwatch, &sm, endpoint_name.as_deref(), own.as_ref(), &window, settings.max_series),
+            metrics::fetch(&ctx, &branches[1], &self.cloudwatch, &sm, endpoint_name.as_deref(), own.as_ref(), &window, settings.max_series),
             async {
                 match &endpoint_name {
-                    Some(e) => logs::fetch(&ctx, &self.logs, e, &sm, &window, &settings.logs).await,
+                    Some(e) => logs::fetch(&ctx, &branches[2], &self.logs, e, &sm, &window, &settings.logs).await,
                     None => None,
                 }
             },
         );
+        chain.then_longest(&branches);
         let mut info = info;
         if let (Some(info), Some(c)) = (info.as_mut(), component) {
             if !info.components.iter().any(|x| x.name == c.name) {
@@ -191,7 +199,7 @@ impl Enricher {
             l.put_first(&first);
         }
         let advice = endpoint::advice(info.as_ref(), &sm, fleet.as_ref(), series.is_empty());
-        ctx.finish(Enrichment { window: Some(window), endpoint: info, fleet, logs, advice, ..Enrichment::default() }, started)
+        ctx.finish(Enrichment { window: Some(window), endpoint: info, fleet, logs, advice, ..Enrichment::default() }, &chain, started)
     }
 }
 
@@ -225,6 +233,31 @@ impl Failure {
     }
 }
 
+/// The length, in calls, of one line of work whose calls wait for one another (a page for the
+/// previous page's token, DescribeEndpointConfig for DescribeEndpoint's config name). Every call
+/// made through [`Ctx::call`] adds one to the chain it is given; a group of calls awaited
+/// together gets one chain each and adds only its longest ([`Chain::then_longest`]). The
+/// endpoint's critical path is then a count taken from the code as it ran, not from timings, so
+/// a benchmark can compare the wall time with `critical_path_calls × latency`.
+#[derive(Debug, Default)]
+pub(crate) struct Chain(AtomicU32);
+
+impl Chain {
+    fn step(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn len(&self) -> u32 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// After a group of concurrent branches: this chain grows by the longest of them.
+    pub fn then_longest<'a>(&self, branches: impl IntoIterator<Item = &'a Chain>) {
+        let longest = branches.into_iter().map(Chain::len).max().unwrap_or(0);
+        self.0.fetch_add(longest, Ordering::Relaxed);
+    }
+}
+
 /// What every lookup shares: the one deadline, the notes, the call count.
 pub(crate) struct Ctx {
     deadline: Instant,
@@ -238,12 +271,13 @@ impl Ctx {
         Self { deadline: Instant::now() + budget, budget, notes: Mutex::default(), calls: AtomicU32::new(0) }
     }
 
-    /// Runs one AWS call under the shared deadline.
-    pub async fn call<T, E>(&self, fut: impl Future<Output = Result<T, SdkError<E, HttpResponse>>>) -> Result<T, Failure>
+    /// Runs one AWS call under the shared deadline, as the next link of `chain`.
+    pub async fn call<T, E>(&self, chain: &Chain, fut: impl Future<Output = Result<T, SdkError<E, HttpResponse>>>) -> Result<T, Failure>
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
         self.calls.fetch_add(1, Ordering::Relaxed);
+        chain.step();
         match tokio::time::timeout_at(self.deadline, fut).await {
             Err(_) => Err(Failure { code: None, line: format!("no answer within the {} ms enrichment deadline", self.budget.as_millis()) }),
             Ok(Err(e)) => Err(Failure { code: error_code(&e).map(str::to_string), line: error_line(&e) }),
@@ -265,10 +299,11 @@ impl Ctx {
         self.note(source, f.line);
     }
 
-    fn finish(self, mut e: Enrichment, started: Instant) -> Enrichment {
+    fn finish(self, mut e: Enrichment, chain: &Chain, started: Instant) -> Enrichment {
         e.notes = self.notes.into_inner().unwrap_or_default();
-        e.stats = Some(CallStats { calls: self.calls.into_inner(), elapsed_ms: started.elapsed().as_millis() as u64 });
-        tracing::info!(calls = e.stats.as_ref().map(|s| s.calls), elapsed_ms = e.stats.as_ref().map(|s| s.elapsed_ms), notes = e.notes.len(), "enriched");
+        let stats = CallStats { calls: self.calls.into_inner(), critical_path_calls: chain.len(), elapsed_ms: started.elapsed().as_millis() as u64 };
+        tracing::info!(calls = stats.calls, critical_path_calls = stats.critical_path_calls, elapsed_ms = stats.elapsed_ms, notes = e.notes.len(), "enriched");
+        e.stats = Some(stats);
         e
     }
 }

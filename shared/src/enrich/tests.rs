@@ -191,6 +191,9 @@ async fn hot_gpu_is_found_paged_metrics_are_merged_and_its_logs_come_first() {
     assert_eq!(logs.matched, 4);
     assert!(r.advice.is_empty(), "{:?}", r.advice);
     assert_eq!(r.stats.as_ref().unwrap().calls, 2 + 4 + 2 + 1);
+    // Longest dependent chain: metrics, two ListMetrics pages then two GetMetricData pages
+    // (endpoint: 2, logs: 1).
+    assert_eq!(r.stats.as_ref().unwrap().critical_path_calls, 2 + 2);
 
     let report = crate::report::build_alarm(alarm(GPU_ALARM), r);
     let slack = crate::render::slack::render(&crate::report::Report::Alarm(Box::new(report.clone())));
