@@ -13,20 +13,7 @@ async fn world(name: &str, opt_in: Option<&str>) -> std::path::PathBuf {
         sm.add_tags().resource_arn(arn).tags(aws_sdk_sagemaker::types::Tag::builder().key("sagealarm:remediate").value(v).build()).send().await.unwrap();
     }
     let alarm = format!("{name}-concurrency");
-    let cw = aws_sdk_cloudwatch::Client::new(&sdk);
-    cw.put_metric_alarm()
-        .alarm_name(&alarm)
-        .namespace("AWS/SageMaker")
-        .metric_name("ConcurrentRequestsPerModel")
-        .statistic(aws_sdk_cloudwatch::types::Statistic::Maximum)
-        .period(60)
-        .evaluation_periods(3)
-        .threshold(80.0)
-        .comparison_operator(aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanOrEqualToThreshold)
-        .send()
-        .await
-        .unwrap();
-    cw.set_alarm_state().alarm_name(&alarm).state_value(aws_sdk_cloudwatch::types::StateValue::Alarm).state_reason("test").send().await.unwrap();
+    sagealarm_testkit::seed_alarm(&sdk, &alarm, aws_sdk_cloudwatch::types::StateValue::Alarm).await.unwrap();
     let event = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../events/sns-high-concurrency-alarm.json")).unwrap();
     let path = std::env::temp_dir().join(format!("{name}.json"));
     std::fs::write(&path, event.replace("deepgram-prod", name).replace("deepgram-high-concurrency", &alarm)).unwrap();

@@ -23,20 +23,7 @@ async fn alarm(sdk: &aws_config::SdkConfig, endpoint: &str, now: StateValue) -> 
         Notification::Alarm(a) => *a,
         Notification::Plain(_) => panic!("not an alarm"),
     };
-    let cw = aws_sdk_cloudwatch::Client::new(sdk);
-    cw.put_metric_alarm()
-        .alarm_name(&name)
-        .namespace("AWS/SageMaker")
-        .metric_name("ConcurrentRequestsPerModel")
-        .statistic(aws_sdk_cloudwatch::types::Statistic::Maximum)
-        .period(60)
-        .evaluation_periods(3)
-        .threshold(80.0)
-        .comparison_operator(aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanOrEqualToThreshold)
-        .send()
-        .await
-        .unwrap();
-    cw.set_alarm_state().alarm_name(&name).state_value(now).state_reason("test").send().await.unwrap();
+    sagealarm_testkit::seed_alarm(sdk, &name, now).await.unwrap();
     AlarmRef::of(&a).unwrap()
 }
 

@@ -91,6 +91,26 @@ pub async fn seed(sdk: &aws_config::SdkConfig, w: &World, anchor: DateTime<Utc>)
 }
 
 /// Only the SageMaker side: model, endpoint config, endpoint.
+/// A concurrency alarm named `name` in CloudWatch, put in `state`: the remediation function asks
+/// CloudWatch whether the alarm is still in ALARM.
+pub async fn seed_alarm(sdk: &aws_config::SdkConfig, name: &str, state: aws_sdk_cloudwatch::types::StateValue) -> Result<()> {
+    let cw = aws_sdk_cloudwatch::Client::new(sdk);
+    cw.put_metric_alarm()
+        .alarm_name(name)
+        .namespace("AWS/SageMaker")
+        .metric_name("ConcurrentRequestsPerModel")
+        .statistic(aws_sdk_cloudwatch::types::Statistic::Maximum)
+        .period(60)
+        .evaluation_periods(3)
+        .threshold(80.0)
+        .comparison_operator(aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanOrEqualToThreshold)
+        .send()
+        .await
+        .context("PutMetricAlarm")?;
+    cw.set_alarm_state().alarm_name(name).state_value(state).state_reason("seeded").send().await.context("SetAlarmState")?;
+    Ok(())
+}
+
 pub async fn seed_endpoint(sm: &aws_sdk_sagemaker::Client, w: &World) -> Result<()> {
     let model = format!("{}-model", w.endpoint);
     sm.create_model()
