@@ -104,6 +104,9 @@ pub async fn seed_alarm(sdk: &aws_config::SdkConfig, name: &str, state: aws_sdk_
         .evaluation_periods(3)
         .threshold(80.0)
         .comparison_operator(aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanOrEqualToThreshold)
+        // No data is ever put: "ignore" keeps the state set below when the emulator evaluates the
+        // alarm in the background (otherwise it turns INSUFFICIENT_DATA mid-test).
+        .treat_missing_data("ignore")
         .send()
         .await
         .context("PutMetricAlarm")?;

@@ -174,6 +174,10 @@ pub fn decide(f: &Facts, p: &Policy) -> Result<Plan, String> {
     if !allowed.contains(&f.action.name()) {
         return Err(format!("{} is not allowed for {} (its {OPT_IN_TAG} tag allows: {})", f.action.name(), f.endpoint, allowed.join(", ")));
     }
+    // Before any state check: a repeat delivery is answered as such, whatever happened since.
+    if f.tags.get(LAST_ACTION_TAG).and_then(|l| l.split_once(' ')).is_some_and(|(_, key)| key == f.alarm_key) {
+        return Err("already acted on this alarm state change (delivered twice)".into());
+    }
     if f.alarm_state != AlarmState::Alarm {
         return Err(format!("the alarm is {}, not ALARM: nothing is changed on OK or INSUFFICIENT_DATA", f.alarm_state));
     }
@@ -186,10 +190,7 @@ pub fn decide(f: &Facts, p: &Policy) -> Result<Plan, String> {
         return Err(format!("endpoint is {}: SageMaker rejects an update until it is InService", f.status));
     }
     if let Some(last) = f.tags.get(LAST_ACTION_TAG) {
-        let (when, key) = last.split_once(' ').unwrap_or((last.as_str(), ""));
-        if key == f.alarm_key {
-            return Err("already acted on this alarm state change (delivered twice)".into());
-        }
+        let (when, _) = last.split_once(' ').unwrap_or((last.as_str(), ""));
         if let Ok(t) = DateTime::parse_from_rfc3339(when) {
             let since = f.now - t.with_timezone(&Utc);
             if since < p.cooldown {
@@ -309,6 +310,10 @@ mod tests {
         let mut f = facts(Action::ScaleOut);
         f.tags.insert(LAST_ACTION_TAG.into(), format!("{} {}", (f.now - Duration::hours(2)).to_rfc3339(), f.alarm_key));
         assert_eq!(refuse(f), "already acted on this alarm state change (delivered twice)");
+        let mut f = facts(Action::ScaleOut);
+        f.tags.insert(LAST_ACTION_TAG.into(), format!("{} {}", f.now.to_rfc3339(), f.alarm_key));
+        f.current_state = Ok(AlarmState::Ok);
+        assert_eq!(refuse(f), "already acted on this alarm state change (delivered twice)", "a repeat is named as such whatever the state now");
 
         let mut f = facts(Action::ScaleOut);
         f.current_instances = Some(10);
