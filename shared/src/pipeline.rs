@@ -8,7 +8,7 @@ use crate::model::Notification;
 use crate::notify::http::{self, RetryPolicy};
 use crate::notify::pagerduty::PagerDutyNotifier;
 use crate::notify::slack::SlackNotifier;
-use crate::notify::Notifier;
+use crate::notify::{Failure, Notifier};
 use crate::remediate::dispatch::Dispatch;
 use crate::remediate::follow_up::FollowUp;
 use crate::remediate::{AlarmRef, Request};
@@ -183,6 +183,16 @@ impl App {
             .cloned()
     }
 
+    /// Posts to the receiver named `name` what `message` makes (URL and body) from its notifier:
+    /// the one path for alarms and follow-ups. An unknown receiver or unresolvable secret is a
+    /// permanent failure.
+    async fn post(&self, name: &str, deadline: Instant, message: impl FnOnce(&dyn Notifier) -> (String, Value)) -> Result<(), Failure> {
+        let r = self.receivers.iter().find(|r| r.spec.name == name).ok_or_else(|| Failure::permanent(format!("receiver {name:?} is not configured")))?;
+        let n = self.notifier(r).await.map_err(|e| Failure::permanent(format!("secret: {e}")))?;
+        let (url, body) = message(n.as_ref());
+        http::deliver_to(&self.http, n.as_ref(), &url, &body, &self.retry, deadline).await
+    }
+
     /// Runs the whole flow for one event with [`DEFAULT_BUDGET`].
     pub async fn handle(&self, event: &Value) -> Result<Summary, HandleError> {
         self.handle_until(event, Instant::now() + DEFAULT_BUDGET).await
@@ -231,29 +241,16 @@ impl App {
         let facts = Facts::of(report);
         let name = alarm_name(report);
         let jobs = self.routes.route(&facts).into_iter().map(|d| {
-            let receiver = self.receivers.iter().find(|r| r.spec.name == d.receiver.name);
             let name = name.clone();
             async move {
                 let kind = d.receiver.kind.name();
-                let mut retryable = false;
-                let result = match receiver {
-                    None => Err(format!("receiver {:?} is not configured", d.receiver.name)),
-                    Some(r) => match self.notifier(r).await {
-                        Err(e) => Err(format!("secret: {e}")),
-                        Ok(n) => {
-                            let body = n.body(report, d.severity);
-                            http::deliver(&self.http, n.as_ref(), &body, &self.retry, deadline).await.map_err(|f| {
-                                retryable = f.retryable;
-                                f.message
-                            })
-                        }
-                    },
-                };
+                let result = self.post(&d.receiver.name, deadline, |n| (n.url().to_string(), n.body(report, d.severity))).await;
                 match &result {
                     Ok(()) => tracing::info!(alarm = %name, receiver = %d.receiver.name, kind, severity = d.severity.as_str(), "delivered"),
-                    Err(e) => tracing::error!(alarm = %name, receiver = %d.receiver.name, kind, error = %e, "delivery failed"),
+                    Err(f) => tracing::error!(alarm = %name, receiver = %d.receiver.name, kind, error = %f.message, "delivery failed"),
                 }
-                (DeliveryResult { receiver: d.receiver.name.clone(), kind, alarm: name, ok: result.is_ok(), error: result.err() }, retryable)
+                let retryable = result.as_ref().is_err_and(|f| f.retryable);
+                (DeliveryResult { receiver: d.receiver.name.clone(), kind, alarm: name, ok: result.is_ok(), error: result.err().map(|f| f.message) }, retryable)
             }
         });
         let results = futures::future::join_all(jobs).await;
@@ -311,49 +308,13 @@ impl App {
     /// skipped silently.
     pub async fn follow_up(&self, receivers: &[String], f: &FollowUp, deadline: tokio::time::Instant) -> Vec<DeliveryResult> {
         let jobs = receivers.iter().map(|name| async move {
-            let result = match self.receivers.iter().find(|r| &r.spec.name == name) {
-                None => Err(format!("receiver {name:?} is not configured")),
-                Some(r) => match self.notifier(r).await {
-                    Err(e) => Err(format!("secret: {e}")),
-                    Ok(n) => {
-                        let (url, body) = n.follow_up(f);
-                        http::deliver(&self.http, &At { n: n.as_ref(), url }, &body, &self.retry, deadline).await.map_err(|f| f.message)
-                    }
-                },
-            };
+            let result = self.post(name, deadline, |n| n.follow_up(f)).await.map_err(|f| f.message);
             if let Err(e) = &result {
                 tracing::error!(receiver = %name, error = %e, "follow-up not delivered");
             }
             DeliveryResult { receiver: name.clone(), kind: "follow-up", alarm: f.alarm_name.clone(), ok: result.is_ok(), error: result.err() }
         });
         futures::future::join_all(jobs).await
-    }
-}
-
-/// A notifier posting somewhere else (PagerDuty change events have their own URL).
-struct At<'a> {
-    n: &'a dyn Notifier,
-    url: String,
-}
-
-impl Notifier for At<'_> {
-    fn name(&self) -> &str {
-        self.n.name()
-    }
-    fn kind(&self) -> &'static str {
-        self.n.kind()
-    }
-    fn url(&self) -> &str {
-        &self.url
-    }
-    fn body(&self, report: &Report, severity: crate::route::Severity) -> Value {
-        self.n.body(report, severity)
-    }
-    fn follow_up(&self, f: &FollowUp) -> (String, Value) {
-        self.n.follow_up(f)
-    }
-    fn classify(&self, status: u16, retry_after: Option<std::time::Duration>, body: &str) -> Result<(), crate::notify::Failure> {
-        self.n.classify(status, retry_after, body)
     }
 }
 

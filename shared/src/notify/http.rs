@@ -53,8 +53,8 @@ fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
     v.parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9).map(Duration::from_secs_f64)
 }
 
-async fn attempt(client: &reqwest::Client, n: &dyn Notifier, body: &Value) -> Result<(), Failure> {
-    let resp = client.post(n.url()).json(body).send().await.map_err(|e| {
+async fn attempt(client: &reqwest::Client, n: &dyn Notifier, url: &str, body: &Value) -> Result<(), Failure> {
+    let resp = client.post(url).json(body).send().await.map_err(|e| {
         // `without_url`: a Slack webhook URL is a credential.
         let e = e.without_url();
         Failure::retryable(format!("request failed: {}", crate::intake::one_line(&e.to_string())), None)
@@ -69,9 +69,15 @@ fn secs(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
 }
 
-/// Posts `body`, retrying as the policy and `deadline` allow. Returns the last failure when it
-/// gives up; giving up for the deadline says so.
+/// Posts `body` to the notifier's URL, retrying as the policy and `deadline` allow. Returns the
+/// last failure when it gives up; giving up for the deadline says so.
 pub async fn deliver(client: &reqwest::Client, n: &dyn Notifier, body: &Value, policy: &RetryPolicy, deadline: Instant) -> Result<(), Failure> {
+    deliver_to(client, n, n.url(), body, policy, deadline).await
+}
+
+/// [`deliver`] to another URL of the same destination (PagerDuty change events), read by the
+/// same notifier.
+pub async fn deliver_to(client: &reqwest::Client, n: &dyn Notifier, url: &str, body: &Value, policy: &RetryPolicy, deadline: Instant) -> Result<(), Failure> {
     let mut backoff = ExponentialBuilder::default()
         .with_min_delay(policy.min_delay)
         .with_max_delay(policy.max_delay)
@@ -83,7 +89,7 @@ pub async fn deliver(client: &reqwest::Client, n: &dyn Notifier, body: &Value, p
     let mut attempts = 0u32;
     loop {
         attempts += 1;
-        let f = match attempt(client, n, body).await {
+        let f = match attempt(client, n, url, body).await {
             Ok(()) => return Ok(()),
             Err(f) if !f.retryable => return Err(f),
             Err(f) => f,
