@@ -174,8 +174,10 @@ pub fn decide(f: &Facts, p: &Policy) -> Result<Plan, String> {
     if !allowed.contains(&f.action.name()) {
         return Err(format!("{} is not allowed for {} (its {OPT_IN_TAG} tag allows: {})", f.action.name(), f.endpoint, allowed.join(", ")));
     }
+    // `<time> <alarm key>`, read once for the repeat check and the cooldown.
+    let (last_when, last_key) = f.tags.get(LAST_ACTION_TAG).map(|l| l.split_once(' ').unwrap_or((l.as_str(), ""))).unzip();
     // Before any state check: a repeat delivery is answered as such, whatever happened since.
-    if f.tags.get(LAST_ACTION_TAG).and_then(|l| l.split_once(' ')).is_some_and(|(_, key)| key == f.alarm_key) {
+    if last_key == Some(f.alarm_key.as_str()) {
         return Err("already acted on this alarm state change (delivered twice)".into());
     }
     if f.alarm_state != AlarmState::Alarm {
@@ -189,13 +191,10 @@ pub fn decide(f: &Facts, p: &Policy) -> Result<Plan, String> {
     if f.status != "InService" {
         return Err(format!("endpoint is {}: SageMaker rejects an update until it is InService", f.status));
     }
-    if let Some(last) = f.tags.get(LAST_ACTION_TAG) {
-        let (when, _) = last.split_once(' ').unwrap_or((last.as_str(), ""));
-        if let Ok(t) = DateTime::parse_from_rfc3339(when) {
-            let since = f.now - t.with_timezone(&Utc);
-            if since < p.cooldown {
-                return Err(format!("cooldown: sagealarm acted {} min ago (less than {} min)", since.num_minutes(), p.cooldown.num_minutes()));
-            }
+    if let Some(Ok(t)) = last_when.map(DateTime::parse_from_rfc3339) {
+        let since = f.now - t.with_timezone(&Utc);
+        if since < p.cooldown {
+            return Err(format!("cooldown: sagealarm acted {} min ago (less than {} min)", since.num_minutes(), p.cooldown.num_minutes()));
         }
     }
     if let Some(m) = f.last_modified {
