@@ -9,6 +9,8 @@
 # Installs what it needs itself (.venv/bench, .venv/moto, .venv/deploy, valgrind), builds the
 # release binaries once (CARGO_TARGET_DIR is honoured), stops everything it started (by PID).
 # Run counts: SAGEALARM_BENCH_RUNS (default 10 cold starts, 5 enriched runs per size).
+# SAGEALARM_BENCH_PROFILES=1 adds the rejected release profile (fat LTO, 1 codegen unit): its
+# arm64 size and cold build time (a cold build of its own, ~30 min on 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -91,6 +93,27 @@ mib() { python3 -c 'import os, sys; print(round(os.path.getsize(sys.argv[1]) / 1
 PROFILE='release profile: lto = "thin", codegen-units = 16, strip = true, opt-level 3'
 "$BENCH" row --out "$ROWS" --figure "Size: arm64 bootstrap" --how "cargo lambda build --release --arm64; $PROFILE" --unit MiB --values "$(mib "$ARM")"
 "$BENCH" row --out "$ROWS" --figure "Size: arm64 deployment zip" --how "bootstrap deflated (level 9), as uploaded to Lambda" --unit MiB --values "$(mib "$WORK/bootstrap.zip")"
+
+# 4b. (SAGEALARM_BENCH_PROFILES=1) the profile we did not pick, to justify the one we did: fat LTO
+# and one codegen unit, built cold in a target dir of its own (the warm release build is left as
+# it is), all three functions like scripts/check_deploy.sh, so its build time compares with CI's.
+if [[ "${SAGEALARM_BENCH_PROFILES:-0}" == 1 ]]; then
+    ALT_TARGET="$TARGET/bench-profile-fat"
+    ALT_PROFILE='lto = "fat", codegen-units = 1, strip = true, opt-level 3'
+    log "cargo lambda build --release --arm64 with $ALT_PROFILE (cold, into $ALT_TARGET: tens of minutes)"
+    rm -rf "$ALT_TARGET"
+    build_start=$(date +%s)
+    CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 CARGO_TARGET_DIR="$ALT_TARGET" PATH="$ROOT/.venv/deploy/bin:$PATH" \
+        cargo lambda build --release --arm64 -p enrich-alarm -p remediate-endpoint -p slack-actions >"$WORK/logs/lambda-build-fat.log" 2>&1
+    build_s=$(( $(date +%s) - build_start ))
+    ALT_ARM="$ALT_TARGET/lambda/enrich-alarm/bootstrap"
+    file -b "$ALT_ARM" | grep -q aarch64 || { log "$ALT_ARM is not an aarch64 binary"; exit 1; }
+    python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[2], "w", zipfile.ZIP_DEFLATED, compresslevel=9).write(sys.argv[1], "bootstrap")' "$ALT_ARM" "$WORK/bootstrap-fat.zip"
+    "$BENCH" row --out "$ROWS" --figure "Size: arm64 bootstrap, alternative profile" --how "as above with $ALT_PROFILE" --unit MiB --values "$(mib "$ALT_ARM")"
+    "$BENCH" row --out "$ROWS" --figure "Size: arm64 deployment zip, alternative profile" --how "as above" --unit MiB --values "$(mib "$WORK/bootstrap-fat.zip")"
+    "$BENCH" row --out "$ROWS" --figure "Build time: arm64, alternative profile, cold" --how "the three functions from an empty target dir (compare the chosen profile's cold build in scripts/check_deploy.sh)" --unit s --values "$build_s"
+    rm -rf "$ALT_TARGET"
+fi
 
 # --- 5. CPU per event, in instructions -----------------------------------------------------------
 instructions() { # args for cpu-per-event → total instructions of the process
