@@ -5,6 +5,7 @@
 use crate::enrich::{Enricher, Enrichment};
 use crate::intake::{self, IntakeError};
 use crate::model::Notification;
+use crate::notify::delivered::{self, Delivered};
 use crate::notify::http::{self, RetryPolicy};
 use crate::notify::pagerduty::PagerDutyNotifier;
 use crate::notify::slack::SlackNotifier;
@@ -98,6 +99,8 @@ pub struct App {
     http: reqwest::Client,
     retry: RetryPolicy,
     remediation: Option<Remediation>,
+    /// Receivers that already had a notification: a retried event does not post to them again.
+    delivered: Delivered,
 }
 
 /// Endpoint updates, when deployed: rules hand requests to the remediation function, and
@@ -128,6 +131,9 @@ pub struct DeliveryResult {
     pub ok: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Not posted again: this instance delivered it in an earlier attempt of the same event.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub already_delivered: bool,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -155,7 +161,7 @@ pub enum HandleError {
 impl App {
     pub fn new(routes: Routes, secrets: SecretResolver, enrich: EnrichMode, retry: RetryPolicy) -> Self {
         let receivers = routes.receivers().iter().cloned().map(|spec| Receiver { spec, notifier: OnceCell::new() }).collect();
-        Self { http: http::client(&retry), routes, receivers, secrets, enrich, retry, remediation: None }
+        Self { http: http::client(&retry), routes, receivers, secrets, enrich, retry, remediation: None, delivered: Delivered::default() }
     }
 
     pub fn with_remediation(mut self, r: Remediation) -> Self {
@@ -240,17 +246,28 @@ impl App {
     async fn deliver(&self, report: &Report, deadline: Instant) -> (Vec<DeliveryResult>, bool) {
         let facts = Facts::of(report);
         let name = alarm_name(report);
+        let key = delivered::key(report);
         let jobs = self.routes.route(&facts).into_iter().map(|d| {
-            let name = name.clone();
+            let (name, key) = (name.clone(), key.clone());
             async move {
                 let kind = d.receiver.kind.name();
-                let result = self.post(&d.receiver.name, deadline, |n| (n.url().to_string(), n.body(report, d.severity))).await;
+                let receiver = d.receiver.name.clone();
+                if key.as_deref().is_some_and(|k| self.delivered.contains(k, &receiver)) {
+                    tracing::info!(alarm = %name, receiver = %receiver, kind, "already delivered by an earlier attempt of this event; not posted again");
+                    return (DeliveryResult { receiver, kind, alarm: name, ok: true, error: None, already_delivered: true }, false);
+                }
+                let result = self.post(&receiver, deadline, |n| (n.url().to_string(), n.body(report, d.severity))).await;
                 match &result {
-                    Ok(()) => tracing::info!(alarm = %name, receiver = %d.receiver.name, kind, severity = d.severity.as_str(), "delivered"),
-                    Err(f) => tracing::error!(alarm = %name, receiver = %d.receiver.name, kind, error = %f.message, "delivery failed"),
+                    Ok(()) => {
+                        tracing::info!(alarm = %name, receiver = %receiver, kind, severity = d.severity.as_str(), "delivered");
+                        if let Some(k) = &key {
+                            self.delivered.insert(k, &receiver);
+                        }
+                    }
+                    Err(f) => tracing::error!(alarm = %name, receiver = %receiver, kind, error = %f.message, "delivery failed"),
                 }
                 let retryable = result.as_ref().is_err_and(|f| f.retryable);
-                (DeliveryResult { receiver: d.receiver.name.clone(), kind, alarm: name, ok: result.is_ok(), error: result.err().map(|f| f.message) }, retryable)
+                (DeliveryResult { receiver, kind, alarm: name, ok: result.is_ok(), error: result.err().map(|f| f.message), already_delivered: false }, retryable)
             }
         });
         let results = futures::future::join_all(jobs).await;
@@ -312,7 +329,7 @@ impl App {
             if let Err(e) = &result {
                 tracing::error!(receiver = %name, error = %e, "follow-up not delivered");
             }
-            DeliveryResult { receiver: name.clone(), kind: "follow-up", alarm: f.alarm_name.clone(), ok: result.is_ok(), error: result.err() }
+            DeliveryResult { receiver: name.clone(), kind: "follow-up", alarm: f.alarm_name.clone(), ok: result.is_ok(), error: result.err(), already_delivered: false }
         });
         futures::future::join_all(jobs).await
     }
@@ -401,6 +418,30 @@ route:
         assert!(e.starts_with("not delivered to every receiver for \"deepgram-high-gpu"), "{e}");
         assert!(e.contains("slack-sre: Slack answered HTTP 429: rate_limited (attempt 1); gave up: waiting 30.") && e.contains("deadline"), "{e}");
         assert!(e.ends_with("(delivered: pager)"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_retried_event_posts_again_only_to_the_receiver_that_failed() {
+        let s = MockServer::start().await;
+        // Slack: once for the ALARM (not again on the retry), once for the OK below.
+        Mock::given(method("POST")).and(path("/slack")).respond_with(ResponseTemplate::new(200).set_body_string("ok")).expect(2).mount(&s).await;
+        // PagerDuty is down for the first attempt (both tries) and back for Lambda's retry and the OK.
+        Mock::given(method("POST")).and(path("/pd")).respond_with(ResponseTemplate::new(502)).up_to_n_times(2).expect(2).mount(&s).await;
+        Mock::given(method("POST")).and(path("/pd")).respond_with(ResponseTemplate::new(202)).expect(2).mount(&s).await;
+        let app = app(&s);
+        let e = app.handle(&event("sns-gpu-utilization-alarm.json")).await.unwrap_err();
+        assert!(matches!(e, HandleError::RetryableFailures { .. }), "{e:?}");
+        let summary = app.handle(&event("sns-gpu-utilization-alarm.json")).await.unwrap();
+        let slack = summary.deliveries.iter().find(|d| d.receiver == "slack-sre").unwrap();
+        assert!(slack.ok && slack.already_delivered, "{slack:?}");
+        let pager = summary.deliveries.iter().find(|d| d.receiver == "pager").unwrap();
+        assert!(pager.ok && !pager.already_delivered, "{pager:?}");
+        // The same alarm's next state change is a new notification: delivered to both.
+        let mut ok = event("sns-gpu-utilization-alarm.json");
+        let msg = ok["Records"][0]["Sns"]["Message"].as_str().unwrap().replace("\"NewStateValue\":\"ALARM\"", "\"NewStateValue\":\"OK\"").replace("14:07:31.512", "14:31:02.004");
+        ok["Records"][0]["Sns"]["Message"] = Value::String(msg);
+        let summary = app.handle(&ok).await.unwrap();
+        assert!(summary.deliveries.iter().all(|d| d.ok && !d.already_delivered), "{:?}", summary.deliveries);
     }
 
     #[test]

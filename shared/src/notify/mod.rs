@@ -2,6 +2,7 @@
 //! `notify/<receiver>` packages. Each says whether a failure is worth retrying; [`http`] does the
 //! retrying, honouring `Retry-After`.
 
+pub mod delivered;
 pub mod http;
 pub mod pagerduty;
 pub mod slack;
