@@ -322,6 +322,17 @@ pub struct Alarm {
 }
 
 impl Alarm {
+    /// One state change of this alarm, the same however often or by whichever route it is
+    /// delivered: `<identity>@<state change time>`. `None` without a state change time.
+    pub fn state_change_key(&self) -> Option<String> {
+        self.state_change_time.map(|t| format!("{}@{}", self.identity(), t.to_rfc3339()))
+    }
+
+    /// This alarm in one delivery (SNS message, EventBridge event): `<delivery id>/<identity>`.
+    pub fn delivery_key(&self) -> Option<String> {
+        self.origin.delivery_id().map(|id| format!("{id}/{}", self.identity()))
+    }
+
     /// The key that ties ALARM and OK of the same alarm together (PagerDuty dedup).
     pub fn identity(&self) -> String {
         match &self.arn {

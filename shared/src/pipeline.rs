@@ -65,7 +65,7 @@ pub async fn reports(notifications: Vec<Notification>, enrich: &EnrichMode) -> V
     for n in notifications {
         // SNS can put the same message twice in one batch (see the runtime's own fixture).
         let id = match &n {
-            Notification::Alarm(a) => a.origin.delivery_id().map(|id| format!("{id}/{}", a.identity())),
+            Notification::Alarm(a) => a.delivery_key(),
             Notification::Plain(p) => p.origin.delivery_id().map(str::to_string),
         };
         if let Some(id) = id {
@@ -152,8 +152,9 @@ pub enum HandleError {
     #[error("every receiver failed for {alarm:?}: {}", .failures.join("; "))]
     AllReceiversFailed { alarm: String, failures: Vec<String> },
     /// Some receivers got it, others failed in a way a later attempt can fix (rate limited past the
-    /// deadline, 5xx, network): the event is retried rather than the message dropped. Receivers
-    /// that already have it may see it again; PagerDuty collapses it by `dedup_key`.
+    /// deadline, 5xx, network): the event is retried rather than the message dropped. A retry on
+    /// this instance skips the receivers that already have it ([`Delivered`]); on another it
+    /// repeats, and PagerDuty collapses it by `dedup_key`.
     #[error("not delivered to every receiver for {alarm:?}, a retry can: {} (delivered: {})", .failures.join("; "), .delivered.join(", "))]
     RetryableFailures { alarm: String, failures: Vec<String>, delivered: Vec<String> },
 }
@@ -196,7 +197,7 @@ impl App {
         let r = self.receivers.iter().find(|r| r.spec.name == name).ok_or_else(|| Failure::permanent(format!("receiver {name:?} is not configured")))?;
         let n = self.notifier(r).await.map_err(|e| Failure::permanent(format!("secret: {e}")))?;
         let (url, body) = message(n.as_ref());
-        http::deliver_to(&self.http, n.as_ref(), &url, &body, &self.retry, deadline).await
+        http::deliver(&self.http, n.as_ref(), &url, &body, &self.retry, deadline).await
     }
 
     /// Runs the whole flow for one event with [`DEFAULT_BUDGET`].
@@ -323,7 +324,7 @@ impl App {
 
     /// Tells the named receivers about a remediation decision. Unknown names are reported, not
     /// skipped silently.
-    pub async fn follow_up(&self, receivers: &[String], f: &FollowUp, deadline: tokio::time::Instant) -> Vec<DeliveryResult> {
+    pub async fn follow_up(&self, receivers: &[String], f: &FollowUp, deadline: Instant) -> Vec<DeliveryResult> {
         let jobs = receivers.iter().map(|name| async move {
             let result = self.post(name, deadline, |n| n.follow_up(f)).await.map_err(|f| f.message);
             if let Err(e) = &result {

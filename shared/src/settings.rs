@@ -125,9 +125,8 @@ pub fn remediation() -> Result<RemediationSettings, SettingsError> {
         cooldown: chrono::Duration::minutes(int("SAGEALARM_REMEDIATE_COOLDOWN_MIN", 15, 0..=1440)?),
     };
     let frequency_s = int("SAGEALARM_REMEDIATE_FREQUENCY_S", 10, 10..=300)? as i32;
-    if !crate::remediate::FREQUENCIES_S.contains(&frequency_s) {
-        return Err(SettingsError::Invalid { name: "SAGEALARM_REMEDIATE_FREQUENCY_S", message: format!("{frequency_s} is not one of 10, 30, 60, 120, 180, 240, 300") });
-    }
+    crate::remediate::check_frequency(frequency_s)
+        .map_err(|accepted| SettingsError::Invalid { name: "SAGEALARM_REMEDIATE_FREQUENCY_S", message: format!("{frequency_s} is not one of {accepted}") })?;
     Ok(RemediationSettings { policy, frequency_s })
 }
 

@@ -91,7 +91,8 @@ impl SlackActions {
     }
 
     fn first_time(&self, signature: &str, now: i64) -> bool {
-        let Ok(mut seen) = self.seen.lock() else { return true };
+        // A poisoned lock still holds the signatures: a panic elsewhere must not open the door to replays.
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         while seen.front().is_some_and(|(t, _)| now - t > MAX_AGE_S) {
             seen.pop_front();
         }
@@ -124,7 +125,7 @@ struct Click {
 impl Click {
     fn parse(body: &[u8]) -> Result<Self, String> {
         let body = std::str::from_utf8(body).map_err(|_| "body is not UTF-8")?;
-        let payload = form_value(body, "payload").ok_or("no `payload` field in the form body (not a Slack interaction)")?;
+        let payload = form_urlencoded::parse(body.as_bytes()).find(|(k, _)| k == "payload").map(|(_, v)| v).ok_or("no `payload` field in the form body (not a Slack interaction)")?;
         let v: Value = serde_json::from_str(&payload).map_err(|e| format!("payload is not JSON: {e}"))?;
         if v["type"] != "block_actions" {
             return Err(format!("interaction type {} is not block_actions", v["type"]));
@@ -143,14 +144,6 @@ impl Click {
         let user_name = Some(s("/user/username")).filter(|n| !n.is_empty()).unwrap_or_else(|| s("/user/name"));
         Ok(Self { user_id, user_name, channel_id: s("/channel/id"), response_url: Some(s("/response_url")).filter(|u| !u.is_empty()), request })
     }
-}
-
-/// One field of an `application/x-www-form-urlencoded` body.
-fn form_value(body: &str, key: &str) -> Option<String> {
-    body.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=')?;
-        (k == key).then(|| percent_encoding::percent_decode_str(&v.replace('+', " ")).decode_utf8_lossy().into_owned())
-    })
 }
 
 /// The raw body of a Function URL request: the signature is over these exact bytes.

@@ -44,19 +44,12 @@ impl Delivered {
     }
 }
 
-/// One notification, the same in every retry of its event: an alarm's identity, state and state
-/// change time (so a second topic carrying the same state change is the same notification too);
-/// otherwise the SNS message or EventBridge event id. `None`: nothing stable to remember it by.
+/// One notification, the same in every retry of its event: an alarm's state change (so a second
+/// topic carrying the same state change is the same notification too); otherwise the SNS message
+/// or EventBridge event id. `None`: nothing stable to remember it by.
 pub fn key(report: &Report) -> Option<String> {
     match report {
-        Report::Alarm(a) => {
-            let alarm = &a.alarm;
-            match (alarm.state_change_time, alarm.origin.delivery_id()) {
-                (Some(t), _) => Some(format!("{}|{}|{}", alarm.identity(), alarm.state.as_str(), t.to_rfc3339())),
-                (None, Some(id)) => Some(format!("{id}|{}", alarm.identity())),
-                (None, None) => None,
-            }
-        }
+        Report::Alarm(a) => a.alarm.state_change_key().or_else(|| a.alarm.delivery_key()),
         Report::Plain(p) => p.origin.delivery_id().map(str::to_string),
     }
 }

@@ -69,15 +69,10 @@ fn secs(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
 }
 
-/// Posts `body` to the notifier's URL, retrying as the policy and `deadline` allow. Returns the
-/// last failure when it gives up; giving up for the deadline says so.
-pub async fn deliver(client: &reqwest::Client, n: &dyn Notifier, body: &Value, policy: &RetryPolicy, deadline: Instant) -> Result<(), Failure> {
-    deliver_to(client, n, n.url(), body, policy, deadline).await
-}
-
-/// [`deliver`] to another URL of the same destination (PagerDuty change events), read by the
-/// same notifier.
-pub async fn deliver_to(client: &reqwest::Client, n: &dyn Notifier, url: &str, body: &Value, policy: &RetryPolicy, deadline: Instant) -> Result<(), Failure> {
+/// Posts `body` to `url` (the notifier's, or another of the same destination: PagerDuty change
+/// events), retrying as the policy and `deadline` allow; `n` reads the answers. Returns the last
+/// failure when it gives up; giving up for the deadline says so.
+pub async fn deliver(client: &reqwest::Client, n: &dyn Notifier, url: &str, body: &Value, policy: &RetryPolicy, deadline: Instant) -> Result<(), Failure> {
     let mut backoff = ExponentialBuilder::default()
         .with_min_delay(policy.min_delay)
         .with_max_delay(policy.max_delay)
@@ -139,6 +134,11 @@ mod tests {
         }
     }
 
+    /// [`deliver`] to the notifier's own URL.
+    async fn send(n: &dyn Notifier, body: &Value, policy: &RetryPolicy, deadline: Instant) -> Result<(), Failure> {
+        deliver(&client(policy), n, n.url(), body, policy, deadline).await
+    }
+
     fn in_secs(s: u64) -> Instant {
         Instant::now() + Duration::from_secs(s)
     }
@@ -163,7 +163,7 @@ mod tests {
     async fn slack_ok() {
         let s = MockServer::start().await;
         reply(&s, "/slack", ResponseTemplate::new(200).set_body_string("ok"), 1).await;
-        deliver(&client(&fast()), &slack(&s), &serde_json::json!({"text":"x"}), &fast(), in_secs(30)).await.unwrap();
+        send(&slack(&s), &serde_json::json!({"text":"x"}), &fast(), in_secs(30)).await.unwrap();
     }
 
     #[tokio::test]
@@ -172,7 +172,7 @@ mod tests {
         reply(&s, "/slack", rate_limited("1"), 1).await;
         reply(&s, "/slack", ResponseTemplate::new(200).set_body_string("ok"), 1).await;
         let t = Instant::now();
-        deliver(&client(&fast()), &slack(&s), &serde_json::json!({}), &fast(), in_secs(30)).await.unwrap();
+        send(&slack(&s), &serde_json::json!({}), &fast(), in_secs(30)).await.unwrap();
         assert!(t.elapsed() >= Duration::from_millis(950), "waited only {:?}", t.elapsed());
     }
 
@@ -183,7 +183,7 @@ mod tests {
         reply(&s, "/slack", rate_limited("0.2"), 8).await;
         reply(&s, "/slack", ResponseTemplate::new(200).set_body_string("ok"), 1).await;
         let t = Instant::now();
-        deliver(&client(&fast()), &slack(&s), &serde_json::json!({}), &fast(), in_secs(30)).await.unwrap();
+        send(&slack(&s), &serde_json::json!({}), &fast(), in_secs(30)).await.unwrap();
         // 8 waits of 0.2 s plus up to 0.1 s of jitter each.
         let took = t.elapsed();
         assert!(took >= Duration::from_millis(1600) && took < Duration::from_millis(5000), "took {took:?}");
@@ -194,12 +194,12 @@ mod tests {
         let s = MockServer::start().await;
         reply(&s, "/slack", ResponseTemplate::new(503).insert_header("Retry-After", "0.1"), 6).await;
         reply(&s, "/slack", ResponseTemplate::new(200).set_body_string("ok"), 1).await;
-        deliver(&client(&fast()), &slack(&s), &serde_json::json!({}), &fast(), in_secs(30)).await.unwrap();
+        send(&slack(&s), &serde_json::json!({}), &fast(), in_secs(30)).await.unwrap();
 
         // A 500's Retry-After is not a pace: max_retries (3) backoffs, then its failure.
         let s = MockServer::start().await;
         reply(&s, "/slack", ResponseTemplate::new(500).insert_header("Retry-After", "0.1"), 4).await;
-        let f = deliver(&client(&fast()), &slack(&s), &serde_json::json!({}), &fast(), in_secs(30)).await.unwrap_err();
+        let f = send(&slack(&s), &serde_json::json!({}), &fast(), in_secs(30)).await.unwrap_err();
         assert!(f.retryable && f.message.starts_with("Slack answered HTTP 500"), "{f:?}");
     }
 
@@ -209,7 +209,7 @@ mod tests {
         reply(&s, "/slack", rate_limited("3"), 1).await;
         let t = Instant::now();
         // 3 s of Retry-After, 2 s request timeout, 0.1 s margin: does not fit in 4 s.
-        let f = deliver(&client(&fast()), &slack(&s), &serde_json::json!({}), &fast(), in_secs(4)).await.unwrap_err();
+        let f = send(&slack(&s), &serde_json::json!({}), &fast(), in_secs(4)).await.unwrap_err();
         assert!(t.elapsed() < Duration::from_secs(1), "it waited: {:?}", t.elapsed());
         assert!(f.retryable, "{f:?}");
         assert!(f.message.starts_with("Slack answered HTTP 429: rate_limited (attempt 1); gave up: waiting 3."), "{}", f.message);
@@ -222,7 +222,7 @@ mod tests {
         let s = MockServer::start().await;
         Mock::given(method("POST")).and(path("/slack")).respond_with(rate_limited("0.5")).mount(&s).await;
         let t = Instant::now();
-        let f = deliver(&client(&fast()), &slack(&s), &serde_json::json!({}), &fast(), in_secs(5)).await.unwrap_err();
+        let f = send(&slack(&s), &serde_json::json!({}), &fast(), in_secs(5)).await.unwrap_err();
         // The last retry may begin at 5 - 2 - 0.1 = 2.9 s: several 429s were waited, then it stopped.
         let took = t.elapsed();
         assert!(took >= Duration::from_millis(2000) && took < Duration::from_millis(3100), "took {took:?}");
@@ -235,7 +235,7 @@ mod tests {
     async fn retry_after_longer_than_the_deadline_gives_up_retryably() {
         let s = MockServer::start().await;
         reply(&s, "/slack", rate_limited("3600"), 1).await;
-        let f = deliver(&client(&fast()), &slack(&s), &serde_json::json!({}), &fast(), in_secs(300)).await.unwrap_err();
+        let f = send(&slack(&s), &serde_json::json!({}), &fast(), in_secs(300)).await.unwrap_err();
         assert!(f.retryable && f.message.contains("429") && f.message.contains("deadline"), "{f:?}");
     }
 
@@ -244,14 +244,14 @@ mod tests {
         let s = MockServer::start().await;
         reply(&s, "/slack", ResponseTemplate::new(500).set_body_string("rollup_error"), 2).await;
         reply(&s, "/slack", ResponseTemplate::new(200).set_body_string("ok"), 1).await;
-        deliver(&client(&fast()), &slack(&s), &serde_json::json!({}), &fast(), in_secs(30)).await.unwrap();
+        send(&slack(&s), &serde_json::json!({}), &fast(), in_secs(30)).await.unwrap();
     }
 
     #[tokio::test]
     async fn slack_400_is_not_retried_and_says_why() {
         let s = MockServer::start().await;
         reply(&s, "/slack", ResponseTemplate::new(400).set_body_string("invalid_blocks"), 1).await;
-        let f = deliver(&client(&fast()), &slack(&s), &serde_json::json!({}), &fast(), in_secs(30)).await.unwrap_err();
+        let f = send(&slack(&s), &serde_json::json!({}), &fast(), in_secs(30)).await.unwrap_err();
         assert!(!f.retryable);
         assert_eq!(f.message, "Slack answered HTTP 400: invalid_blocks");
         assert!(!f.message.contains(&s.uri()), "webhook URL leaked");
@@ -261,23 +261,23 @@ mod tests {
     async fn pagerduty_202_400_429() {
         let s = MockServer::start().await;
         reply(&s, "/pd", ResponseTemplate::new(202).set_body_string(r#"{"status":"success"}"#), 1).await;
-        deliver(&client(&fast()), &pd(&s), &serde_json::json!({}), &fast(), in_secs(30)).await.unwrap();
+        send(&pd(&s), &serde_json::json!({}), &fast(), in_secs(30)).await.unwrap();
 
         let s = MockServer::start().await;
         reply(&s, "/pd", ResponseTemplate::new(400).set_body_string(r#"{"status":"invalid event","errors":["Length of 'routing_key' is incorrect"]}"#), 1).await;
-        let f = deliver(&client(&fast()), &pd(&s), &serde_json::json!({}), &fast(), in_secs(30)).await.unwrap_err();
+        let f = send(&pd(&s), &serde_json::json!({}), &fast(), in_secs(30)).await.unwrap_err();
         assert!(!f.retryable && f.message.contains("routing_key"), "{f:?}");
 
         let s = MockServer::start().await;
         reply(&s, "/pd", ResponseTemplate::new(429), 2).await;
         reply(&s, "/pd", ResponseTemplate::new(202), 1).await;
-        deliver(&client(&fast()), &pd(&s), &serde_json::json!({}), &fast(), in_secs(30)).await.unwrap();
+        send(&pd(&s), &serde_json::json!({}), &fast(), in_secs(30)).await.unwrap();
     }
 
     #[tokio::test]
     async fn network_errors_are_retried_then_reported_without_the_url() {
         let n = SlackNotifier { name: "gone".into(), webhook_url: Secret::new("http://127.0.0.1:9/services/T000/B000/SECRET") };
-        let f = deliver(&client(&fast()), &n, &serde_json::json!({}), &fast(), in_secs(30)).await.unwrap_err();
+        let f = send(&n, &serde_json::json!({}), &fast(), in_secs(30)).await.unwrap_err();
         assert!(f.retryable && f.message.starts_with("request failed"), "{f:?}");
         assert!(!f.message.contains("SECRET"));
     }

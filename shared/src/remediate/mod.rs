@@ -33,12 +33,25 @@ impl Action {
             Action::EnableEnhancedMetrics { .. } => "enable-enhanced-metrics",
         }
     }
+
+    /// The action a name stands for (in a routing rule, the opt-in tag), the inverse of [`name`](Self::name).
+    pub fn from_name(name: &str, frequency_s: i32) -> Option<Self> {
+        [Action::ScaleOut, Action::EnableEnhancedMetrics { frequency_s }].into_iter().find(|a| a.name() == name)
+    }
+}
+
+/// `frequency_s` when SageMaker accepts it; otherwise the accepted ones, listed.
+pub fn check_frequency(frequency_s: i32) -> Result<i32, String> {
+    if FREQUENCIES_S.contains(&frequency_s) {
+        return Ok(frequency_s);
+    }
+    Err(FREQUENCIES_S.map(|f| f.to_string()).join(", "))
 }
 
 impl std::fmt::Display for Action {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Action::ScaleOut => f.write_str("scale-out"),
+            Action::ScaleOut => f.write_str(self.name()),
             Action::EnableEnhancedMetrics { frequency_s } => write!(f, "enable-enhanced-metrics ({frequency_s} s)"),
         }
     }
@@ -67,7 +80,7 @@ impl AlarmRef {
         let endpoint = sm.and_then(|s| s.endpoint.clone()).ok_or("the alarm names no SageMaker endpoint")?;
         Ok(Self {
             alarm_name: alarm.name.clone(),
-            alarm_key: format!("{}@{}", alarm.identity(), alarm.state_change_time.map(|t| t.to_rfc3339()).unwrap_or_default()),
+            alarm_key: alarm.state_change_key().unwrap_or_else(|| format!("{}@", alarm.identity())),
             state: alarm.state,
             endpoint,
             variant: sm.and_then(|s| s.variant.clone()),
@@ -222,8 +235,8 @@ pub fn decide(f: &Facts, p: &Policy) -> Result<Plan, String> {
             Ok(Plan::ScaleOut { variant: f.variant.clone(), from, to: (from + p.step.max(1)).min(cap) })
         }
         Action::EnableEnhancedMetrics { frequency_s } => {
-            if !FREQUENCIES_S.contains(&frequency_s) {
-                return Err(format!("publish frequency {frequency_s} s is not one SageMaker accepts (10, 30, 60, 120, 180, 240, 300)"));
+            if let Err(accepted) = check_frequency(frequency_s) {
+                return Err(format!("publish frequency {frequency_s} s is not one SageMaker accepts ({accepted})"));
             }
             match f.enhanced_metrics {
                 Some((true, Some(cur))) if cur == frequency_s => Err(format!("enhanced metrics are already on at {cur} s")),

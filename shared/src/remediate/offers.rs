@@ -19,19 +19,19 @@ pub fn offers(r: &AlarmReport, receivers: &[String], policy: &Policy, frequency_
     };
     let mut out = vec![];
     for allowed in tag.split(',').map(str::trim) {
-        let (action, label) = match allowed {
-            "scale-out" => {
+        let Some(action) = Action::from_name(allowed, frequency_s) else { continue };
+        let label = match action {
+            Action::ScaleOut => {
                 let Some(v) = variant.filter(|v| v.serverless.is_none()) else { continue };
                 let Some(n) = v.current_instances.filter(|n| *n < policy.max_instances) else { continue };
-                (Action::ScaleOut, format!("Scale out {} to {}", v.name, (n + policy.step.max(1)).min(policy.max_instances)))
+                format!("Scale out {} to {}", v.name, (n + policy.step.max(1)).min(policy.max_instances))
             }
-            "enable-enhanced-metrics" => {
+            Action::EnableEnhancedMetrics { .. } => {
                 if info.enhanced_metrics.is_some_and(|m| m.enabled && m.frequency_s == Some(frequency_s)) {
                     continue;
                 }
-                (Action::EnableEnhancedMetrics { frequency_s }, format!("Enable enhanced metrics ({frequency_s} s)"))
+                format!("Enable enhanced metrics ({frequency_s} s)")
             }
-            _ => continue,
         };
         let req = Request { action, alarm: alarm.clone(), dry_run: false, requested_by: String::new(), receivers: receivers.to_vec() };
         let Ok(value) = serde_json::to_string(&req) else { continue };

@@ -296,9 +296,7 @@ fn node(doc: RouteDoc, path: &str, receivers: &[ReceiverSpec], parent_receivers:
 
 fn rule_actions(r: RemediateDoc, path: &str) -> Result<Vec<RuleAction>, ConfigError> {
     let frequency_s = r.frequency_s.unwrap_or(10);
-    if !crate::remediate::FREQUENCIES_S.contains(&frequency_s) {
-        return Err(invalid(format!("{path}.remediate.frequency_s"), format!("{frequency_s} is not one of 10, 30, 60, 120, 180, 240, 300")));
-    }
+    crate::remediate::check_frequency(frequency_s).map_err(|accepted| invalid(format!("{path}.remediate.frequency_s"), format!("{frequency_s} is not one of {accepted}")))?;
     if r.actions.0.is_empty() {
         return Err(invalid(format!("{path}.remediate.actions"), "name at least one action"));
     }
@@ -306,11 +304,8 @@ fn rule_actions(r: RemediateDoc, path: &str) -> Result<Vec<RuleAction>, ConfigEr
         .0
         .iter()
         .map(|a| {
-            let action = match a.as_str() {
-                "scale-out" => Action::ScaleOut,
-                "enable-enhanced-metrics" => Action::EnableEnhancedMetrics { frequency_s },
-                other => return Err(invalid(format!("{path}.remediate.actions"), format!("{other:?} is not scale-out or enable-enhanced-metrics"))),
-            };
+            let action = Action::from_name(a, frequency_s)
+                .ok_or_else(|| invalid(format!("{path}.remediate.actions"), format!("{a:?} is not scale-out or enable-enhanced-metrics")))?;
             Ok(RuleAction { action, dry_run: r.dry_run, rule: path.to_string() })
         })
         .collect()
