@@ -9,14 +9,12 @@ async fn world(name: &str, opt_in: Option<&str>) -> std::path::PathBuf {
     let sm = aws_sdk_sagemaker::Client::new(&sdk);
     seed_endpoint(&sm, &World::scenario("even", name).unwrap()).await.unwrap();
     if let Some(v) = opt_in {
-        let arn = sm.describe_endpoint().endpoint_name(name).send().await.unwrap().endpoint_arn().unwrap().to_string();
-        sm.add_tags().resource_arn(arn).tags(aws_sdk_sagemaker::types::Tag::builder().key("sagealarm:remediate").value(v).build()).send().await.unwrap();
+        sagealarm_testkit::opt_in(&sm, name, v).await.unwrap();
     }
     let alarm = format!("{name}-concurrency");
     sagealarm_testkit::seed_alarm(&sdk, &alarm, aws_sdk_cloudwatch::types::StateValue::Alarm).await.unwrap();
-    let event = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../events/sns-high-concurrency-alarm.json")).unwrap();
     let path = std::env::temp_dir().join(format!("{name}.json"));
-    std::fs::write(&path, event.replace("deepgram-prod", name).replace("deepgram-high-concurrency", &alarm)).unwrap();
+    std::fs::write(&path, sagealarm_testkit::concurrency_alarm_event(name, &alarm).unwrap()).unwrap();
     path
 }
 

@@ -7,7 +7,7 @@ use chrono::{Duration, Utc};
 use sagealarm::model::{Alarm, Notification};
 use sagealarm::remediate::aws::Remediator;
 use aws_sdk_cloudwatch::types::StateValue;
-use sagealarm::remediate::{Action, AlarmRef, Policy, OPT_IN_TAG};
+use sagealarm::remediate::{Action, AlarmRef, Policy};
 use sagealarm_testkit::{emulators, seed_endpoint, World};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -17,8 +17,7 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 /// `now`: the remediation function asks CloudWatch whether it is still in ALARM.
 async fn alarm(sdk: &aws_config::SdkConfig, endpoint: &str, now: StateValue) -> AlarmRef {
     let name = format!("{endpoint}-concurrency");
-    let raw = std::fs::read_to_string(format!("{}/../events/sns-high-concurrency-alarm.json", env!("CARGO_MANIFEST_DIR"))).unwrap();
-    let raw = raw.replace("deepgram-prod", endpoint).replace("deepgram-high-concurrency", &name);
+    let raw = sagealarm_testkit::concurrency_alarm_event(endpoint, &name).unwrap();
     let a: Alarm = match sagealarm::intake::parse_bytes(raw.as_bytes()).unwrap().remove(0) {
         Notification::Alarm(a) => *a,
         Notification::Plain(_) => panic!("not an alarm"),
@@ -34,9 +33,7 @@ async fn endpoint(opt_in: Option<&str>) -> (String, aws_config::SdkConfig) {
     let sdk = sagealarm_testkit::sdk().await;
     seed_endpoint(&aws_sdk_sagemaker::Client::new(&sdk), &World::scenario("even", &name).unwrap()).await.unwrap();
     if let Some(v) = opt_in {
-        let sm = aws_sdk_sagemaker::Client::new(&sdk);
-        let arn = sm.describe_endpoint().endpoint_name(&name).send().await.unwrap().endpoint_arn().unwrap().to_string();
-        sm.add_tags().resource_arn(arn).tags(aws_sdk_sagemaker::types::Tag::builder().key(OPT_IN_TAG).value(v).build()).send().await.unwrap();
+        sagealarm_testkit::opt_in(&aws_sdk_sagemaker::Client::new(&sdk), &name, v).await.unwrap();
     }
     (name, sdk)
 }

@@ -114,6 +114,24 @@ pub async fn seed_alarm(sdk: &aws_config::SdkConfig, name: &str, state: aws_sdk_
     Ok(())
 }
 
+/// Opts `endpoint` in to `actions` (`scale-out`, …) with its `sagealarm:remediate` tag, as an
+/// operator would.
+pub async fn opt_in(sm: &aws_sdk_sagemaker::Client, endpoint: &str, actions: &str) -> Result<()> {
+    let d = sm.describe_endpoint().endpoint_name(endpoint).send().await.context("DescribeEndpoint")?;
+    let arn = d.endpoint_arn().context("DescribeEndpoint returned no ARN")?;
+    let tag = aws_sdk_sagemaker::types::Tag::builder().key(sagealarm::remediate::OPT_IN_TAG).value(actions).build();
+    sm.add_tags().resource_arn(arn).tags(tag).send().await.context("AddTags")?;
+    Ok(())
+}
+
+/// The sample concurrency ALARM notification (`events/sns-high-concurrency-alarm.json`), about
+/// `endpoint` and from the alarm named `alarm`.
+pub fn concurrency_alarm_event(endpoint: &str, alarm: &str) -> Result<String> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/sns-high-concurrency-alarm.json");
+    let raw = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+    Ok(raw.replace("deepgram-prod", endpoint).replace("deepgram-high-concurrency", alarm))
+}
+
 pub async fn seed_endpoint(sm: &aws_sdk_sagemaker::Client, w: &World) -> Result<()> {
     let model = format!("{}-model", w.endpoint);
     sm.create_model()
