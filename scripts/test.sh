@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# The test command (README): every unit, delivery, CLI and enrichment test of the workspace,
+# The test command (README): `cargo fmt --check`, `cargo clippy -D warnings`, then every unit,
+# delivery, CLI, architecture (import circles) and enrichment test of the workspace,
 # the enrichment ones against emulated AWS (LocalStack + moto on loopback), which this script
 # installs (Python venvs, once), starts, and stops by PID when it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo fetch --locked 2>/dev/null || cargo fetch
+# Gates first, cheapest first: formatting (rustfmt.toml), then lints as errors on every target.
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
 # Compile first: the emulators need not idle through the build.
 cargo test --workspace --locked --no-run
 scripts/emulators.sh install

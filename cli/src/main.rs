@@ -3,12 +3,13 @@
 //! delivery fails.
 
 use clap::{Parser, Subcommand, ValueEnum};
+use sagealarm::app::{self, settings, App, EnrichMode};
+use sagealarm::deliver::http::RetryPolicy;
+use sagealarm::deliver::{pagerduty, slack, Routing};
 use sagealarm::intake;
-use sagealarm::notify::http::RetryPolicy;
-use sagealarm::pipeline::{self, App, EnrichMode};
-use sagealarm::render;
+use sagealarm::model::Severity;
 use sagealarm::report::Report;
-use sagealarm::route::{Facts, ReceiverKind, Routes, Severity};
+use sagealarm::route::Facts;
 use sagealarm::secrets::SecretResolver;
 use std::process::ExitCode;
 
@@ -104,22 +105,22 @@ async fn enrich_mode(no_enrich: bool) -> Result<EnrichMode, String> {
         return Ok(EnrichMode::Off("disabled (--no-enrich)".into()));
     }
     let sdk = sagealarm::aws_config().await;
-    sagealarm::settings::enrich_mode(&sdk).map_err(|e| e.to_string())
+    EnrichMode::from_env(&sdk).map_err(|e| e.to_string())
 }
 
 async fn run(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::CheckConfig { routes } => match sagealarm::settings::routes_from_file(&routes) {
+        Command::CheckConfig { routes } => match app::routing_from_file(&routes) {
             Ok(r) => {
-                for rec in r.receivers() {
-                    println!("{}", serde_json::json!({ "receiver": rec.name, "kind": rec.kind.name(), "secret": rec.kind.secret().describe() }));
+                for rec in &r.receivers {
+                    println!("{}", serde_json::json!({ "receiver": rec.name, "kind": rec.kind, "secret": rec.settings.secret().describe() }));
                 }
                 ExitCode::SUCCESS
             }
             Err(e) => fail(2, &e.to_string()),
         },
         Command::Render { event, format, no_enrich, config } => {
-            let routes = match config.as_deref().map(sagealarm::settings::routes_from_file).transpose() {
+            let routing = match config.as_deref().map(app::routing_from_file).transpose() {
                 Ok(r) => r,
                 Err(e) => return fail(2, &e.to_string()),
             };
@@ -131,11 +132,11 @@ async fn run(cli: Cli) -> ExitCode {
                 Ok(m) => m,
                 Err(e) => return fail(2, &e),
             };
-            for report in pipeline::reports(notifications, &enrich).await {
-                for severity in severities(&report, routes.as_ref(), format) {
+            for report in app::reports(notifications, &enrich).await {
+                for severity in severities(&report, routing.as_ref(), format) {
                     let body = match format {
-                        Format::Slack => render::slack::render(&report),
-                        Format::Pagerduty => render::pagerduty::render(&report, PLACEHOLDER_ROUTING_KEY, severity),
+                        Format::Slack => slack::render::render(&report, &[]),
+                        Format::Pagerduty => pagerduty::render::render(&report, PLACEHOLDER_ROUTING_KEY, severity),
                     };
                     println!("{body}");
                 }
@@ -154,7 +155,7 @@ async fn run(cli: Cli) -> ExitCode {
                 None => vec![Action::ScaleOut, Action::EnableEnhancedMetrics { frequency_s: frequency }],
             };
             // The same limits as the remediation function: SAGEALARM_REMEDIATE_* variables.
-            let policy = match sagealarm::settings::remediation() {
+            let policy = match settings::remediation() {
                 Ok(r) => r.policy,
                 Err(e) => return fail(2, &e.to_string()),
             };
@@ -163,7 +164,8 @@ async fn run(cli: Cli) -> ExitCode {
             for n in alarms {
                 if let sagealarm::model::Notification::Alarm(a) = n {
                     any = true;
-                    let alarm = match sagealarm::remediate::AlarmRef::of(&a) {
+                    let target = sagealarm::target::resolve(&a);
+                    let alarm = match sagealarm::remediate::AlarmRef::of(&a, &target) {
                         Ok(r) => r,
                         Err(e) => return fail(2, &format!("{event}: {}: {e}", a.name)),
                     };
@@ -181,32 +183,32 @@ async fn run(cli: Cli) -> ExitCode {
         }
         Command::Send { event, config, no_enrich } => {
             // AWS is only needed for SSM/Secrets Manager references (and routes from SSM).
-            let routes = match config {
-                Some(path) => sagealarm::settings::routes_from_file(&path),
-                None => sagealarm::settings::load_routes(Some(&sagealarm::aws_config().await)).await,
+            let routing = match config {
+                Some(path) => app::routing_from_file(&path),
+                None => app::load_routing(Some(&sagealarm::aws_config().await)).await,
             };
-            let routes = match routes {
+            let routing = match routing {
                 Ok(r) => r,
                 Err(e) => return fail(2, &e.to_string()),
             };
-            let needs_aws = routes.receivers().iter().any(|r| r.kind.secret().needs_aws());
+            let needs_aws = routing.receivers.iter().any(|r| r.settings.secret().needs_aws());
             let sdk = if needs_aws { Some(sagealarm::aws_config().await) } else { None };
             let value = match read_event(&event) {
                 Ok(v) => v,
                 Err(e) => return fail(2, &e),
             };
-            let secrets = SecretResolver::new(sdk.as_ref(), sagealarm::settings::allow_plaintext_secrets());
+            let secrets = SecretResolver::new(sdk.as_ref(), settings::allow_plaintext_secrets());
             let enrich = match enrich_mode(no_enrich).await {
                 Ok(m) => m,
                 Err(e) => return fail(2, &e),
             };
-            let app = App::new(routes, secrets, enrich, RetryPolicy::default());
+            let app = App::new(routing, secrets, enrich, RetryPolicy::default());
             match app.handle(&value).await {
                 Ok(summary) => {
                     println!("{}", serde_json::to_string(&summary).unwrap_or_default());
                     ExitCode::SUCCESS
                 }
-                Err(pipeline::HandleError::Intake(e)) => fail(2, &format!("{event}: {e}")),
+                Err(app::HandleError::Intake(e)) => fail(2, &format!("{event}: {e}")),
                 Err(e) => fail(1, &e.to_string()),
             }
         }
@@ -215,12 +217,12 @@ async fn run(cli: Cli) -> ExitCode {
 
 /// Without a routing document: one body at the default severity. With one: one body per routed
 /// receiver of the requested format, at that route's severity.
-fn severities(report: &Report, routes: Option<&Routes>, format: Format) -> Vec<Severity> {
-    let Some(routes) = routes else { return vec![Severity::Error] };
-    routes
-        .route(&Facts::of(report))
-        .into_iter()
-        .filter(|d| matches!((&d.receiver.kind, format), (ReceiverKind::Slack { .. }, Format::Slack) | (ReceiverKind::PagerDuty { .. }, Format::Pagerduty)))
-        .map(|d| d.severity)
-        .collect()
+fn severities(report: &Report, routing: Option<&Routing>, format: Format) -> Vec<Severity> {
+    let Some(routing) = routing else { return vec![Severity::Error] };
+    let kind = match format {
+        Format::Slack => slack::REGISTRATION.kind,
+        Format::Pagerduty => pagerduty::REGISTRATION.kind,
+    };
+    let kind_of = |name: &str| routing.receivers.iter().find(|r| r.name == name).map(|r| r.kind);
+    routing.routes.evaluate(&Facts::of(report)).deliveries.into_iter().filter(|d| kind_of(&d.receiver.name) == Some(kind)).map(|d| d.severity).collect()
 }

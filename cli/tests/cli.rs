@@ -33,7 +33,7 @@ fn render_gives_valid_slack_and_pagerduty_bodies_for_every_event() {
             assert!(!lines.is_empty(), "{ev}: no output");
             for line in lines {
                 let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{ev}: not JSON: {e}"));
-                let check = if format == "slack" { sagealarm::render::slack::check_limits(&v) } else { sagealarm::render::pagerduty::check_event(&v) };
+                let check = if format == "slack" { sagealarm::deliver::slack::render::check_limits(&v) } else { sagealarm::deliver::pagerduty::render::check_event(&v) };
                 check.unwrap_or_else(|e| panic!("{ev} {format}: {e}"));
             }
         }

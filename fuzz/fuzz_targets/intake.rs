@@ -3,15 +3,15 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sagealarm::pipeline::{reports, EnrichMode};
-use sagealarm::render::{pagerduty, slack};
-use sagealarm::route::{Facts, Routes};
+use sagealarm::app::{reports, EnrichMode};
+use sagealarm::deliver::{pagerduty::render as pagerduty, slack::render as slack, Routing};
+use sagealarm::route::Facts;
 use std::sync::OnceLock;
 
-fn routes() -> &'static Routes {
-    static R: OnceLock<Routes> = OnceLock::new();
+fn routing() -> &'static Routing {
+    static R: OnceLock<Routing> = OnceLock::new();
     R.get_or_init(|| {
-        Routes::parse(include_str!("../../config/routes.example.yaml")).expect("the example routing document parses")
+        Routing::parse(include_str!("../../config/routes.example.yaml")).expect("the example routing document parses")
     })
 }
 
@@ -21,11 +21,11 @@ fuzz_target!(|data: &[u8]| {
     // Enrichment off never awaits anything: a plain executor is enough.
     let reports = futures::executor::block_on(reports(notifications, &EnrichMode::Off("fuzz".into())));
     for report in &reports {
-        let body = slack::render(report);
+        let body = slack::render(report, &[]);
         if let Err(e) = slack::check_limits(&body) {
             panic!("Slack limits broken: {e}\n{body:#}");
         }
-        for d in routes().route(&Facts::of(report)) {
+        for d in routing().routes.evaluate(&Facts::of(report)).deliveries {
             let ev = pagerduty::render(report, "0123456789abcdef0123456789abcdef", d.severity);
             if let Err(e) = pagerduty::check_event(&ev) {
                 panic!("PagerDuty event invalid: {e}\n{ev:#}");

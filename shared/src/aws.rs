@@ -45,7 +45,7 @@ where
         SdkError::ResponseError(_) => "unreadable response from the service".into(),
         other => other.to_string(),
     };
-    crate::render::text::truncate(&crate::intake::one_line(&line), 300)
+    crate::model::text::truncate(&crate::model::text::one_line(&line), 300)
 }
 
 /// SDK timestamps (the same type in every SDK crate) as chrono times.

@@ -1,27 +1,35 @@
 //! sagealarm: CloudWatch alarms on SageMaker endpoints, enriched and routed to Slack and PagerDuty.
 //!
-//! The data flows one way, one module per stage:
-//! [`intake`] (parse) → [`target`] (what it is about) → [`enrich`] (fetch) → [`report`] (one model)
-//! → [`render`] (Slack, PagerDuty bodies) → [`route`] + [`notify`] (deliver). [`pipeline`] wires
-//! them for the Lambda and the CLI; [`settings`] reads the environment.
+//! The data flows one way, one module per stage, each importing only the ones before it:
+//!
+//! [`intake`] (parse any envelope) → [`target`] (what the alarm is about) → [`enrich`] (ask AWS)
+//! → [`report`] (one model of what we know) → [`route`] (who gets it, what rules ask for)
+//! → [`render`] (text every destination shares) → [`deliver`] (one folder per destination).
+//!
+//! Below every stage: [`model`], the shared vocabulary, which imports nothing of the crate, and
+//! the AWS plumbing ([`aws`], [`secrets`], [`logging`]). Beside the flow: [`remediate`] (the
+//! guardrailed endpoint updates, read from a report) and [`slack_actions`] (a button click).
+//! Above everything: [`app`], the only module that knows every stage; nothing imports it.
+//! `tests/layers.rs` fails on any import circle between these modules.
+
+pub mod model;
 
 pub mod aws;
-pub mod enrich;
-pub mod intake;
-pub mod links;
 pub mod logging;
-pub mod model;
-pub mod notify;
-pub mod pipeline;
-pub mod remediate;
-pub mod render;
-pub mod report;
-pub mod route;
 pub mod secrets;
-pub mod settings;
-pub mod slack_actions;
-pub mod slack_signature;
+
+pub mod intake;
 pub mod target;
+pub mod enrich;
+pub mod report;
+pub mod remediate;
+pub mod route;
+pub mod render;
+pub mod deliver;
+
+pub mod slack_actions;
+
+pub mod app;
 
 pub use aws::AwsConfig;
 

@@ -10,7 +10,7 @@ use chrono::{Duration, Utc};
 use sagealarm::enrich::fleet::Verdict;
 use sagealarm::enrich::{EnrichSettings, Enricher, Enrichment};
 use sagealarm::model::{Alarm, Notification};
-use sagealarm::render::{pagerduty, slack};
+use sagealarm::deliver::{pagerduty::render as pagerduty, slack::render as slack};
 use sagealarm::report::{build_alarm, Report};
 use sagealarm_testkit::{emulators, seed, World};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -56,10 +56,11 @@ fn notes(e: &Enrichment) -> Vec<String> {
 
 /// Renders both bodies, checks their limits, returns the Slack message as text.
 fn rendered(a: Alarm, e: Enrichment) -> String {
-    let report = Report::Alarm(Box::new(build_alarm(a, e)));
-    let msg = slack::render(&report);
+    let target = sagealarm::target::resolve(&a);
+    let report = Report::Alarm(Box::new(build_alarm(a, target, e)));
+    let msg = slack::render(&report, &[]);
     slack::check_limits(&msg).unwrap();
-    pagerduty::check_event(&pagerduty::render(&report, "0123456789abcdef0123456789abcdef", sagealarm::route::Severity::Critical)).unwrap();
+    pagerduty::check_event(&pagerduty::render(&report, "0123456789abcdef0123456789abcdef", sagealarm::model::Severity::Critical)).unwrap();
     msg.to_string()
 }
 
@@ -72,7 +73,7 @@ async fn three_instances_one_hot_gpu_with_oom_in_its_logs() {
     assert_eq!(notes(&e), Vec::<String>::new(), "nothing should be missing");
 
     let info = e.endpoint.as_ref().unwrap();
-    assert_eq!(info.status, "InService");
+    assert_eq!(info.status, sagealarm::model::EndpointStatus::InService);
     assert_eq!(info.variants[0].instance_type.as_deref(), Some("ml.g4dn.12xlarge"));
 
     let f = e.fleet.as_ref().unwrap();

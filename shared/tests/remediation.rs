@@ -7,7 +7,7 @@ use chrono::{Duration, Utc};
 use sagealarm::model::{Alarm, Notification};
 use sagealarm::remediate::aws::Remediator;
 use aws_sdk_cloudwatch::types::StateValue;
-use sagealarm::remediate::{Action, AlarmRef, Policy};
+use sagealarm::remediate::{Action, AlarmRef, Decision, Policy};
 use sagealarm_testkit::{emulators, seed_endpoint, World};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -23,7 +23,8 @@ async fn alarm(sdk: &aws_config::SdkConfig, endpoint: &str, now: StateValue) -> 
         Notification::Plain(_) => panic!("not an alarm"),
     };
     sagealarm_testkit::seed_alarm(sdk, &name, now).await.unwrap();
-    AlarmRef::of(&a).unwrap()
+    let target = sagealarm::target::resolve(&a);
+    AlarmRef::of(&a, &target).unwrap()
 }
 
 /// A fresh 3-instance endpoint, optionally tagged; moto sets LastModifiedTime to now, so the
@@ -50,19 +51,19 @@ async fn not_opted_in_is_refused_and_opted_in_dry_run_explains_without_changing(
     let (name, sdk) = endpoint(None).await;
     let r = Remediator::new(&sdk, policy());
     let o = r.run(&alarm(&sdk, &name, StateValue::Alarm).await, Action::ScaleOut, true, Utc::now()).await;
-    assert_eq!((o.decision, o.reason.as_str()), ("refused", format!("endpoint {name} has not opted in: tag it sagealarm:remediate=scale-out").as_str()));
+    assert_eq!((o.decision, o.reason.as_str()), (Decision::Refused, format!("endpoint {name} has not opted in: tag it sagealarm:remediate=scale-out").as_str()));
 
     let (name, sdk) = endpoint(Some("scale-out")).await;
     let r = Remediator::new(&sdk, policy());
     let o = r.run(&alarm(&sdk, &name, StateValue::Alarm).await, Action::ScaleOut, true, Utc::now()).await;
-    assert_eq!(o.decision, "dry-run", "{o:?}");
+    assert_eq!(o.decision, Decision::DryRun, "{o:?}");
     assert_eq!(o.before["instances"], 3);
     assert_eq!(o.after, serde_json::json!({ "plan": "scale-out", "variant": "AllTraffic", "from": 3, "to": 4 }));
     let d = aws_sdk_sagemaker::Client::new(&sdk).describe_endpoint().endpoint_name(&name).send().await.unwrap();
     assert_eq!(d.production_variants()[0].desired_instance_count(), Some(3), "a dry run changes nothing");
     // The other action is not in the tag.
     let o = r.run(&alarm(&sdk, &name, StateValue::Alarm).await, Action::EnableEnhancedMetrics { frequency_s: 10 }, true, Utc::now()).await;
-    assert_eq!(o.decision, "refused");
+    assert_eq!(o.decision, Decision::Refused);
     assert!(o.reason.starts_with("enable-enhanced-metrics is not allowed"), "{}", o.reason);
 }
 
@@ -75,12 +76,12 @@ async fn scale_out_is_done_once_per_alarm_state_change() {
     let r = Remediator::new(&sdk, policy());
     let a = alarm(&sdk, &name, StateValue::Alarm).await;
     let o = r.run(&a, Action::ScaleOut, false, Utc::now()).await;
-    assert_eq!(o.decision, "done", "{o:?}");
+    assert_eq!(o.decision, Decision::Done, "{o:?}");
     let d = aws_sdk_sagemaker::Client::new(&sdk).describe_endpoint().endpoint_name(&name).send().await.unwrap();
     assert_eq!(d.production_variants()[0].desired_instance_count(), Some(4));
     // The same alarm delivered again (SNS/Lambda retry): refused, nothing changes.
     let again = r.run(&a, Action::ScaleOut, false, Utc::now()).await;
-    assert_eq!((again.decision, again.reason.as_str()), ("refused", "already acted on this alarm state change (delivered twice)"));
+    assert_eq!((again.decision, again.reason.as_str()), (Decision::Refused, "already acted on this alarm state change (delivered twice)"));
 }
 
 #[tokio::test]
@@ -100,7 +101,7 @@ async fn a_variant_under_application_auto_scaling_is_not_fought() {
         .await
         .unwrap();
     let o = Remediator::new(&sdk, policy()).run(&alarm(&sdk, &name, StateValue::Alarm).await, Action::ScaleOut, false, Utc::now()).await;
-    assert_eq!(o.decision, "refused");
+    assert_eq!(o.decision, Decision::Refused);
     assert!(o.reason.contains("managed by Application Auto Scaling (min 2, max 6)"), "{}", o.reason);
 }
 
@@ -112,7 +113,7 @@ async fn an_alarm_that_has_since_recovered_changes_nothing() {
     let (name, sdk) = endpoint(Some("scale-out")).await;
     let a = alarm(&sdk, &name, StateValue::Ok).await;
     let o = Remediator::new(&sdk, policy()).run(&a, Action::ScaleOut, false, Utc::now()).await;
-    assert_eq!((o.decision, o.reason.as_str()), ("refused", "the alarm is OK now (it was ALARM when notified): nothing to do"));
+    assert_eq!((o.decision, o.reason.as_str()), (Decision::Refused, "the alarm is OK now (it was ALARM when notified): nothing to do"));
     let d = aws_sdk_sagemaker::Client::new(&sdk).describe_endpoint().endpoint_name(&name).send().await.unwrap();
     assert_eq!(d.production_variants()[0].desired_instance_count(), Some(3));
 }

@@ -8,9 +8,9 @@
 //! By nature this takes about 200 s of wall time (200 messages at one per second); the tasks sleep
 //! between retries, no core is kept busy.
 
-use sagealarm::notify::http::RetryPolicy;
-use sagealarm::pipeline::{App, EnrichMode};
-use sagealarm::route::Routes;
+use sagealarm::deliver::http::RetryPolicy;
+use sagealarm::app::{App, EnrichMode};
+use sagealarm::deliver::Routing;
 use sagealarm::secrets::SecretResolver;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
@@ -145,7 +145,7 @@ route:
     let started = Instant::now();
     let invocations = events.into_iter().map(|(name, event)| {
         // One execution environment per invocation, as 200 concurrent SNS → Lambda invokes get.
-        let app = App::new(Routes::parse(&routes).unwrap(), SecretResolver::new(None, true), EnrichMode::Off("storm test".into()), RetryPolicy::default());
+        let app = App::new(Routing::parse(&routes).unwrap(), SecretResolver::new(None, true), EnrichMode::Off("storm test".into()), RetryPolicy::default());
         tokio::spawn(async move {
             let deadline = tokio::time::Instant::now() + timeout;
             let result = app.handle_until(&event, deadline).await;

@@ -119,7 +119,7 @@ pub async fn seed_alarm(sdk: &aws_config::SdkConfig, name: &str, state: aws_sdk_
 pub async fn opt_in(sm: &aws_sdk_sagemaker::Client, endpoint: &str, actions: &str) -> Result<()> {
     let d = sm.describe_endpoint().endpoint_name(endpoint).send().await.context("DescribeEndpoint")?;
     let arn = d.endpoint_arn().context("DescribeEndpoint returned no ARN")?;
-    let tag = aws_sdk_sagemaker::types::Tag::builder().key(sagealarm::remediate::OPT_IN_TAG).value(actions).build();
+    let tag = aws_sdk_sagemaker::types::Tag::builder().key(sagealarm::model::OPT_IN_TAG).value(actions).build();
     sm.add_tags().resource_arn(arn).tags(tag).send().await.context("AddTags")?;
     Ok(())
 }

@@ -13,9 +13,9 @@ use chrono::Duration;
 use sagealarm::enrich::metrics::{Member, Series};
 use sagealarm::enrich::{fleet, Enrichment, Window};
 use sagealarm::model::{Alarm, Notification};
-use sagealarm::render::{pagerduty, slack};
+use sagealarm::deliver::{pagerduty, slack, Routing};
 use sagealarm::report::{self, Report};
-use sagealarm::route::{Facts, ReceiverKind, Routes};
+use sagealarm::route::Facts;
 use std::hint::black_box;
 
 fn main() -> Result<()> {
@@ -32,7 +32,7 @@ fn main() -> Result<()> {
     };
     let (iterations, fleet_size) = (opt("--iterations", 1)?, opt("--fleet", 0)?);
     let bytes = std::fs::read(&event).with_context(|| format!("reading {event}"))?;
-    let routes = Routes::parse(&std::fs::read_to_string(&routes).with_context(|| format!("reading {routes}"))?).context("routing document")?;
+    let routes = Routing::parse(&std::fs::read_to_string(&routes).with_context(|| format!("reading {routes}"))?).context("routing document")?;
 
     let mut sent = 0usize;
     for _ in 0..iterations {
@@ -43,20 +43,23 @@ fn main() -> Result<()> {
 }
 
 /// Parse → report → route → render; returns the bytes that would be sent.
-fn once(bytes: &[u8], routes: &Routes, fleet_size: usize) -> Result<usize> {
+fn once(bytes: &[u8], routing: &Routing, fleet_size: usize) -> Result<usize> {
     let mut sent = 0;
     for n in sagealarm::intake::parse_bytes(bytes)? {
         let report = match n {
             Notification::Alarm(a) => {
                 let e = if fleet_size > 0 { synthetic(&a, fleet_size) } else { Enrichment::skipped("disabled for the CPU benchmark") };
-                Report::Alarm(Box::new(report::build_alarm(*a, e)))
+                let target = sagealarm::target::resolve(&a);
+                Report::Alarm(Box::new(report::build_alarm(*a, target, e)))
             }
             Notification::Plain(p) => Report::Plain(p),
         };
-        for d in routes.route(&Facts::of(&report)) {
-            let body = match &d.receiver.kind {
-                ReceiverKind::Slack { .. } => slack::render(&report),
-                ReceiverKind::PagerDuty { .. } => pagerduty::render(&report, "R0UT1NGKEY", d.severity),
+        for d in routing.routes.evaluate(&Facts::of(&report)).deliveries {
+            let kind = routing.receivers.iter().find(|r| r.name == d.receiver.name).map(|r| r.kind);
+            let body = if kind == Some(slack::REGISTRATION.kind) {
+                slack::render::render(&report, &[])
+            } else {
+                pagerduty::render::render(&report, "R0UT1NGKEY", d.severity)
             };
             sent += serde_json::to_vec(&body)?.len();
         }
@@ -67,7 +70,7 @@ fn once(bytes: &[u8], routes: &Routes, fleet_size: usize) -> Result<usize> {
 /// What enrichment would have found on a fleet of `instances` × 4 GPUs with one hot GPU: the
 /// series are made here, the analysis is the library's own (part of the measured work).
 fn synthetic(alarm: &Alarm, instances: usize) -> Enrichment {
-    let anchor = report::anchor_time(alarm);
+    let anchor = alarm.anchor_time();
     let window = Window::for_alarm(alarm, anchor + Duration::minutes(5));
     let steps = ((window.end - window.start).num_seconds() / i64::from(window.period_s.max(60))).max(1);
     let mut series = vec![];

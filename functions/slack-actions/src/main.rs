@@ -6,7 +6,7 @@ use aws_lambda_events::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFu
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use sagealarm::remediate::dispatch::LambdaDispatch;
 use sagealarm::secrets::{SecretRef, SecretResolver};
-use sagealarm::settings::{list, remediate_function};
+use sagealarm::app::settings::{self, list, remediate_function};
 use sagealarm::slack_actions::{raw_body, SlackActions};
 use std::sync::Arc;
 
@@ -16,7 +16,7 @@ async fn main() -> Result<(), Error> {
     let sdk = sagealarm::aws_config().await;
     let secret_ref = std::env::var("SAGEALARM_SLACK_SIGNING_SECRET").context("SAGEALARM_SLACK_SIGNING_SECRET is not set (ssm:/… or secretsmanager:…)")?;
     let secret_ref = SecretRef::try_from(secret_ref).map_err(|e| anyhow::anyhow!("SAGEALARM_SLACK_SIGNING_SECRET: {e}"))?;
-    let secret = SecretResolver::new(Some(&sdk), sagealarm::settings::allow_plaintext_secrets()).resolve(&secret_ref).await.context("resolving the Slack signing secret")?;
+    let secret = SecretResolver::new(Some(&sdk), settings::allow_plaintext_secrets()).resolve(&secret_ref).await.context("resolving the Slack signing secret")?;
     let function = remediate_function().context("SAGEALARM_REMEDIATE_FUNCTION is not set")?;
     let actions = SlackActions::new(secret, list("SAGEALARM_SLACK_ALLOWED_USERS"), list("SAGEALARM_SLACK_ALLOWED_CHANNELS"), Arc::new(LambdaDispatch::new(&sdk, function)));
     let actions = &actions;

@@ -5,6 +5,7 @@
 use super::fleet::Fleet;
 use super::{Chain, Ctx, Failure};
 use crate::aws::time;
+use crate::model::EndpointStatus;
 use crate::target::SageMakerTarget;
 use aws_sdk_sagemaker::Client;
 use chrono::{DateTime, Utc};
@@ -16,7 +17,7 @@ const MAX_COMPONENTS: usize = 20;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EndpointInfo {
     pub name: String,
-    pub status: String,
+    pub status: EndpointStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
     pub config_name: Option<String>,
@@ -95,7 +96,7 @@ pub(super) async fn fetch(ctx: &Ctx, chain: &Chain, client: &Client, endpoint: &
     };
     let mut info = EndpointInfo {
         name: endpoint.to_string(),
-        status: out.endpoint_status().map(|s| s.as_str().to_string()).unwrap_or_else(|| "unknown".into()),
+        status: out.endpoint_status().map(|s| EndpointStatus::parse(s.as_str())).unwrap_or_else(|| EndpointStatus::Other("unknown".into())),
         failure_reason: out.failure_reason().map(str::to_string),
         config_name: out.endpoint_config_name().map(str::to_string),
         created: time(out.creation_time()),
@@ -122,7 +123,7 @@ pub(super) async fn fetch(ctx: &Ctx, chain: &Chain, client: &Client, endpoint: &
     let tags = async {
         let arn = out.endpoint_arn().filter(|_| read_tags)?;
         match ctx.call(&tags_chain, client.list_tags().resource_arn(arn).send()).await {
-            Ok(t) => t.tags().iter().find(|t| t.key() == Some(crate::remediate::OPT_IN_TAG)).and_then(|t| t.value()).map(str::to_string),
+            Ok(t) => t.tags().iter().find(|t| t.key() == Some(crate::model::OPT_IN_TAG)).and_then(|t| t.value()).map(str::to_string),
             Err(f) => {
                 ctx.fail("ListTags", f);
                 None
@@ -232,14 +233,14 @@ fn not_found(f: &Failure, say: impl FnOnce() -> String) -> String {
 pub fn advice(info: Option<&EndpointInfo>, sm: &SageMakerTarget, fleet: Option<&Fleet>, no_instance_metrics: bool) -> Vec<String> {
     let mut out = vec![];
     let Some(info) = info else { return out };
-    match info.status.as_str() {
-        "InService" => {}
-        "Failed" | "UpdateRollbackFailed" => out.push(format!(
+    match &info.status {
+        EndpointStatus::InService => {}
+        EndpointStatus::Failed | EndpointStatus::UpdateRollbackFailed => out.push(format!(
             "Endpoint is {}: {}",
             info.status,
             info.failure_reason.as_deref().unwrap_or("no failure reason given")
         )),
-        "Updating" | "SystemUpdating" | "Creating" | "RollingBack" => out.push(format!(
+        EndpointStatus::Updating | EndpointStatus::SystemUpdating | EndpointStatus::Creating | EndpointStatus::RollingBack => out.push(format!(
             "Endpoint is {} (since {}): a deployment is in progress, figures may mix old and new instances, and SageMaker rejects another update until it ends.",
             info.status,
             info.last_modified.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_else(|| "an unknown time".into())

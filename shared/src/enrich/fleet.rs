@@ -3,6 +3,7 @@
 
 use super::metrics::{Member, Series};
 use super::Window;
+use crate::model::Statistic;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -53,10 +54,10 @@ enum Kind {
     Ratio,
 }
 
-fn kind(metric: &str, stat: &str) -> Kind {
+fn kind(metric: &str, stat: &Statistic) -> Kind {
     if metric.contains("Utilization") && !metric.starts_with("Serverless") {
         Kind::Percent
-    } else if stat == "Sum" || metric == "ConcurrentRequestsPerModel" {
+    } else if stat.as_str() == "Sum" || metric == "ConcurrentRequestsPerModel" {
         Kind::Share
     } else {
         Kind::Ratio
@@ -67,7 +68,7 @@ fn kind(metric: &str, stat: &str) -> Kind {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Spread {
     pub metric: String,
-    pub stat: String,
+    pub stat: Statistic,
     pub level: Level,
     /// Highest first.
     pub values: Vec<(Member, f64)>,
@@ -79,7 +80,7 @@ pub struct Spread {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Outlier {
     pub metric: String,
-    pub stat: String,
+    pub stat: Statistic,
     pub level: Level,
     pub member: Member,
     pub value: f64,
@@ -187,9 +188,9 @@ fn median(v: &[f64]) -> f64 {
     }
 }
 
-fn spread(metric: &str, stat: &str, lvl: Level, mut values: Vec<(Member, f64)>) -> Spread {
+fn spread(metric: &str, stat: &Statistic, lvl: Level, mut values: Vec<(Member, f64)>) -> Spread {
     values.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    let mut s = Spread { metric: metric.into(), stat: stat.into(), level: lvl, values, outlier: None, even: false };
+    let mut s = Spread { metric: metric.into(), stat: stat.clone(), level: lvl, values, outlier: None, even: false };
     let n = s.values.len();
     if n < 2 {
         return s;
@@ -211,7 +212,7 @@ fn spread(metric: &str, stat: &str, lvl: Level, mut values: Vec<(Member, f64)>) 
     if stands_out {
         s.outlier = Some(Outlier {
             metric: metric.into(),
-            stat: stat.into(),
+            stat: stat.clone(),
             level: lvl,
             member: s.values[0].0.clone(),
             value: top,
@@ -238,7 +239,7 @@ fn headline_rank(metric: &str, own: Option<&str>) -> usize {
 /// `None` when no per-instance, per-GPU or per-container series came back.
 pub fn analyse(series: &[Series], w: &Window, own: Option<&str>, target_instance: Option<&str>) -> Option<Fleet> {
     // Group by (metric, stat, level): each group is one comparison across the fleet.
-    let mut groups: BTreeMap<(String, String, Level), Vec<(Member, f64)>> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, Statistic, Level), Vec<(Member, f64)>> = BTreeMap::new();
     let mut keys: Vec<String> = vec![];
     // Each series summarised once; the spreads and the table cells both read these.
     let values: Vec<Option<f64>> = series.iter().map(|s| window_value(s, w)).collect();
@@ -297,7 +298,7 @@ pub fn analyse(series: &[Series], w: &Window, own: Option<&str>, target_instance
         })
         .collect();
     if let Some(tm) = &trend_metric {
-        let percent = kind(tm, "") == Kind::Percent;
+        let percent = kind(tm, &Statistic::default()) == Kind::Percent;
         let trends: Vec<Vec<f64>> = rows.iter().map(|r| trend_values(series, &r.name, tm)).collect();
         let (lo, hi) = if percent {
             (0.0, 100.0)

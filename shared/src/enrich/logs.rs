@@ -70,7 +70,7 @@ impl LogSettings {
         let mut sigs = vec![];
         for (label, v) in map {
             let pat = v.as_str().ok_or_else(|| format!("log signature {label:?}: the regex must be a string"))?;
-            let regex = Regex::new(pat).map_err(|e| format!("log signature {label:?}: {}", crate::intake::one_line(&e.to_string())))?;
+            let regex = Regex::new(pat).map_err(|e| format!("log signature {label:?}: {}", crate::model::text::one_line(&e.to_string())))?;
             sigs.push(Signature { label, regex });
         }
         if sigs.is_empty() {
@@ -200,7 +200,7 @@ pub fn excerpts(events: impl IntoIterator<Item = (String, i64, String)>, setting
         let message = message.trim_end();
         let Some(label) = settings.classify(message) else { continue };
         matched += 1;
-        let text = crate::render::text::truncate(&crate::intake::one_line(&redact(message)), settings.max_line_chars);
+        let text = crate::model::text::truncate(&crate::model::text::one_line(&redact(message)), settings.max_line_chars);
         let at = DateTime::from_timestamp_millis(ms).unwrap_or_default();
         let key = (settings.rank(label), collapse_key(&text));
         let entry = by_stream.entry(stream).or_default();

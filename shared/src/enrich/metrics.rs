@@ -3,6 +3,7 @@
 //! possible (≤ 500 queries each, NextToken followed). No SEARCH or metric math: plain MetricStat.
 
 use super::{Chain, Ctx, OwnMetric, Window};
+use crate::model::Statistic;
 use crate::target::SageMakerTarget;
 use aws_sdk_cloudwatch::primitives::DateTime as AwsTime;
 use aws_sdk_cloudwatch::types::{Dimension, DimensionFilter, Metric, MetricDataQuery, MetricStat, ScanBy, StatusCode};
@@ -80,7 +81,7 @@ impl Member {
 pub struct Series {
     pub namespace: String,
     pub metric: String,
-    pub stat: String,
+    pub stat: Statistic,
     pub member: Member,
     pub points: Vec<(DateTime<Utc>, f64)>,
 }
@@ -91,7 +92,7 @@ pub(crate) struct Stream {
     pub namespace: String,
     pub metric: String,
     pub dims: Vec<(String, String)>,
-    pub stat: String,
+    pub stat: Statistic,
 }
 
 #[allow(clippy::too_many_arguments)] // one per independent input; a struct would only rename them
@@ -146,7 +147,7 @@ async fn list(ctx: &Ctx, chain: &Chain, client: &Client, namespace: &str, filter
                         namespace: m.namespace().unwrap_or(namespace).to_string(),
                         metric: m.metric_name()?.to_string(),
                         dims: m.dimensions().iter().filter_map(|d| Some((d.name()?.to_string(), d.value()?.to_string()))).collect(),
-                        stat: String::new(),
+                        stat: Statistic::default(),
                     })
                 }));
                 match page.next_token() {
@@ -178,7 +179,7 @@ pub(crate) fn select(listed: Vec<Stream>, own: Option<&OwnMetric>, max: usize) -
         let rank = WANTED.iter().position(|(m, _)| *m == s.metric);
         let (rank, stat) = match (is_own, rank) {
             (true, _) => (0, own.map(|o| o.stat.clone()).unwrap_or_default()),
-            (false, Some(r)) => (r + 1, WANTED[r].1.to_string()),
+            (false, Some(r)) => (r + 1, Statistic::from(WANTED[r].1)),
             (false, None) => continue,
         };
         s.stat = stat;
@@ -204,7 +205,7 @@ async fn get(ctx: &Ctx, chain: &Chain, client: &Client, chunk: &[Stream], window
                 .build();
             MetricDataQuery::builder()
                 .id(format!("m{i}"))
-                .metric_stat(MetricStat::builder().metric(metric).period(window.period_s).stat(&s.stat).build())
+                .metric_stat(MetricStat::builder().metric(metric).period(window.period_s).stat(s.stat.as_str()).build())
                 .return_data(true)
                 .build()
         })
@@ -275,7 +276,7 @@ mod tests {
     use super::*;
 
     fn stream(ns: &str, metric: &str, dims: &[(&str, &str)]) -> Stream {
-        Stream { namespace: ns.into(), metric: metric.into(), dims: dims.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(), stat: String::new() }
+        Stream { namespace: ns.into(), metric: metric.into(), dims: dims.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(), stat: Statistic::default() }
     }
 
     #[test]

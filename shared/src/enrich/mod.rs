@@ -19,7 +19,7 @@ pub use logs::{LogReport, LogSettings};
 pub use window::Window;
 
 use crate::aws::{error_code, error_line};
-use crate::model::{Alarm, AlarmKind};
+use crate::model::{Alarm, AlarmKind, Statistic};
 use crate::target::Target;
 use aws_config::retry::RetryConfig;
 use aws_sdk_ssm::config::http::HttpResponse;
@@ -208,7 +208,7 @@ impl Enricher {
 pub struct OwnMetric {
     pub namespace: String,
     pub name: String,
-    pub stat: String,
+    pub stat: Statistic,
 }
 
 fn own_metric(alarm: &Alarm) -> Option<OwnMetric> {
@@ -216,7 +216,7 @@ fn own_metric(alarm: &Alarm) -> Option<OwnMetric> {
         AlarmKind::Metric { stat, .. } => stat.clone(),
         kind => kind.metric_stats().into_iter().next()?.clone(),
     };
-    Some(OwnMetric { namespace: stat.metric.namespace, name: stat.metric.name, stat: stat.stat.0 })
+    Some(OwnMetric { namespace: stat.metric.namespace, name: stat.metric.name, stat: stat.stat })
 }
 
 /// A call that did not answer: its error code (when the service sent one) and the line to show.

@@ -195,14 +195,14 @@ async fn hot_gpu_is_found_paged_metrics_are_merged_and_its_logs_come_first() {
     // (endpoint: 2, logs: 1).
     assert_eq!(r.stats.as_ref().unwrap().critical_path_calls, 2 + 2);
 
-    let report = crate::report::build_alarm(alarm(GPU_ALARM), r);
-    let slack = crate::render::slack::render(&crate::report::Report::Alarm(Box::new(report.clone())));
-    crate::render::slack::check_limits(&slack).unwrap();
+    let report = build(alarm(GPU_ALARM), r);
+    let slack = crate::deliver::slack::render::render(&crate::report::Report::Alarm(Box::new(report.clone())), &[]);
+    crate::deliver::slack::render::check_limits(&slack).unwrap();
     let text = slack.to_string();
     assert!(text.contains("i-0bbb GPU 2 stands out: GPUUtilizationNormalized 99%"), "{text}");
     assert!(text.contains("CUDA out of memory"));
-    let pd = crate::render::pagerduty::render(&crate::report::Report::Alarm(Box::new(report)), "k", crate::route::Severity::Critical);
-    crate::render::pagerduty::check_event(&pd).unwrap();
+    let pd = crate::deliver::pagerduty::render::render(&crate::report::Report::Alarm(Box::new(report)), "k", crate::model::Severity::Critical);
+    crate::deliver::pagerduty::render::check_event(&pd).unwrap();
     assert!(pd["payload"]["summary"].as_str().unwrap().contains("i-0bbb GPU 2 stands out"));
     assert_eq!(pd["payload"]["custom_details"]["logs"]["streams"][0]["stream"], "AllTraffic/i-0bbb (outlier): 1 matching line");
 }
@@ -231,9 +231,9 @@ async fn each_source_failing_becomes_a_note_and_the_rest_still_arrives() {
     assert!(r.endpoint.is_some(), "the endpoint still arrived");
     assert!(r.logs.is_none());
 
-    let report = crate::report::Report::Alarm(Box::new(crate::report::build_alarm(alarm(GPU_ALARM), r)));
-    let slack = crate::render::slack::render(&report);
-    crate::render::slack::check_limits(&slack).unwrap();
+    let report = crate::report::Report::Alarm(Box::new(build(alarm(GPU_ALARM), r)));
+    let slack = crate::deliver::slack::render::render(&report, &[]);
+    crate::deliver::slack::render::check_limits(&slack).unwrap();
     assert!(slack.to_string().contains("⚠️ GetMetricData: ThrottlingException: Rate exceeded"));
 }
 
@@ -384,4 +384,9 @@ mod over_http {
         // Cut at the deadline, not after the 5 s the service would have taken.
         assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
     }
+}
+
+fn build(a: Alarm, e: Enrichment) -> crate::report::AlarmReport {
+    let target = crate::target::resolve(&a);
+    crate::report::build_alarm(a, target, e)
 }

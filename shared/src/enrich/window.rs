@@ -2,7 +2,6 @@
 //! (SNS may deliver late, Lambda may retry hours later).
 
 use crate::model::Alarm;
-use crate::report::{anchor_time, window_span};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
@@ -25,8 +24,8 @@ pub struct Window {
 
 impl Window {
     pub fn for_alarm(alarm: &Alarm, now: DateTime<Utc>) -> Self {
-        let anchor = anchor_time(alarm);
-        let span = window_span(alarm).max(Duration::minutes(1));
+        let anchor = alarm.anchor_time();
+        let span = alarm.window_span().max(Duration::minutes(1));
         // Context: three times the evaluation window, at least 30 minutes, at most a day.
         let context = (span * 3).clamp(Duration::minutes(30), Duration::days(1));
         let alarm_start = anchor - span;

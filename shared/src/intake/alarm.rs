@@ -4,7 +4,7 @@
 use super::json::{array, boolean, embedded_object, get, number, object, string, uint};
 use super::time::parse_timestamp;
 use crate::model::{
-    Alarm, AlarmKind, AlarmState, ArnParts, Comparison, CompositeChild, Dimension, Evaluation, Metric, MetricQuery,
+    alarm_name_of, Alarm, AlarmKind, AlarmState, ArnParts, Comparison, CompositeChild, Dimension, Evaluation, Metric, MetricQuery,
     MetricStat, Origin, Statistic, TreatMissingData,
 };
 use serde_json::{Map, Value};
@@ -162,19 +162,11 @@ fn sns_child(v: &Value) -> Option<CompositeChild> {
     let arn = string(c, &["Arn", "arn"])?;
     let state = object(c, &["State", "state"]);
     Some(CompositeChild {
-        name: child_name(&arn),
+        name: alarm_name_of(&arn),
         state: state.and_then(|s| string(s, &["Value", "value"])).and_then(|s| AlarmState::parse(&s)),
         timestamp: state.and_then(|s| string(s, &["Timestamp", "timestamp"])).and_then(|s| parse_timestamp(&s)),
         arn,
     })
-}
-
-/// `arn:…:alarm:NAME` → `NAME` (names may themselves contain colons).
-pub fn child_name(arn_or_name: &str) -> String {
-    match ArnParts::parse(arn_or_name) {
-        Some(p) => p.resource.strip_prefix("alarm:").unwrap_or(&p.resource).to_string(),
-        None => arn_or_name.trim().to_string(),
-    }
 }
 
 /// Envelope facts that EventBridge and alarm-action events carry outside the alarm detail.

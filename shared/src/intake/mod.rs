@@ -8,8 +8,7 @@ mod alarm;
 mod json;
 pub mod time;
 
-pub use alarm::child_name;
-
+use crate::model::text::one_line;
 use crate::model::{Notification, Origin, PlainMessage};
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sns::SnsEvent;
@@ -127,11 +126,6 @@ fn json_type(v: &Value) -> &'static str {
         Value::Array(_) => "array",
         Value::Object(_) => "object",
     }
-}
-
-/// Errors are logged and printed on one line.
-pub(crate) fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

@@ -36,13 +36,16 @@ fn holds(result: Result<Vec<Notification>, IntakeError>) -> Result<(), TestCaseE
         Ok(ns) => {
             for n in ns {
                 let report = match n {
-                    Notification::Alarm(a) => Report::Alarm(Box::new(build_alarm(*a, Enrichment::skipped("test")))),
+                    Notification::Alarm(a) => {
+                        let t = crate::target::resolve(&a);
+                        Report::Alarm(Box::new(build_alarm(*a, t, Enrichment::skipped("test"))))
+                    }
                     Notification::Plain(p) => Report::Plain(p),
                 };
-                let msg = crate::render::slack::render(&report);
-                prop_assert!(crate::render::slack::check_limits(&msg).is_ok(), "{:?}", crate::render::slack::check_limits(&msg));
-                let ev = crate::render::pagerduty::render(&report, "k", crate::route::Severity::Error);
-                prop_assert!(crate::render::pagerduty::check_event(&ev).is_ok(), "{:?}", crate::render::pagerduty::check_event(&ev));
+                let msg = crate::deliver::slack::render::render(&report, &[]);
+                prop_assert!(crate::deliver::slack::render::check_limits(&msg).is_ok(), "{:?}", crate::deliver::slack::render::check_limits(&msg));
+                let ev = crate::deliver::pagerduty::render::render(&report, "k", crate::model::Severity::Error);
+                prop_assert!(crate::deliver::pagerduty::render::check_event(&ev).is_ok(), "{:?}", crate::deliver::pagerduty::render::check_event(&ev));
             }
         }
     }

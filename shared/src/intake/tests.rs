@@ -198,10 +198,10 @@ fn an_empty_sns_message_without_subject_still_renders_valid_bodies() {
         let n = parse_bytes(raw.as_bytes()).unwrap();
         let Notification::Plain(p) = &n[0] else { panic!("{n:?}") };
         let report = crate::report::Report::Plain(p.clone());
-        let ev = crate::render::pagerduty::render(&report, "0123456789abcdef0123456789abcdef", crate::route::Severity::Warning);
-        crate::render::pagerduty::check_event(&ev).unwrap_or_else(|e| panic!("{subject}/{message}: {e}"));
+        let ev = crate::deliver::pagerduty::render::render(&report, "0123456789abcdef0123456789abcdef", crate::model::Severity::Warning);
+        crate::deliver::pagerduty::render::check_event(&ev).unwrap_or_else(|e| panic!("{subject}/{message}: {e}"));
         assert_eq!(ev["payload"]["summary"], "SNS notification with an empty message");
-        crate::render::slack::check_limits(&crate::render::slack::render(&report)).unwrap();
+        crate::deliver::slack::render::check_limits(&crate::deliver::slack::render::render(&report, &[])).unwrap();
     }
 }
 

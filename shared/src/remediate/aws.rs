@@ -4,9 +4,9 @@
 //! UpdateEndpointWeightsAndCapacities, or CreateEndpointConfig (a faithful copy) + UpdateEndpoint;
 //! then AddTags records the action on the endpoint (cooldown and at-most-once).
 
-use super::{decide, Action, AlarmRef, Facts, Plan, Policy, LAST_ACTION_TAG};
+use super::{decide, Action, AlarmRef, Decision, Facts, Plan, Policy, LAST_ACTION_TAG};
 use crate::aws::{error_line, time};
-use crate::model::AlarmState;
+use crate::model::{AlarmState, EndpointStatus as ModelStatus};
 use aws_sdk_cloudwatch::types::AlarmType;
 use aws_sdk_sagemaker::types::{DesiredWeightAndCapacity, MetricsConfig, Tag};
 use chrono::{DateTime, Utc};
@@ -19,8 +19,7 @@ use std::collections::BTreeMap;
 pub struct Outcome {
     pub action: &'static str,
     pub endpoint: String,
-    /// `done`, `dry-run` or `refused`.
-    pub decision: &'static str,
+    pub decision: Decision,
     pub reason: String,
     pub before: Value,
     pub after: Value,
@@ -57,7 +56,7 @@ impl Remediator {
     /// The caller logs the outcome (one structured event per decision).
     pub async fn run(&self, alarm: &AlarmRef, action: Action, dry_run: bool, now: DateTime<Utc>) -> Outcome {
         let endpoint = alarm.endpoint.clone();
-        let refused = |reason: String, before: Value| Outcome { action: action.name(), endpoint: endpoint.clone(), decision: "refused", reason, before, after: Value::Null };
+        let refused = |reason: String, before: Value| Outcome { action: action.name(), endpoint: endpoint.clone(), decision: Decision::Refused, reason, before, after: Value::Null };
         let found = match self.facts(alarm, action, now).await {
             Ok(f) => f,
             Err(e) => return refused(e, Value::Null),
@@ -75,10 +74,10 @@ impl Remediator {
         };
         let after = serde_json::to_value(&plan).unwrap_or(Value::Null);
         if dry_run {
-            return Outcome { action: action.name(), endpoint, decision: "dry-run", reason: "every guardrail passed; nothing was changed (dry run)".into(), before, after };
+            return Outcome { action: action.name(), endpoint, decision: Decision::DryRun, reason: "every guardrail passed; nothing was changed (dry run)".into(), before, after };
         }
         match self.execute(&found, &plan, now).await {
-            Ok(reason) => Outcome { action: action.name(), endpoint, decision: "done", reason, before, after },
+            Ok(reason) => Outcome { action: action.name(), endpoint, decision: Decision::Done, reason, before, after },
             Err(e) => refused(format!("SageMaker refused the change: {e}"), before),
         }
     }
@@ -137,7 +136,7 @@ impl Remediator {
             current_state,
             alarm_key: alarm.alarm_key.clone(),
             endpoint: endpoint.to_string(),
-            status: d.endpoint_status().map(|s| s.as_str().to_string()).unwrap_or_else(|| "unknown".into()),
+            status: d.endpoint_status().map(|s| ModelStatus::parse(s.as_str())).unwrap_or_else(|| ModelStatus::Other("unknown".into())),
             last_modified: time(d.last_modified_time()),
             tags,
             variant,
@@ -385,11 +384,11 @@ mod enhanced_metrics_tests {
         let alarm = AlarmRef { alarm_name: "gpu".into(), alarm_key: "gpu@2026-11-23T14:00:00Z".into(), state: AlarmState::Alarm, endpoint: "deepgram-prod".into(), variant: None };
 
         let dry = r.run(&alarm, Action::EnableEnhancedMetrics { frequency_s: 30 }, true, now).await;
-        assert_eq!(dry.decision, "dry-run", "{dry:?}");
+        assert_eq!(dry.decision, Decision::DryRun, "{dry:?}");
         assert_eq!((create.num_calls(), update.num_calls(), record.num_calls()), (0, 0, 0), "a dry run writes nothing");
 
         let o = r.run(&alarm, Action::EnableEnhancedMetrics { frequency_s: 30 }, false, now).await;
-        assert_eq!(o.decision, "done", "{o:?}");
+        assert_eq!(o.decision, Decision::Done, "{o:?}");
         assert!(o.reason.starts_with("endpoint config deepgram-prod-cfg-em30-20261123T140500 (a copy of deepgram-prod-cfg with enhanced metrics every 30 s)"), "{}", o.reason);
         assert_eq!(o.after, serde_json::json!({ "plan": "enable-enhanced-metrics", "from": null, "to": 30 }));
         assert_eq!((create.num_calls(), update.num_calls(), record.num_calls()), (1, 1, 1));

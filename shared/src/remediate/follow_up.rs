@@ -1,9 +1,9 @@
 //! What the alarm's receivers are told after a remediation decision: done, dry run or refused,
-//! with its reason and who asked. Rendered per destination by `render::slack::follow_up` and
-//! `render::pagerduty::change_event`.
+//! with its reason and who asked. Rendered per destination by each destination as one more message kind
+//! (`deliver::Message::FollowUp`).
 
 use super::aws::Outcome;
-use super::Request;
+use super::{Decision, Request};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -15,7 +15,7 @@ pub struct FollowUp {
     pub requested_by: String,
     pub alarm_name: String,
     pub endpoint: String,
-    pub decision: &'static str,
+    pub decision: Decision,
     pub before: Value,
     pub after: Value,
 }
@@ -23,9 +23,9 @@ pub struct FollowUp {
 impl FollowUp {
     pub fn of(o: &Outcome, req: &Request) -> Self {
         let decision = match o.decision {
-            "done" => "done",
-            "dry-run" => "dry run, nothing changed",
-            _ => "refused",
+            Decision::Done => "done",
+            Decision::DryRun => "dry run, nothing changed",
+            Decision::Refused => "refused",
         };
         Self {
             headline: format!("sagealarm {} on {}: {decision}", o.action, o.endpoint),
@@ -41,9 +41,9 @@ impl FollowUp {
 
     pub fn emoji(&self) -> &'static str {
         match self.decision {
-            "done" => "🛠️",
-            "dry-run" => "🧪",
-            _ => "🚫",
+            Decision::Done => "🛠️",
+            Decision::DryRun => "🧪",
+            Decision::Refused => "🚫",
         }
     }
 }

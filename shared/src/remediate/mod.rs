@@ -7,52 +7,28 @@ pub mod dispatch;
 pub mod follow_up;
 pub mod offers;
 
-use crate::model::{Alarm, AlarmState};
+pub use crate::model::{check_frequency, Action, FREQUENCIES_S, LAST_ACTION_TAG, OPT_IN_TAG};
+use crate::model::{Alarm, AlarmState, EndpointStatus};
+use crate::target::Target;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// The endpoint tag that opts an endpoint in: a comma-separated list of allowed actions.
-pub const OPT_IN_TAG: &str = "sagealarm:remediate";
-/// Where the last action is recorded: `<RFC 3339 time> <alarm identity>@<state change time>`.
-pub const LAST_ACTION_TAG: &str = "sagealarm:last-action";
-/// Publish frequencies SageMaker accepts for enhanced metrics.
-pub const FREQUENCIES_S: [i32; 7] = [10, 30, 60, 120, 180, 240, 300];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "kebab-case")]
-pub enum Action {
-    ScaleOut,
-    EnableEnhancedMetrics { frequency_s: i32 },
+/// What was decided about one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Decision {
+    Done,
+    DryRun,
+    Refused,
 }
 
-impl Action {
-    pub fn name(&self) -> &'static str {
+impl Decision {
+    pub fn as_str(self) -> &'static str {
         match self {
-            Action::ScaleOut => "scale-out",
-            Action::EnableEnhancedMetrics { .. } => "enable-enhanced-metrics",
-        }
-    }
-
-    /// The action a name stands for (in a routing rule, the opt-in tag), the inverse of [`name`](Self::name).
-    pub fn from_name(name: &str, frequency_s: i32) -> Option<Self> {
-        [Action::ScaleOut, Action::EnableEnhancedMetrics { frequency_s }].into_iter().find(|a| a.name() == name)
-    }
-}
-
-/// `frequency_s` when SageMaker accepts it; otherwise the accepted ones, listed.
-pub fn check_frequency(frequency_s: i32) -> Result<i32, String> {
-    if FREQUENCIES_S.contains(&frequency_s) {
-        return Ok(frequency_s);
-    }
-    Err(FREQUENCIES_S.map(|f| f.to_string()).join(", "))
-}
-
-impl std::fmt::Display for Action {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Action::ScaleOut => f.write_str(self.name()),
-            Action::EnableEnhancedMetrics { frequency_s } => write!(f, "enable-enhanced-metrics ({frequency_s} s)"),
+            Decision::Done => "done",
+            Decision::DryRun => "dry-run",
+            Decision::Refused => "refused",
         }
     }
 }
@@ -74,8 +50,8 @@ pub struct AlarmRef {
 }
 
 impl AlarmRef {
-    pub fn of(alarm: &Alarm) -> Result<Self, String> {
-        let target = crate::target::resolve(alarm);
+    /// `target`: what [`crate::target::resolve`] made of `alarm`.
+    pub fn of(alarm: &Alarm, target: &Target) -> Result<Self, String> {
         let sm = target.sagemaker();
         let endpoint = sm.and_then(|s| s.endpoint.clone()).ok_or("the alarm names no SageMaker endpoint")?;
         Ok(Self {
@@ -104,35 +80,6 @@ pub struct Request {
     pub receivers: Vec<String>,
 }
 
-/// What the remediation function returns for one request (and logs).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Carried {
-    #[serde(flatten)]
-    pub outcome: aws::Outcome,
-    pub requested_by: String,
-    pub follow_ups: Vec<crate::pipeline::DeliveryResult>,
-}
-
-/// The remediation function's job for one request: decide from fresh facts (and act unless it is
-/// a dry run), then tell the alarm's receivers what was decided and why.
-/// `deadline`: the invocation's, for the follow-ups' delivery retries.
-pub async fn carry_out(req: &Request, remediator: &aws::Remediator, app: &crate::pipeline::App, now: DateTime<Utc>, deadline: tokio::time::Instant) -> Carried {
-    let outcome = remediator.run(&req.alarm, req.action, req.dry_run, now).await;
-    tracing::info!(
-        action = outcome.action,
-        endpoint = %outcome.endpoint,
-        decision = outcome.decision,
-        reason = %outcome.reason,
-        requested_by = %req.requested_by,
-        alarm = %req.alarm.alarm_name,
-        before = %outcome.before,
-        after = %outcome.after,
-        "remediation decision"
-    );
-    let follow_ups = app.follow_up(&req.receivers, &follow_up::FollowUp::of(&outcome, req), deadline).await;
-    Carried { outcome, requested_by: req.requested_by.clone(), follow_ups }
-}
-
 /// Limits that hold whatever the tags say.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -159,7 +106,7 @@ pub struct Facts {
     /// Alarm identity and state change time: the same delivery twice acts once.
     pub alarm_key: String,
     pub endpoint: String,
-    pub status: String,
+    pub status: EndpointStatus,
     pub last_modified: Option<DateTime<Utc>>,
     pub tags: BTreeMap<String, String>,
     pub variant: String,
@@ -201,7 +148,7 @@ pub fn decide(f: &Facts, p: &Policy) -> Result<Plan, String> {
         Ok(AlarmState::Alarm) => {}
         Ok(now) => return Err(format!("the alarm is {now} now (it was ALARM when notified): nothing to do")),
     }
-    if f.status != "InService" {
+    if f.status != EndpointStatus::InService {
         return Err(format!("endpoint is {}: SageMaker rejects an update until it is InService", f.status));
     }
     if let Some(Ok(t)) = last_when.map(DateTime::parse_from_rfc3339) {
@@ -259,7 +206,7 @@ mod tests {
             current_state: Ok(AlarmState::Alarm),
             alarm_key: "arn:aws:cloudwatch:us-east-1:1:alarm:gpu@2026-11-20T14:07:31Z".into(),
             endpoint: "deepgram-prod".into(),
-            status: "InService".into(),
+            status: EndpointStatus::InService,
             last_modified: Some(now - Duration::hours(3)),
             tags: BTreeMap::from([(OPT_IN_TAG.to_string(), "scale-out, enable-enhanced-metrics".to_string())]),
             variant: "AllTraffic".into(),
@@ -307,7 +254,7 @@ mod tests {
 
         for status in ["Creating", "Updating", "SystemUpdating", "RollingBack", "Failed"] {
             let mut f = facts(Action::ScaleOut);
-            f.status = status.into();
+            f.status = EndpointStatus::parse(status);
             assert_eq!(refuse(f), format!("endpoint is {status}: SageMaker rejects an update until it is InService"));
         }
 

@@ -2,15 +2,15 @@
 //! outlier sentence, the per-instance table, the log lines. Not escaped: each renderer escapes
 //! for its destination.
 
-use super::text::truncate;
-use super::units::{self, Unit};
+use crate::model::text::truncate;
+use crate::model::units::{self, Unit};
 use crate::enrich::endpoint::{EndpointInfo, VariantInfo};
 use crate::enrich::fleet::{Fleet, Level, Outlier, Verdict};
 use crate::enrich::logs::{LogLine, StreamExcerpt};
 
 /// `InService · config deepgram-prod-cfg · modified 2026-11-20 13:02 UTC`, then one line per variant.
 pub fn endpoint_lines(e: &EndpointInfo) -> Vec<String> {
-    let mut head = vec![e.status.clone()];
+    let mut head = vec![e.status.to_string()];
     if let Some(c) = &e.config_name {
         head.push(format!("config {c}"));
     }

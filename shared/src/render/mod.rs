@@ -1,10 +1,8 @@
-//! Render: a [`crate::report::Report`] → the exact JSON body each destination receives.
+//! Render: what every destination shows the same way — the enrichment as plain text
+//! ([`enrichment`]) and the state badge. Each destination's own body is rendered in its folder
+//! (`deliver/<name>/render.rs`), from a [`crate::report::Report`], never from raw input.
 
 pub mod enrichment;
-pub mod pagerduty;
-pub mod slack;
-pub mod text;
-pub mod units;
 
 use crate::model::AlarmState;
 
@@ -23,13 +21,17 @@ pub(crate) mod test_support {
     use crate::enrich::Enrichment;
     use crate::model::Notification;
     use crate::report::{build_alarm, Report};
+    use crate::target;
 
     pub fn reports_from_str(raw: &str) -> Vec<Report> {
         crate::intake::parse_bytes(raw.as_bytes())
             .unwrap()
             .into_iter()
             .map(|n| match n {
-                Notification::Alarm(a) => Report::Alarm(Box::new(build_alarm(*a, Enrichment::skipped("test")))),
+                Notification::Alarm(a) => {
+                    let t = target::resolve(&a);
+                    Report::Alarm(Box::new(build_alarm(*a, t, Enrichment::skipped("test"))))
+                }
                 Notification::Plain(p) => Report::Plain(p),
             })
             .collect()

@@ -1,6 +1,5 @@
 //! The routing document (YAML or JSON), validated once at cold start.
 
-use crate::secrets::SecretRef;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -10,30 +9,13 @@ pub struct RoutesDoc {
     pub route: RouteDoc,
 }
 
+/// A receiver: its name, and its destination's settings under the destination's key
+/// (`slack: {webhook_url: …}`), left for that destination to read.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ReceiverDoc {
     pub name: String,
-    #[serde(default)]
-    pub slack: Option<SlackDoc>,
-    #[serde(default)]
-    pub pagerduty: Option<PagerDutyDoc>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SlackDoc {
-    /// A secret reference: the webhook URL is a credential.
-    pub webhook_url: SecretRef,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PagerDutyDoc {
-    pub routing_key: SecretRef,
-    /// Events API URL; the default is PagerDuty's. Overridden for local receivers.
-    #[serde(default)]
-    pub events_url: Option<String>,
+    #[serde(flatten)]
+    pub destination: serde_yaml_ng::Mapping,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -6,45 +6,15 @@
 
 mod config;
 
-use crate::model::AlarmState;
-use crate::report::Report;
-use crate::secrets::SecretRef;
 pub use config::RoutesDoc;
-use crate::remediate::Action;
-use config::{MatchDoc, OneOrMany, ReceiverDoc, RemediateDoc, RouteDoc};
+
+use crate::model::text::one_line;
+use crate::model::{check_frequency, Action, AlarmState, Severity};
+use crate::report::Report;
+use config::{MatchDoc, OneOrMany, RemediateDoc, RouteDoc};
 use globset::{Glob, GlobMatcher};
 use regex::Regex;
-use serde::Serialize;
 use std::collections::HashSet;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Warning,
-    Error,
-    Critical,
-}
-
-impl Severity {
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s.trim().to_ascii_lowercase().as_str() {
-            "info" => Self::Info,
-            "warning" => Self::Warning,
-            "error" => Self::Error,
-            "critical" => Self::Critical,
-            _ => return None,
-        })
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Info => "info",
-            Self::Warning => "warning",
-            Self::Error => "error",
-            Self::Critical => "critical",
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -54,42 +24,21 @@ pub enum ConfigError {
     Invalid { path: String, message: String },
 }
 
-fn invalid(path: impl Into<String>, message: impl Into<String>) -> ConfigError {
+/// A `ConfigError::Invalid` at `path` (also for the destinations, which check their own settings).
+pub fn invalid(path: impl Into<String>, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid { path: path.into(), message: message.into() }
 }
 
-/// Where a receiver sends, with its credential still a reference.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ReceiverKind {
-    Slack { webhook_url: SecretRef },
-    PagerDuty { routing_key: SecretRef, events_url: String },
-}
-
-impl ReceiverKind {
-    /// `slack` or `pagerduty`, for logs and summaries.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Slack { .. } => "slack",
-            Self::PagerDuty { .. } => "pagerduty",
-        }
-    }
-
-    /// The credential this receiver needs resolved.
-    pub fn secret(&self) -> &SecretRef {
-        match self {
-            Self::Slack { webhook_url } => webhook_url,
-            Self::PagerDuty { routing_key, .. } => routing_key,
-        }
-    }
-}
-
+/// A receiver as the routing tree knows it: a name, and its destination's settings under one key
+/// (`slack: {…}`), which only that destination reads (`crate::deliver`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReceiverSpec {
     pub name: String,
-    pub kind: ReceiverKind,
+    /// Every key of the receiver but `name`: normally one, the destination kind.
+    pub destination: serde_yaml_ng::Mapping,
+    /// `receivers[2]`: where it is in the document, for error messages.
+    pub path: String,
 }
-
-pub const PAGERDUTY_EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue";
 
 #[derive(Debug)]
 struct Matcher {
@@ -126,6 +75,22 @@ pub struct RuleAction {
 pub struct Routes {
     receivers: Vec<ReceiverSpec>,
     root: Node,
+}
+
+/// What the routing tree decided for one alarm, in one walk: who gets it and what the matching
+/// rules ask for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Routed<'a> {
+    /// Each receiver once, in route order.
+    pub deliveries: Vec<Delivery<'a>>,
+    /// The endpoint updates the matching rules ask for, each once.
+    pub actions: Vec<RuleAction>,
+}
+
+impl Routed<'_> {
+    pub fn receiver_names(&self) -> Vec<String> {
+        self.deliveries.iter().map(|d| d.receiver.name.clone()).collect()
+    }
 }
 
 /// One receiver an alarm goes to.
@@ -165,7 +130,7 @@ impl<'a> Facts<'a> {
 impl Routes {
     /// Parses YAML (JSON is YAML) and validates every reference and pattern.
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
-        let doc: RoutesDoc = serde_yaml_ng::from_str(text).map_err(|e| ConfigError::Syntax(crate::intake::one_line(&e.to_string())))?;
+        let doc: RoutesDoc = serde_yaml_ng::from_str(text).map_err(|e| ConfigError::Syntax(one_line(&e.to_string())))?;
         Self::from_doc(doc)
     }
 
@@ -180,7 +145,7 @@ impl Routes {
             if !seen.insert(r.name.clone()) {
                 return Err(invalid(path, format!("duplicate receiver name {:?}", r.name)));
             }
-            receivers.push(receiver(r, &path)?);
+            receivers.push(ReceiverSpec { name: r.name, destination: r.destination, path });
         }
         if receivers.is_empty() {
             return Err(invalid("receivers", "at least one receiver is needed"));
@@ -196,32 +161,26 @@ impl Routes {
         &self.receivers
     }
 
-    /// The endpoint updates the matching rules ask for, each once.
-    pub fn actions(&self, facts: &Facts<'_>) -> Vec<RuleAction> {
+    /// Walks the tree once for these facts: the receivers (each once, in route order, at the
+    /// severity of the route that named it first) and the rules' actions (each once).
+    pub fn evaluate(&self, facts: &Facts<'_>) -> Routed<'_> {
         let mut matched = vec![];
         collect(&self.root, facts, &mut matched);
-        let mut out: Vec<RuleAction> = vec![];
-        for a in matched.iter().flat_map(|n| &n.remediate) {
-            if !out.iter().any(|o| o.action == a.action) {
-                out.push(a.clone());
-            }
-        }
-        out
-    }
-
-    /// The receivers for these facts, each once, in route order.
-    pub fn route(&self, facts: &Facts<'_>) -> Vec<Delivery<'_>> {
-        let mut matched = vec![];
-        collect(&self.root, facts, &mut matched);
-        let mut out: Vec<Delivery<'_>> = vec![];
+        let mut deliveries: Vec<Delivery<'_>> = vec![];
+        let mut actions: Vec<RuleAction> = vec![];
         for n in matched {
             for &r in &n.receivers {
-                if !out.iter().any(|d| std::ptr::eq(d.receiver, &self.receivers[r])) {
-                    out.push(Delivery { receiver: &self.receivers[r], severity: n.severity });
+                if !deliveries.iter().any(|d| std::ptr::eq(d.receiver, &self.receivers[r])) {
+                    deliveries.push(Delivery { receiver: &self.receivers[r], severity: n.severity });
+                }
+            }
+            for a in &n.remediate {
+                if !actions.iter().any(|o| o.action == a.action) {
+                    actions.push(a.clone());
                 }
             }
         }
-        out
+        Routed { deliveries, actions }
     }
 }
 
@@ -243,22 +202,6 @@ fn collect<'n>(node: &'n Node, facts: &Facts<'_>, out: &mut Vec<&'n Node>) -> bo
         out.push(node);
     }
     true
-}
-
-fn receiver(r: ReceiverDoc, path: &str) -> Result<ReceiverSpec, ConfigError> {
-    let kind = match (r.slack, r.pagerduty) {
-        (Some(s), None) => ReceiverKind::Slack { webhook_url: s.webhook_url },
-        (None, Some(p)) => {
-            let events_url = p.events_url.unwrap_or_else(|| PAGERDUTY_EVENTS_URL.into());
-            if !(events_url.starts_with("https://") || events_url.starts_with("http://")) {
-                return Err(invalid(format!("{path}.pagerduty.events_url"), "must be an http(s) URL"));
-            }
-            ReceiverKind::PagerDuty { routing_key: p.routing_key, events_url }
-        }
-        (None, None) => return Err(invalid(path, format!("receiver {:?} needs `slack` or `pagerduty`", r.name))),
-        (Some(_), Some(_)) => return Err(invalid(path, format!("receiver {:?} has both `slack` and `pagerduty`; use two receivers", r.name))),
-    };
-    Ok(ReceiverSpec { name: r.name, kind })
 }
 
 fn node(doc: RouteDoc, path: &str, receivers: &[ReceiverSpec], parent_receivers: Option<&[usize]>, parent_severity: Severity) -> Result<Node, ConfigError> {
@@ -296,7 +239,7 @@ fn node(doc: RouteDoc, path: &str, receivers: &[ReceiverSpec], parent_receivers:
 
 fn rule_actions(r: RemediateDoc, path: &str) -> Result<Vec<RuleAction>, ConfigError> {
     let frequency_s = r.frequency_s.unwrap_or(10);
-    crate::remediate::check_frequency(frequency_s).map_err(|accepted| invalid(format!("{path}.remediate.frequency_s"), format!("{frequency_s} is not one of {accepted}")))?;
+    check_frequency(frequency_s).map_err(|accepted| invalid(format!("{path}.remediate.frequency_s"), format!("{frequency_s} is not one of {accepted}")))?;
     if r.actions.0.is_empty() {
         return Err(invalid(format!("{path}.remediate.actions"), "name at least one action"));
     }
@@ -327,7 +270,7 @@ impl Matcher {
                 .iter()
                 .map(|r| {
                     // Anchored: a rule reads as "the whole name matches".
-                    Regex::new(&format!("^(?:{r})$")).map_err(|e| invalid(format!("{path}.alarm_name_regex"), crate::intake::one_line(&e.to_string())))
+                    Regex::new(&format!("^(?:{r})$")).map_err(|e| invalid(format!("{path}.alarm_name_regex"), one_line(&e.to_string())))
                 })
                 .collect::<Result<_, _>>()?,
             endpoint: globs(&m.endpoint, &format!("{path}.endpoint"))?,
@@ -393,28 +336,28 @@ route:
         let r = Routes::parse(DOC).unwrap();
         let f = Facts { alarm_name: "deepgram-model-latency-p99", endpoint: Some("deepgram-prod"), namespace: Some("AWS/SageMaker"), state: Some(AlarmState::Alarm), ..Default::default() };
         // pager (continue) then the latency regex; the namespace route is not reached.
-        assert_eq!(names(&r.route(&f)), vec![("pager".into(), Severity::Critical), ("ml".into(), Severity::Warning)]);
+        assert_eq!(names(&r.evaluate(&f).deliveries), vec![("pager".into(), Severity::Critical), ("ml".into(), Severity::Warning)]);
     }
 
     #[test]
     fn default_route_when_nothing_matches() {
         let r = Routes::parse(DOC).unwrap();
         let f = Facts { alarm_name: "api-lambda-errors", namespace: Some("AWS/Lambda"), state: Some(AlarmState::Alarm), ..Default::default() };
-        assert_eq!(names(&r.route(&f)), vec![("sre".into(), Severity::Warning)]);
+        assert_eq!(names(&r.evaluate(&f).deliveries), vec![("sre".into(), Severity::Warning)]);
     }
 
     #[test]
     fn state_and_region_and_account_matchers() {
         let r = Routes::parse(DOC).unwrap();
         let f = Facts { alarm_name: "x", endpoint: Some("deepgram-prod"), state: Some(AlarmState::InsufficientData), ..Default::default() };
-        assert_eq!(names(&r.route(&f)), vec![("sre".into(), Severity::Warning)]);
+        assert_eq!(names(&r.evaluate(&f).deliveries), vec![("sre".into(), Severity::Warning)]);
         let doc = r#"{"receivers":[{"name":"a","slack":{"webhook_url":"env:A"}},{"name":"b","slack":{"webhook_url":"env:B"}}],
                      "route":{"receivers":["a"],"routes":[{"match":{"account":"1234*","region":["eu-*"]},"receivers":["b"]}]}}"#;
         let r = Routes::parse(doc).unwrap();
         let hit = Facts { alarm_name: "x", account: Some("123456789012"), region: Some("eu-west-1"), ..Default::default() };
         let miss = Facts { alarm_name: "x", account: Some("123456789012"), region: Some("us-east-1"), ..Default::default() };
-        assert_eq!(names(&r.route(&hit)), vec![("b".into(), Severity::Error)]);
-        assert_eq!(names(&r.route(&miss)), vec![("a".into(), Severity::Error)]);
+        assert_eq!(names(&r.evaluate(&hit).deliveries), vec![("b".into(), Severity::Error)]);
+        assert_eq!(names(&r.evaluate(&miss).deliveries), vec![("a".into(), Severity::Error)]);
     }
 
     #[test]
@@ -427,9 +370,6 @@ route:
         assert!(err(&format!("{base}\nroute: {{receivers: [a], severity: loud}}")).contains("route.severity"));
         assert!(err(&format!("{base}\nroute: {{receivers: []}}")).contains("root route"));
         assert!(err(&format!("{base}\nroute: {{receivers: [a], matchers: {{}}}}")).contains("unknown field"));
-        assert!(err("receivers: [{name: a}]\nroute: {receivers: [a]}").contains("needs `slack` or `pagerduty`"));
-        let e = err("receivers: [{name: a, slack: {webhook_url: \"vault:x\"}}]\nroute: {receivers: [a]}");
-        assert!(e.contains("vault"), "{e}");
         assert!(err("{").starts_with("routing document is not valid"));
     }
 }
@@ -456,10 +396,10 @@ route:
             RuleAction { action: Action::ScaleOut, dry_run: true, rule: "route.routes[0]".into() },
             RuleAction { action: Action::EnableEnhancedMetrics { frequency_s: 30 }, dry_run: true, rule: "route.routes[0]".into() },
         ];
-        assert_eq!(r.actions(&gpu), want);
+        assert_eq!(r.evaluate(&gpu).actions, want);
         let canary = Facts { alarm_name: "prod-gpu-hot", endpoint: Some("canary-1"), ..Default::default() };
-        assert_eq!(r.actions(&canary), vec![], "the child matched and asks for nothing");
-        assert_eq!(r.actions(&Facts { alarm_name: "latency", ..Default::default() }), vec![]);
+        assert_eq!(r.evaluate(&canary).actions, vec![], "the child matched and asks for nothing");
+        assert_eq!(r.evaluate(&Facts { alarm_name: "latency", ..Default::default() }).actions, vec![]);
     }
 
     #[test]

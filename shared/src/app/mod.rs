@@ -1,28 +1,32 @@
-//! The whole flow for one Lambda invocation: intake → target → enrich → report → route → render →
-//! deliver. Built once per cold start ([`App::new`]); [`App::handle_until`] per event, under the
-//! invocation's deadline.
+//! The app: the one layer that knows every stage and wires them for the Lambda functions and the
+//! CLI. Built once per cold start ([`App::new`]); [`App::handle_until`] per event, under the
+//! invocation's deadline:
+//!
+//! intake → target → enrich → report → route → render → deliver, then the rules' remediation
+//! requests ([`remediation`]).
+//!
+//! Nothing imports this module; [`settings`] reads the environment into plain data, and the
+//! functions here build the runtime objects from it.
 
+pub mod remediation;
+pub mod settings;
+
+pub use remediation::{carry_out, Carried, Dispatched, Remediation};
+
+use crate::deliver::http::RetryPolicy;
+use crate::deliver::{DeliveryResult, Receivers, Routing};
 use crate::enrich::{Enricher, Enrichment};
 use crate::intake::{self, IntakeError};
-use crate::model::Notification;
-use crate::notify::delivered::{self, Delivered};
-use crate::notify::http::{self, RetryPolicy};
-use crate::notify::pagerduty::PagerDutyNotifier;
-use crate::notify::slack::SlackNotifier;
-use crate::notify::{Failure, Notifier};
-use crate::remediate::dispatch::Dispatch;
-use crate::remediate::follow_up::FollowUp;
-use crate::remediate::{AlarmRef, Request};
+use crate::model::{Alarm, Notification};
 use crate::report::{self, Report};
-use crate::settings::RemediationSettings;
-use crate::route::{Facts, ReceiverKind, ReceiverSpec, Routes};
+use crate::route::{Facts, Routes};
 use crate::secrets::SecretResolver;
+use crate::target::{self, Target};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
 /// The deadline [`App::handle`] gives an event when there is no Lambda deadline (the CLI): as long
@@ -36,6 +40,17 @@ pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Instant {
     Instant::now() + left
 }
 
+/// The routing document from the environment (`SAGEALARM_ROUTES`, `_FILE`, `_SSM`), validated
+/// whole: a bad one fails the cold start loudly rather than dropping alarms later.
+pub async fn load_routing(sdk: Option<&aws_config::SdkConfig>) -> Result<Routing, settings::SettingsError> {
+    Ok(Routing::parse(&settings::routes_text(sdk).await?)?)
+}
+
+/// A routing document from a file, validated whole.
+pub fn routing_from_file(path: &str) -> Result<Routing, settings::SettingsError> {
+    Ok(Routing::parse(&settings::routes_file(path)?)?)
+}
+
 /// How (and whether) alarms are enriched.
 #[derive(Clone)]
 pub enum EnrichMode {
@@ -46,22 +61,30 @@ pub enum EnrichMode {
 }
 
 impl EnrichMode {
-    async fn enrich(&self, alarm: &crate::model::Alarm) -> Enrichment {
-        let target = crate::target::resolve(alarm);
+    /// From the environment ([`settings::enrichment`]); the SDK clients are built here, once.
+    pub fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, settings::SettingsError> {
+        Ok(match settings::enrichment()? {
+            Ok(s) => EnrichMode::Aws(Arc::new(Enricher::new(sdk, s))),
+            Err(why) => EnrichMode::Off(why),
+        })
+    }
+
+    async fn enrich(&self, alarm: &Alarm, target: &Target) -> Enrichment {
         if target.sagemaker().is_none() {
             return Enrichment::skipped("not a SageMaker alarm: no endpoint lookups");
         }
         match self {
             EnrichMode::Off(why) => Enrichment::skipped(why.clone()),
-            EnrichMode::Aws(e) => e.enrich(alarm, &target).await,
+            EnrichMode::Aws(e) => e.enrich(alarm, target).await,
         }
     }
 }
 
-/// Turns an intake result into reports (one per distinct notification).
+/// Turns an intake result into reports (one per distinct notification): the target is resolved
+/// once here and kept in the report.
 pub async fn reports(notifications: Vec<Notification>, enrich: &EnrichMode) -> Vec<Report> {
     let mut seen = HashSet::new();
-    let mut out = vec![];
+    let mut alarms = vec![];
     for n in notifications {
         // SNS can put the same message twice in one batch (see the runtime's own fixture).
         let id = match &n {
@@ -74,66 +97,26 @@ pub async fn reports(notifications: Vec<Notification>, enrich: &EnrichMode) -> V
                 continue;
             }
         }
-        out.push(match n {
+        alarms.push(n);
+    }
+    let jobs = alarms.into_iter().map(|n| async move {
+        match n {
             Notification::Alarm(a) => {
-                let e = enrich.enrich(&a).await;
-                Report::Alarm(Box::new(report::build_alarm(*a, e)))
+                let target = target::resolve(&a);
+                let e = enrich.enrich(&a, &target).await;
+                Report::Alarm(Box::new(report::build_alarm(*a, target, e)))
             }
             Notification::Plain(p) => Report::Plain(p),
-        });
-    }
-    out
-}
-
-struct Receiver {
-    spec: ReceiverSpec,
-    /// Resolved once per cold start; a failed resolution is retried on the next invocation.
-    notifier: OnceCell<Arc<dyn Notifier>>,
+        }
+    });
+    futures::future::join_all(jobs).await
 }
 
 pub struct App {
     routes: Routes,
-    receivers: Vec<Receiver>,
-    secrets: SecretResolver,
+    receivers: Receivers,
     enrich: EnrichMode,
-    http: reqwest::Client,
-    retry: RetryPolicy,
     remediation: Option<Remediation>,
-    /// Receivers that already had a notification: a retried event does not post to them again.
-    delivered: Delivered,
-}
-
-/// Endpoint updates, when deployed: rules hand requests to the remediation function, and
-/// opted-in endpoints get Slack buttons.
-pub struct Remediation {
-    /// `None`: rules that ask for an action are logged and reported as not dispatched.
-    pub dispatch: Option<Arc<dyn Dispatch>>,
-    pub buttons: bool,
-    pub settings: RemediationSettings,
-}
-
-/// A rule's request handed (or not) to the remediation function.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Dispatched {
-    pub action: &'static str,
-    pub endpoint: String,
-    pub rule: String,
-    pub ok: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct DeliveryResult {
-    pub receiver: String,
-    pub kind: &'static str,
-    pub alarm: String,
-    pub ok: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// Not posted again: this instance delivered it in an earlier attempt of the same event.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub already_delivered: bool,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -153,51 +136,21 @@ pub enum HandleError {
     AllReceiversFailed { alarm: String, failures: Vec<String> },
     /// Some receivers got it, others failed in a way a later attempt can fix (rate limited past the
     /// deadline, 5xx, network): the event is retried rather than the message dropped. A retry on
-    /// this instance skips the receivers that already have it ([`Delivered`]); on another it
+    /// this instance skips the receivers that already have it (`deliver::delivered`); on another it
     /// repeats, and PagerDuty collapses it by `dedup_key`.
     #[error("not delivered to every receiver for {alarm:?}, a retry can: {} (delivered: {})", .failures.join("; "), .delivered.join(", "))]
     RetryableFailures { alarm: String, failures: Vec<String>, delivered: Vec<String> },
 }
 
 impl App {
-    pub fn new(routes: Routes, secrets: SecretResolver, enrich: EnrichMode, retry: RetryPolicy) -> Self {
-        let receivers = routes.receivers().iter().cloned().map(|spec| Receiver { spec, notifier: OnceCell::new() }).collect();
-        Self { http: http::client(&retry), routes, receivers, secrets, enrich, retry, remediation: None, delivered: Delivered::default() }
+    pub fn new(routing: Routing, secrets: SecretResolver, enrich: EnrichMode, retry: RetryPolicy) -> Self {
+        let receivers = Receivers::new(routing.receivers, secrets, retry);
+        Self { routes: routing.routes, receivers, enrich, remediation: None }
     }
 
     pub fn with_remediation(mut self, r: Remediation) -> Self {
         self.remediation = Some(r);
         self
-    }
-
-    async fn notifier(&self, r: &Receiver) -> Result<Arc<dyn Notifier>, String> {
-        r.notifier
-            .get_or_try_init(|| async {
-                let n: Arc<dyn Notifier> = match &r.spec.kind {
-                    ReceiverKind::Slack { webhook_url } => Arc::new(SlackNotifier {
-                        name: r.spec.name.clone(),
-                        webhook_url: self.secrets.resolve(webhook_url).await.map_err(|e| e.to_string())?,
-                    }),
-                    ReceiverKind::PagerDuty { routing_key, events_url } => Arc::new(PagerDutyNotifier {
-                        name: r.spec.name.clone(),
-                        routing_key: self.secrets.resolve(routing_key).await.map_err(|e| e.to_string())?,
-                        events_url: events_url.clone(),
-                    }),
-                };
-                Ok(n)
-            })
-            .await
-            .cloned()
-    }
-
-    /// Posts to the receiver named `name` what `message` makes (URL and body) from its notifier:
-    /// the one path for alarms and follow-ups. An unknown receiver or unresolvable secret is a
-    /// permanent failure.
-    async fn post(&self, name: &str, deadline: Instant, message: impl FnOnce(&dyn Notifier) -> (String, Value)) -> Result<(), Failure> {
-        let r = self.receivers.iter().find(|r| r.spec.name == name).ok_or_else(|| Failure::permanent(format!("receiver {name:?} is not configured")))?;
-        let n = self.notifier(r).await.map_err(|e| Failure::permanent(format!("secret: {e}")))?;
-        let (url, body) = message(n.as_ref());
-        http::deliver(&self.http, n.as_ref(), &url, &body, &self.retry, deadline).await
     }
 
     /// Runs the whole flow for one event with [`DEFAULT_BUDGET`].
@@ -214,11 +167,13 @@ impl App {
         let mut deliveries = vec![];
         let mut all_failed: Option<HandleError> = None;
         let mut remediations = vec![];
-        for mut report in reports(notifications, &self.enrich).await {
-            self.add_offers(&mut report);
-            let (results, retryable) = self.deliver(&report, deadline).await;
-            remediations.extend(self.request_remediation(&report, &results).await);
-            let name = alarm_name(&report);
+        for report in reports(notifications, &self.enrich).await {
+            // One walk of the routing tree: receivers and the rules' actions together.
+            let routed = self.routes.evaluate(&Facts::of(&report));
+            let offers = remediation::offers(self.remediation.as_ref(), &report, &routed);
+            let (results, retryable) = self.receivers.deliver(&report, &routed.deliveries, &offers, deadline).await;
+            remediations.extend(remediation::request(self.remediation.as_ref(), &report, &routed.actions, &results).await);
+            let name = report.title();
             let failures = || -> Vec<String> {
                 results.iter().filter(|r| !r.ok).map(|r| format!("{}: {}", r.receiver, r.error.as_deref().unwrap_or("failed"))).collect()
             };
@@ -242,110 +197,18 @@ impl App {
         }
     }
 
-    /// Every routed receiver concurrently; one failing never blocks another. The flag: some
-    /// delivery failed retryably.
-    async fn deliver(&self, report: &Report, deadline: Instant) -> (Vec<DeliveryResult>, bool) {
-        let facts = Facts::of(report);
-        let name = alarm_name(report);
-        let key = delivered::key(report);
-        let jobs = self.routes.route(&facts).into_iter().map(|d| {
-            let (name, key) = (name.clone(), key.clone());
-            async move {
-                let kind = d.receiver.kind.name();
-                let receiver = d.receiver.name.clone();
-                if key.as_deref().is_some_and(|k| self.delivered.contains(k, &receiver)) {
-                    tracing::info!(alarm = %name, receiver = %receiver, kind, "already delivered by an earlier attempt of this event; not posted again");
-                    return (DeliveryResult { receiver, kind, alarm: name, ok: true, error: None, already_delivered: true }, false);
-                }
-                let result = self.post(&receiver, deadline, |n| (n.url().to_string(), n.body(report, d.severity))).await;
-                match &result {
-                    Ok(()) => {
-                        tracing::info!(alarm = %name, receiver = %receiver, kind, severity = d.severity.as_str(), "delivered");
-                        if let Some(k) = &key {
-                            self.delivered.insert(k, &receiver);
-                        }
-                    }
-                    Err(f) => tracing::error!(alarm = %name, receiver = %receiver, kind, error = %f.message, "delivery failed"),
-                }
-                let retryable = result.as_ref().is_err_and(|f| f.retryable);
-                (DeliveryResult { receiver, kind, alarm: name, ok: result.is_ok(), error: result.err().map(|f| f.message), already_delivered: false }, retryable)
-            }
-        });
-        let results = futures::future::join_all(jobs).await;
-        let retryable = results.iter().any(|(_, r)| *r);
-        (results.into_iter().map(|(d, _)| d).collect(), retryable)
-    }
-}
-
-impl App {
-    /// Slack buttons for the actions an opted-in endpoint allows.
-    fn add_offers(&self, report: &mut Report) {
-        let Some(rem) = self.remediation.as_ref().filter(|r| r.buttons) else { return };
-        let receivers: Vec<String> = self.routes.route(&Facts::of(report)).iter().map(|d| d.receiver.name.clone()).collect();
-        if let Report::Alarm(a) = report {
-            a.offers = crate::remediate::offers::offers(a, &receivers, &rem.settings.policy, rem.settings.frequency_s);
-        }
-    }
-
-    /// The actions matching rules ask for, handed to the remediation function after delivery
-    /// (its follow-up then lands after the alarm). Never fails the invocation: the alarm is out.
-    async fn request_remediation(&self, report: &Report, results: &[DeliveryResult]) -> Vec<Dispatched> {
-        let Report::Alarm(a) = report else { return vec![] };
-        if a.alarm.state != crate::model::AlarmState::Alarm {
-            return vec![];
-        }
-        let actions = self.routes.actions(&Facts::of(report));
-        if actions.is_empty() {
-            return vec![];
-        }
-        let alarm = match AlarmRef::of(&a.alarm) {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(alarm = %a.alarm.name, error = %e, "a rule asks for remediation but the alarm names no endpoint");
-                return vec![];
-            }
-        };
-        let receivers: Vec<String> = results.iter().map(|r| r.receiver.clone()).collect();
-        let mut out = vec![];
-        for ra in actions {
-            let req = Request { action: ra.action, alarm: alarm.clone(), dry_run: ra.dry_run, requested_by: format!("routing rule {}", ra.rule), receivers: receivers.clone() };
-            let result = match self.remediation.as_ref().and_then(|r| r.dispatch.as_ref()) {
-                Some(d) => d.dispatch(&req).await,
-                None => Err("SAGEALARM_REMEDIATE_FUNCTION is not set: the remediation function is not deployed".into()),
-            };
-            match &result {
-                Ok(()) => tracing::info!(alarm = %a.alarm.name, action = ra.action.name(), endpoint = %alarm.endpoint, rule = %ra.rule, dry_run = ra.dry_run, "remediation requested"),
-                Err(e) => tracing::error!(alarm = %a.alarm.name, action = ra.action.name(), endpoint = %alarm.endpoint, rule = %ra.rule, error = %e, "remediation not requested"),
-            }
-            out.push(Dispatched { action: ra.action.name(), endpoint: alarm.endpoint.clone(), rule: ra.rule, ok: result.is_ok(), error: result.err() });
-        }
-        out
-    }
-
-    /// Tells the named receivers about a remediation decision. Unknown names are reported, not
-    /// skipped silently.
-    pub async fn follow_up(&self, receivers: &[String], f: &FollowUp, deadline: Instant) -> Vec<DeliveryResult> {
-        let jobs = receivers.iter().map(|name| async move {
-            let result = self.post(name, deadline, |n| n.follow_up(f)).await.map_err(|f| f.message);
-            if let Err(e) = &result {
-                tracing::error!(receiver = %name, error = %e, "follow-up not delivered");
-            }
-            DeliveryResult { receiver: name.clone(), kind: "follow-up", alarm: f.alarm_name.clone(), ok: result.is_ok(), error: result.err(), already_delivered: false }
-        });
-        futures::future::join_all(jobs).await
-    }
-}
-
-fn alarm_name(r: &Report) -> String {
-    match r {
-        Report::Alarm(a) => a.alarm.name.clone(),
-        Report::Plain(p) => p.subject.clone().unwrap_or_else(|| "SNS notification".into()),
+    /// Tells the named receivers about a remediation decision.
+    pub async fn follow_up(&self, receivers: &[String], f: &crate::remediate::follow_up::FollowUp, deadline: Instant) -> Vec<DeliveryResult> {
+        self.receivers.follow_up(receivers, f, deadline).await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::remediate::dispatch::Dispatch;
+    use crate::remediate::follow_up::FollowUp;
+    use crate::remediate::Request;
     use wiremock::matchers::{body_string_contains, method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -371,7 +234,7 @@ route:
             deadline_margin: Duration::from_millis(100),
             request_timeout: Duration::from_secs(2),
         };
-        App::new(Routes::parse(&doc).unwrap(), SecretResolver::new(None, true), EnrichMode::Off("test".into()), retry)
+        App::new(Routing::parse(&doc).unwrap(), SecretResolver::new(None, true), EnrichMode::Off("test".into()), retry)
     }
 
     fn event(name: &str) -> Value {
@@ -472,7 +335,7 @@ route:
             "receivers:\n  - {{name: a, slack: {{webhook_url: \"env:SAGEALARM_TEST_UNSET\"}}}}\n  - {{name: b, pagerduty: {{routing_key: k, events_url: \"{}/pd\"}}}}\nroute: {{receivers: [a, b]}}",
             s.uri()
         );
-        let app = App::new(Routes::parse(&doc).unwrap(), SecretResolver::new(None, true), EnrichMode::Off("t".into()), RetryPolicy::default());
+        let app = App::new(Routing::parse(&doc).unwrap(), SecretResolver::new(None, true), EnrichMode::Off("t".into()), RetryPolicy::default());
         let summary = app.handle(&event("sns-5xx-errors-alarm.json")).await.unwrap();
         let a = summary.deliveries.iter().find(|d| d.receiver == "a").unwrap();
         assert_eq!(a.error.as_deref(), Some("secret: env:SAGEALARM_TEST_UNSET: environment variable is not set"));
@@ -492,8 +355,8 @@ route:
             "receivers:\n  - {{name: slack-sre, slack: {{webhook_url: \"{u}/slack\"}}}}\n  - {{name: pager, pagerduty: {{routing_key: k, events_url: \"{u}/pd\"}}}}\nroute:\n  receivers: [slack-sre, pager]\n  remediate: {{actions: scale-out, dry_run: true}}",
             u = server.uri()
         );
-        let settings = RemediationSettings { policy: crate::remediate::Policy::default(), frequency_s: 10 };
-        App::new(Routes::parse(&doc).unwrap(), SecretResolver::new(None, true), EnrichMode::Off("t".into()), RetryPolicy::default())
+        let settings = remediation::RemediationSettings { policy: crate::remediate::Policy::default(), frequency_s: 10 };
+        App::new(Routing::parse(&doc).unwrap(), SecretResolver::new(None, true), EnrichMode::Off("t".into()), RetryPolicy::default())
             .with_remediation(Remediation { dispatch, buttons: false, settings })
     }
 
@@ -531,7 +394,7 @@ route:
             requested_by: "Slack user alice (U1) in C1".into(),
             alarm_name: "deepgram-high-concurrency".into(),
             endpoint: "deepgram-prod".into(),
-            decision: "refused",
+            decision: crate::remediate::Decision::Refused,
             before: Value::Null,
             after: Value::Null,
         };
@@ -539,6 +402,6 @@ route:
         let results = app.follow_up(&["slack-sre".into(), "pager".into(), "ghost".into()], &f, deadline).await;
         assert!(results[0].ok && results[1].ok, "{results:?}");
         assert_eq!(results[2].error.as_deref(), Some("receiver \"ghost\" is not configured"));
-        crate::render::slack::check_limits(&crate::render::slack::follow_up(&f)).unwrap();
+        crate::deliver::slack::render::check_limits(&crate::deliver::slack::render::follow_up(&f)).unwrap();
     }
 }

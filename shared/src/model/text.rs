@@ -1,6 +1,11 @@
 //! Text safety and size: untrusted text (alarm names, descriptions, log lines) must never become a
 //! Slack mention, link or broken markup, and every field must fit its limit.
 
+/// Errors and untrusted text in logs and one-line messages: every run of whitespace one space.
+pub fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// Cuts to at most `max` characters (not bytes), marking the cut with `…`.
 pub fn truncate(s: &str, max: usize) -> String {
     if s.chars().count() <= max {

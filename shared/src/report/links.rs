@@ -1,6 +1,7 @@
 //! AWS console deep links (formats in the README's design section).
 
 use crate::model::{Alarm, MetricStat};
+use crate::target::Target;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Serialize;
@@ -105,14 +106,14 @@ pub fn logs(partition: &str, region: &str, group: &str, stream: Option<&str>, st
 }
 
 /// The links for an alarm, when its region is known.
-pub fn for_alarm(alarm: &Alarm, target: &crate::target::Target) -> Vec<Link> {
+pub fn for_alarm(alarm: &Alarm, target: &Target) -> Vec<Link> {
     let Some(region) = alarm.region.as_deref() else { return vec![] };
     let p = alarm.partition.as_str();
-    let at = alarm.state_change_time.unwrap_or_else(Utc::now);
+    let at = alarm.anchor_time();
     let mut out = vec![alarm_link(p, region, alarm)];
     let stats = alarm.kind.metric_stats();
     if !stats.is_empty() {
-        let window = crate::report::window_span(alarm);
+        let window = alarm.window_span();
         let threshold = alarm.kind.evaluation().and_then(|e| e.threshold);
         out.push(metric(p, region, &stats, at, window * 3, threshold));
     }
@@ -120,7 +121,7 @@ pub fn for_alarm(alarm: &Alarm, target: &crate::target::Target) -> Vec<Link> {
         if let Some(ep) = sm.endpoint.as_deref() {
             out.push(endpoint(p, region, ep));
             let group = format!("/aws/sagemaker/Endpoints/{ep}");
-            let window = crate::report::window_span(alarm);
+            let window = alarm.window_span();
             let stream = match (&sm.variant, &sm.instance) {
                 (Some(v), Some(i)) => Some(format!("{v}/{i}")),
                 _ => None,

@@ -1,4 +1,4 @@
-//! The strict internal model every stage after intake works on.
+//! The alarm: the strict internal model every stage after intake works on.
 //!
 //! Intake turns three envelope shapes and four alarm shapes into these types; nothing downstream
 //! looks at raw JSON again.
@@ -88,8 +88,20 @@ impl Metric {
 }
 
 /// A statistic in the case GetMetricData expects (`Average`, `p99`, `TM(10%:90%)`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct Statistic(pub String);
+
+impl From<&str> for Statistic {
+    fn from(raw: &str) -> Self {
+        Self::normalize(raw)
+    }
+}
+
+impl std::fmt::Display for Statistic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 impl Statistic {
     /// SNS messages carry `AVERAGE`/`SUM`…; percentiles and trimmed stats keep their case.
@@ -301,6 +313,14 @@ impl ArnParts {
     }
 }
 
+/// `arn:…:alarm:NAME` → `NAME` (names may themselves contain colons); a bare name stays.
+pub fn alarm_name_of(arn_or_name: &str) -> String {
+    match ArnParts::parse(arn_or_name) {
+        Some(p) => p.resource.strip_prefix("alarm:").unwrap_or(&p.resource).to_string(),
+        None => arn_or_name.trim().to_string(),
+    }
+}
+
 /// An alarm notification, whatever envelope it came in.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Alarm {
@@ -322,6 +342,19 @@ pub struct Alarm {
 }
 
 impl Alarm {
+    /// When the alarm changed state; `now` only when the payload had no readable time.
+    pub fn anchor_time(&self) -> DateTime<Utc> {
+        self.state_change_time.unwrap_or_else(Utc::now)
+    }
+
+    /// How long the alarm looked at before changing state: period × evaluation periods.
+    pub fn window_span(&self) -> chrono::Duration {
+        let e = self.kind.evaluation();
+        let period = e.and_then(|e| e.period_s).or_else(|| self.kind.metric_stats().first().and_then(|s| s.period_s)).unwrap_or(300);
+        let n = e.and_then(|e| e.evaluation_periods).unwrap_or(1).max(1);
+        chrono::Duration::seconds(i64::from(period) * i64::from(n))
+    }
+
     /// One state change of this alarm, the same however often or by whichever route it is
     /// delivered: `<identity>@<state change time>`. `None` without a state change time.
     pub fn state_change_key(&self) -> Option<String> {

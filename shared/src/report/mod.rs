@@ -1,12 +1,13 @@
 //! Report: the one model of what we know about a notification, built once and rendered per
-//! destination. Renderers never look back at raw input.
+//! destination. Renderers never look back at raw input. [`links`]: the console links it carries.
+
+pub mod links;
 
 use crate::enrich::Enrichment;
-use crate::links::{self, Link};
+use crate::model::units::{self, Unit};
 use crate::model::{Alarm, AlarmKind, AlarmState, PlainMessage};
-use crate::render::units::{self, Unit};
-use crate::target::{self, Subject, Target};
-use chrono::{DateTime, Duration, Utc};
+use crate::target::{Subject, Target};
+use links::Link;
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -23,23 +24,6 @@ pub struct AlarmReport {
     pub window: Option<String>,
     pub links: Vec<Link>,
     pub enrichment: Enrichment,
-    /// Remediations a person may approve from the message (Slack buttons); empty unless the
-    /// endpoint opted in and the Slack actions function is deployed.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub offers: Vec<Offer>,
-}
-
-/// One approvable action, ready for a button.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Offer {
-    /// `Scale out to 4 instances`.
-    pub label: String,
-    /// `sagealarm-remediate-scale-out`.
-    pub action_id: String,
-    /// The confirmation dialog's text.
-    pub confirm: String,
-    /// JSON of [`crate::remediate::Request`] without the requester, which Slack adds.
-    pub value: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -56,23 +40,19 @@ impl Report {
             Report::Plain(_) => None,
         }
     }
+
+    /// How logs and summaries name it: the alarm's name, or the plain message's subject.
+    pub fn title(&self) -> String {
+        match self {
+            Report::Alarm(a) => a.alarm.name.clone(),
+            Report::Plain(p) => p.subject.clone().unwrap_or_else(|| "SNS notification".into()),
+        }
+    }
 }
 
-/// How long the alarm looked at before changing state: period × evaluation periods.
-pub fn window_span(alarm: &Alarm) -> Duration {
-    let e = alarm.kind.evaluation();
-    let period = e.and_then(|e| e.period_s).or_else(|| alarm.kind.metric_stats().first().and_then(|s| s.period_s)).unwrap_or(300);
-    let n = e.and_then(|e| e.evaluation_periods).unwrap_or(1).max(1);
-    Duration::seconds(i64::from(period) * i64::from(n))
-}
-
-/// When the alarm changed state; `now` only when the payload had no readable time.
-pub fn anchor_time(alarm: &Alarm) -> DateTime<Utc> {
-    alarm.state_change_time.unwrap_or_else(Utc::now)
-}
-
-pub fn build_alarm(alarm: Alarm, enrichment: Enrichment) -> AlarmReport {
-    let target = target::resolve(&alarm);
+/// `target` is what [`crate::target::resolve`] made of `alarm`, computed once and kept here for
+/// every later stage.
+pub fn build_alarm(alarm: Alarm, target: Target, enrichment: Enrichment) -> AlarmReport {
     let unit = primary_unit(&alarm);
     let links = links::for_alarm(&alarm, &target);
     AlarmReport {
@@ -83,7 +63,6 @@ pub fn build_alarm(alarm: Alarm, enrichment: Enrichment) -> AlarmReport {
         links,
         target,
         enrichment,
-        offers: vec![],
         alarm,
     }
 }

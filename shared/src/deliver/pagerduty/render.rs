@@ -1,12 +1,11 @@
 //! PagerDuty Events API v2: `trigger` on ALARM (and INSUFFICIENT_DATA), `resolve` on OK, tied by a
 //! `dedup_key` derived from the alarm ARN.
 
-use super::enrichment as enr;
-use super::text::truncate;
-use crate::intake::one_line;
-use crate::model::{AlarmState, Origin};
+use crate::model::text::{one_line, truncate};
+use crate::model::{AlarmState, Origin, Severity};
+use crate::remediate::follow_up::FollowUp;
+use crate::render::enrichment as enr;
 use crate::report::{subject_line, AlarmReport, Report};
-use crate::route::Severity;
 use serde_json::{json, Map, Value};
 
 pub const SUMMARY_MAX: usize = 1024;
@@ -27,7 +26,7 @@ pub fn dedup_key(identity: &str) -> String {
 
 /// A Change Event (`/v2/change/enqueue`) for a remediation decision: it appears on the
 /// service's timeline and the open incident's "recent changes", without paging anyone.
-pub fn change_event(f: &crate::remediate::follow_up::FollowUp, routing_key: &str) -> Value {
+pub fn change_event(f: &FollowUp, routing_key: &str) -> Value {
     json!({
         "routing_key": routing_key,
         "payload": {

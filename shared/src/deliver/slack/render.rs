@@ -1,9 +1,12 @@
 //! Slack Block Kit message for an incoming webhook, within every Block Kit limit whatever the input.
 
-use super::enrichment as enr;
-use super::text::{clamp_escaped, code, mrkdwn, plain, truncate};
-use super::units;
+use crate::model::text::{clamp_escaped, code, mrkdwn, plain, truncate};
+use crate::model::units;
 use crate::model::{AlarmKind, Origin};
+use crate::remediate::follow_up::FollowUp;
+use crate::remediate::offers::Offer;
+use crate::render::enrichment as enr;
+use crate::render::state_badge;
 use crate::report::{subject_line, AlarmReport, Report};
 use crate::target::Subject;
 use serde_json::{json, Value};
@@ -26,9 +29,10 @@ pub mod limits {
     pub const FALLBACK_TEXT: usize = 3000;
 }
 
-pub fn render(report: &Report) -> Value {
+/// The message for a report; `offers`: the remediation buttons to show (empty: none).
+pub fn render(report: &Report, offers: &[Offer]) -> Value {
     match report {
-        Report::Alarm(a) => alarm(a),
+        Report::Alarm(a) => alarm(a, offers),
         Report::Plain(p) => {
             let title = p.subject.clone().unwrap_or_else(|| "SNS notification".into());
             let origin = origin_text(&p.origin);
@@ -44,9 +48,9 @@ pub fn render(report: &Report) -> Value {
     }
 }
 
-fn alarm(r: &AlarmReport) -> Value {
+fn alarm(r: &AlarmReport, offers: &[Offer]) -> Value {
     let a = &r.alarm;
-    let badge = super::state_badge(Some(a.state));
+    let badge = state_badge(Some(a.state));
     let mut blocks = vec![header(&format!("{badge}: {}", a.name))];
 
     let subject = subject_fields(r);
@@ -132,7 +136,7 @@ fn alarm(r: &AlarmReport) -> Value {
     if !buttons.is_empty() {
         blocks.push(json!({ "type": "actions", "elements": buttons }));
     }
-    if let Some(b) = offers_block(&r.offers) {
+    if let Some(b) = offers_block(offers) {
         blocks.push(b);
     }
 
@@ -149,7 +153,7 @@ fn alarm(r: &AlarmReport) -> Value {
 /// The notification text (and what clients without Block Kit show): one line that answers
 /// "what, where, how bad".
 pub fn fallback_text(r: &AlarmReport) -> String {
-    let mut s = format!("{}: {} — {}", super::state_badge(Some(r.alarm.state)), r.alarm.name, r.metric_label);
+    let mut s = format!("{}: {} — {}", state_badge(Some(r.alarm.state)), r.alarm.name, r.metric_label);
     if let Some(t) = &r.threshold {
         s.push(' ');
         s.push_str(t);
@@ -269,7 +273,7 @@ fn origin_text(o: &Origin) -> String {
 }
 
 /// The follow-up after a remediation decision: one section and who asked.
-pub fn follow_up(f: &crate::remediate::follow_up::FollowUp) -> Value {
+pub fn follow_up(f: &FollowUp) -> Value {
     let title = format!("{} {}", f.emoji(), f.headline);
     json!({
         "text": clamp_escaped(mrkdwn(&title, 300), limits::FALLBACK_TEXT),
@@ -281,7 +285,7 @@ pub fn follow_up(f: &crate::remediate::follow_up::FollowUp) -> Value {
 }
 
 /// Buttons for the actions the endpoint opted in to, each behind a confirmation dialog.
-fn offers_block(offers: &[crate::report::Offer]) -> Option<Value> {
+fn offers_block(offers: &[Offer]) -> Option<Value> {
     let buttons: Vec<Value> = offers
         .iter()
         .filter(|o| o.value.chars().count() <= limits::BUTTON_VALUE)
@@ -400,14 +404,14 @@ mod tests {
     #[test]
     fn every_sample_event_renders_within_block_kit_limits() {
         for (name, r) in all_reports() {
-            let msg = render(&r);
+            let msg = render(&r, &[]);
             check_limits(&msg).unwrap_or_else(|e| panic!("{name}: {e}"));
         }
     }
 
     #[test]
     fn hostile_text_cannot_mention_link_or_break_markup() {
-        let msg = render(&hostile_report(10_000));
+        let msg = render(&hostile_report(10_000), &[]);
         check_limits(&msg).unwrap();
         let mut texts = vec![msg["text"].as_str().unwrap().to_string()];
         for b in msg["blocks"].as_array().unwrap() {
@@ -441,7 +445,7 @@ mod tests {
     #[test]
     fn latency_reason_in_human_units_with_links_and_fallback() {
         let r = reports_from_str(&fixture("sns-first-chunk-latency-p99-alarm.json")).remove(0);
-        let msg = render(&r);
+        let msg = render(&r, &[]);
         let s = msg.to_string();
         assert!(s.contains("7.41 s"), "{s}");
         assert!(!s.contains("7412093"), "raw microseconds leaked: {s}");
@@ -456,10 +460,25 @@ mod tests {
     #[test]
     fn ok_state_and_plain_message() {
         let r = reports_from_str(&fixture("sns-high-concurrency-ok.json")).remove(0);
-        assert!(render(&r)["blocks"][0]["text"]["text"].as_str().unwrap().starts_with("✅ OK: deepgram-high-concurrency"));
+        assert!(render(&r, &[])["blocks"][0]["text"]["text"].as_str().unwrap().starts_with("✅ OK: deepgram-high-concurrency"));
         let p = reports_from_str(&fixture("sns-plain-text-message.json")).remove(0);
-        let msg = render(&p);
+        let msg = render(&p, &[]);
         check_limits(&msg).unwrap();
         assert!(msg.to_string().contains("Not a CloudWatch alarm"));
+    }
+
+    /// Moved from `remediate::offers`: the buttons are rendered here.
+    #[test]
+    fn the_slack_message_carries_the_buttons_with_a_confirmation_within_limits() {
+        use crate::remediate::offers::{offers, tests::report};
+        use crate::remediate::Policy;
+        let r = report("ALARM", Some("scale-out,enable-enhanced-metrics"));
+        let offered = offers(&r, &["sre".into()], &Policy::default(), 10);
+        let msg = render(&crate::report::Report::Alarm(Box::new(r)), &offered);
+        check_limits(&msg).unwrap();
+        let block = msg["blocks"].as_array().unwrap().iter().find(|b| b["block_id"] == "sagealarm-remediate").expect("the buttons");
+        let b = &block["elements"][0];
+        assert_eq!((b["text"]["text"].as_str(), b["action_id"].as_str()), (Some("Scale out AllTraffic to 4"), Some("sagealarm-remediate-scale-out")));
+        assert_eq!(b["confirm"]["confirm"]["text"], "Do it");
     }
 }

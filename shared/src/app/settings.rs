@@ -1,12 +1,12 @@
-//! Settings from the environment, read once at cold start.
+//! Settings from the environment, read once at cold start into plain data; the app builds the
+//! runtime objects from them.
 //!
 //! The routing document comes from, in order: `SAGEALARM_ROUTES` (the document itself),
 //! `SAGEALARM_ROUTES_FILE` (a path), `SAGEALARM_ROUTES_SSM` (an SSM parameter name).
 
-use crate::enrich::{EnrichSettings, Enricher};
-use crate::pipeline::EnrichMode;
-use crate::route::{ConfigError, Routes};
-use std::sync::Arc;
+use super::remediation::RemediationSettings;
+use crate::enrich::EnrichSettings;
+use crate::route::ConfigError;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -32,20 +32,20 @@ pub fn allow_plaintext_secrets() -> bool {
     flag("SAGEALARM_ALLOW_PLAINTEXT_SECRETS")
 }
 
-/// Reads a routing document from a file and validates it.
-pub fn routes_from_file(path: &str) -> Result<Routes, SettingsError> {
-    let text = std::fs::read_to_string(path).map_err(|e| SettingsError::File { path: path.into(), message: e.to_string() })?;
-    Ok(Routes::parse(&text)?)
+/// A routing document's text from a file.
+pub fn routes_file(path: &str) -> Result<String, SettingsError> {
+    std::fs::read_to_string(path).map_err(|e| SettingsError::File { path: path.into(), message: e.to_string() })
 }
 
-pub async fn load_routes(sdk: Option<&aws_config::SdkConfig>) -> Result<Routes, SettingsError> {
+/// The routing document's text, from wherever the environment says.
+pub async fn routes_text(sdk: Option<&aws_config::SdkConfig>) -> Result<String, SettingsError> {
     if let Ok(doc) = std::env::var("SAGEALARM_ROUTES") {
         if !doc.trim().is_empty() {
-            return Ok(Routes::parse(&doc)?);
+            return Ok(doc);
         }
     }
     if let Ok(path) = std::env::var("SAGEALARM_ROUTES_FILE") {
-        return routes_from_file(&path);
+        return routes_file(&path);
     }
     if let Ok(name) = std::env::var("SAGEALARM_ROUTES_SSM") {
         let err = |message: String| SettingsError::Ssm { name: name.clone(), message };
@@ -58,27 +58,27 @@ pub async fn load_routes(sdk: Option<&aws_config::SdkConfig>) -> Result<Routes, 
             .await
             .map_err(|e| err(crate::aws::error_line(&e)))?;
         let text = out.parameter().and_then(|p| p.value()).ok_or_else(|| err("parameter has no value".into()))?;
-        return Ok(Routes::parse(text)?);
+        return Ok(text.to_string());
     }
     Err(SettingsError::NoRoutes)
 }
 
-/// Enrichment from the environment: `SAGEALARM_ENRICH` (`on` by default, `off`),
-/// `SAGEALARM_ENRICH_DEADLINE_MS` (default 10000), `SAGEALARM_LOG_SIGNATURES` (JSON object of
-/// label → regex, replacing the defaults), `SAGEALARM_LOG_FILTER_PATTERN` (CloudWatch syntax).
-/// A bad value fails the cold start rather than quietly enriching less.
 /// A variable's value; unset and blank are the same.
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-pub fn enrich_mode(sdk: &aws_config::SdkConfig) -> Result<EnrichMode, SettingsError> {
+/// Enrichment from the environment: `SAGEALARM_ENRICH` (`on` by default, `off`),
+/// `SAGEALARM_ENRICH_DEADLINE_MS` (default 10000), `SAGEALARM_LOG_SIGNATURES` (JSON object of
+/// label → regex, replacing the defaults), `SAGEALARM_LOG_FILTER_PATTERN` (CloudWatch syntax).
+/// A bad value fails the cold start rather than quietly enriching less. `Ok(Err(why))`: off.
+pub fn enrichment() -> Result<Result<EnrichSettings, String>, SettingsError> {
     match var("SAGEALARM_ENRICH").map(|v| v.trim().to_ascii_lowercase()).as_deref() {
         None | Some("on" | "1" | "true" | "yes") => {}
-        Some("off" | "0" | "false" | "no") => return Ok(EnrichMode::Off("disabled by SAGEALARM_ENRICH=off".into())),
+        Some("off" | "0" | "false" | "no") => return Ok(Err("disabled by SAGEALARM_ENRICH=off".into())),
         Some(other) => return Err(SettingsError::Invalid { name: "SAGEALARM_ENRICH", message: format!("{other:?} is neither on nor off") }),
     }
-    Ok(EnrichMode::Aws(Arc::new(Enricher::new(sdk, enrich_settings()?))))
+    enrich_settings().map(Ok)
 }
 
 pub fn enrich_settings() -> Result<EnrichSettings, SettingsError> {
@@ -104,11 +104,6 @@ pub fn enrich_settings() -> Result<EnrichSettings, SettingsError> {
 /// What remediation may do, from `SAGEALARM_REMEDIATE_MAX_INSTANCES` (10), `_STEP` (1),
 /// `_COOLDOWN_MIN` (15) and, for the Slack button, `_FREQUENCY_S` (10). The same variables are
 /// given to the alarm function (to label buttons) and the remediation function (to enforce).
-pub struct RemediationSettings {
-    pub policy: crate::remediate::Policy,
-    pub frequency_s: i32,
-}
-
 pub fn remediation() -> Result<RemediationSettings, SettingsError> {
     fn int(name: &'static str, default: i64, range: std::ops::RangeInclusive<i64>) -> Result<i64, SettingsError> {
         match var(name) {
@@ -125,7 +120,7 @@ pub fn remediation() -> Result<RemediationSettings, SettingsError> {
         cooldown: chrono::Duration::minutes(int("SAGEALARM_REMEDIATE_COOLDOWN_MIN", 15, 0..=1440)?),
     };
     let frequency_s = int("SAGEALARM_REMEDIATE_FREQUENCY_S", 10, 10..=300)? as i32;
-    crate::remediate::check_frequency(frequency_s)
+    crate::model::check_frequency(frequency_s)
         .map_err(|accepted| SettingsError::Invalid { name: "SAGEALARM_REMEDIATE_FREQUENCY_S", message: format!("{frequency_s} is not one of {accepted}") })?;
     Ok(RemediationSettings { policy, frequency_s })
 }

@@ -5,7 +5,8 @@
 //! the invocation's deadline allows. An alarm storm to one Slack channel (one message per second)
 //! is drained this way instead of being dropped.
 
-use super::{Failure, Notifier};
+use super::{Destination, Failure};
+use crate::model::text::one_line;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use serde_json::Value;
 use std::time::Duration;
@@ -53,11 +54,11 @@ fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
     v.parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9).map(Duration::from_secs_f64)
 }
 
-async fn attempt(client: &reqwest::Client, n: &dyn Notifier, url: &str, body: &Value) -> Result<(), Failure> {
+async fn attempt(client: &reqwest::Client, n: &dyn Destination, url: &str, body: &Value) -> Result<(), Failure> {
     let resp = client.post(url).json(body).send().await.map_err(|e| {
         // `without_url`: a Slack webhook URL is a credential.
         let e = e.without_url();
-        Failure::retryable(format!("request failed: {}", crate::intake::one_line(&e.to_string())), None)
+        Failure::retryable(format!("request failed: {}", one_line(&e.to_string())), None)
     })?;
     let status = resp.status().as_u16();
     let ra = retry_after(resp.headers());
@@ -69,10 +70,9 @@ fn secs(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
 }
 
-/// Posts `body` to `url` (the notifier's, or another of the same destination: PagerDuty change
-/// events), retrying as the policy and `deadline` allow; `n` reads the answers. Returns the last
+/// Posts `body` to `url` (what the destination rendered), retrying as the policy and `deadline` allow; `n` reads the answers. Returns the last
 /// failure when it gives up; giving up for the deadline says so.
-pub async fn deliver(client: &reqwest::Client, n: &dyn Notifier, url: &str, body: &Value, policy: &RetryPolicy, deadline: Instant) -> Result<(), Failure> {
+pub async fn deliver(client: &reqwest::Client, n: &dyn Destination, url: &str, body: &Value, policy: &RetryPolicy, deadline: Instant) -> Result<(), Failure> {
     let mut backoff = ExponentialBuilder::default()
         .with_min_delay(policy.min_delay)
         .with_max_delay(policy.max_delay)
@@ -117,8 +117,8 @@ pub async fn deliver(client: &reqwest::Client, n: &dyn Notifier, url: &str, body
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notify::pagerduty::PagerDutyNotifier;
-    use crate::notify::slack::SlackNotifier;
+    use crate::deliver::pagerduty::PagerDuty;
+    use crate::deliver::slack::Slack;
     use crate::secrets::Secret;
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -134,21 +134,36 @@ mod tests {
         }
     }
 
-    /// [`deliver`] to the notifier's own URL.
-    async fn send(n: &dyn Notifier, body: &Value, policy: &RetryPolicy, deadline: Instant) -> Result<(), Failure> {
-        deliver(&client(policy), n, n.url(), body, policy, deadline).await
+    /// The URL an alarm goes to.
+    trait OwnUrl: Destination {
+        fn own_url(&self) -> &str;
+    }
+    impl OwnUrl for Slack {
+        fn own_url(&self) -> &str {
+            self.webhook_url.expose()
+        }
+    }
+    impl OwnUrl for PagerDuty {
+        fn own_url(&self) -> &str {
+            &self.events_url
+        }
+    }
+
+    /// [`deliver`] to the destination's own URL.
+    async fn send(n: &impl OwnUrl, body: &Value, policy: &RetryPolicy, deadline: Instant) -> Result<(), Failure> {
+        deliver(&client(policy), n, n.own_url(), body, policy, deadline).await
     }
 
     fn in_secs(s: u64) -> Instant {
         Instant::now() + Duration::from_secs(s)
     }
 
-    fn slack(server: &MockServer) -> SlackNotifier {
-        SlackNotifier { name: "sre".into(), webhook_url: Secret::new(format!("{}/slack", server.uri())) }
+    fn slack(server: &MockServer) -> Slack {
+        Slack { name: "sre".into(), webhook_url: Secret::new(format!("{}/slack", server.uri())) }
     }
 
-    fn pd(server: &MockServer) -> PagerDutyNotifier {
-        PagerDutyNotifier { name: "pager".into(), routing_key: Secret::new("k"), events_url: format!("{}/pd", server.uri()) }
+    fn pd(server: &MockServer) -> PagerDuty {
+        PagerDuty { name: "pager".into(), routing_key: Secret::new("k"), events_url: format!("{}/pd", server.uri()) }
     }
 
     async fn reply(server: &MockServer, p: &str, t: ResponseTemplate, times: u64) {
@@ -276,7 +291,7 @@ mod tests {
 
     #[tokio::test]
     async fn network_errors_are_retried_then_reported_without_the_url() {
-        let n = SlackNotifier { name: "gone".into(), webhook_url: Secret::new("http://127.0.0.1:9/services/T000/B000/SECRET") };
+        let n = Slack { name: "gone".into(), webhook_url: Secret::new("http://127.0.0.1:9/services/T000/B000/SECRET") };
         let f = send(&n, &serde_json::json!({}), &fast(), in_secs(30)).await.unwrap_err();
         assert!(f.retryable && f.message.starts_with("request failed"), "{f:?}");
         assert!(!f.message.contains("SECRET"));

@@ -5,10 +5,13 @@
 //! — asynchronously, so Slack gets its answer well inside its 3 seconds. The remediation function
 //! checks every guardrail again; this one only decides whether the click may ask.
 
+pub mod signature;
+
 use crate::remediate::dispatch::Dispatch;
 use crate::remediate::Request;
 use crate::secrets::Secret;
-use crate::slack_signature::{self, MAX_AGE_S};
+// `signature` is also what Slack's header is called in the handler below.
+use signature::{self as slack_signature, MAX_AGE_S};
 use serde_json::{json, Value};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -108,7 +111,7 @@ impl SlackActions {
         let Some(url) = response_url.filter(|u| u.starts_with(&self.response_url_prefix)) else { return };
         let body = json!({ "response_type": "ephemeral", "replace_original": false, "text": text });
         if let Err(e) = self.http.post(url).json(&body).send().await {
-            tracing::warn!(error = %crate::intake::one_line(&e.without_url().to_string()), "response_url not answered");
+            tracing::warn!(error = %crate::model::text::one_line(&e.without_url().to_string()), "response_url not answered");
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Target: what an alarm is about — endpoint, variant, inference component, container, instance, GPU.
 
-use crate::model::{Alarm, AlarmKind, Metric};
+use crate::model::{alarm_name_of, Alarm, AlarmKind, Metric};
 use serde::Serialize;
 
 /// The namespaces whose metrics describe SageMaker endpoints.
@@ -123,7 +123,7 @@ fn rule_children(rule: &str) -> Vec<String> {
                 None => continue,
             }
         };
-        let name = crate::intake::child_name(&name);
+        let name = alarm_name_of(&name);
         if !name.is_empty() && !out.contains(&name) {
             out.push(name);
         }
@@ -147,7 +147,7 @@ mod tests {
 
     #[test]
     fn instance_and_gpu_from_enhanced_metric() {
-        let t = target_of(include_bytes!("../../events/sns-instance-gpu-normalized-alarm.json"));
+        let t = target_of(include_bytes!("../../../events/sns-instance-gpu-normalized-alarm.json"));
         let sm = t.sagemaker().unwrap();
         assert_eq!(sm.endpoint.as_deref(), Some("deepgram-prod"));
         assert_eq!(sm.variant.as_deref(), Some("AllTraffic"));
@@ -158,7 +158,7 @@ mod tests {
 
     #[test]
     fn inference_component_without_endpoint() {
-        let t = target_of(include_bytes!("../../events/sns-inference-component-gpu-memory-alarm.json"));
+        let t = target_of(include_bytes!("../../../events/sns-inference-component-gpu-memory-alarm.json"));
         let sm = t.sagemaker().unwrap();
         assert_eq!(sm.endpoint, None);
         assert_eq!(sm.inference_component.as_deref(), Some("IC-qwen3-4b"));
@@ -168,7 +168,7 @@ mod tests {
 
     #[test]
     fn metric_math_takes_dimensions_from_each_metric_stat() {
-        let t = target_of(include_bytes!("../../events/sns-metric-math-error-rate-alarm.json"));
+        let t = target_of(include_bytes!("../../../events/sns-metric-math-error-rate-alarm.json"));
         let sm = t.sagemaker().unwrap();
         assert_eq!(sm.endpoint.as_deref(), Some("deepgram-prod"));
         assert_eq!(sm.metric_name, "Invocation5XXErrors");
@@ -176,7 +176,7 @@ mod tests {
 
     #[test]
     fn composite_children_from_triggering_children_and_rule() {
-        let t = target_of(include_bytes!("../../events/sns-composite-alarm.json"));
+        let t = target_of(include_bytes!("../../../events/sns-composite-alarm.json"));
         assert_eq!(
             t.subject,
             Subject::Composite { children: vec!["deepgram-invocation-errors".into(), "deepgram-high-concurrency".into()] }
@@ -187,7 +187,7 @@ mod tests {
 
     #[test]
     fn non_sagemaker_is_generic() {
-        let t = target_of(include_bytes!("../../events/sns-non-sagemaker-alarm.json"));
+        let t = target_of(include_bytes!("../../../events/sns-non-sagemaker-alarm.json"));
         assert_eq!(t.subject, Subject::Generic { namespace: Some("AWS/Lambda".into()), metric_name: Some("Errors".into()) });
     }
 

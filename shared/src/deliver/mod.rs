@@ -1,0 +1,185 @@
+//! Deliver: a report (or a remediation follow-up) to the receivers the routing tree chose.
+//!
+//! Each destination is one folder — its settings, its rendering (`render.rs`), its delivery and
+//! its tests — registered by one line in [`DESTINATIONS`], like Alertmanager's
+//! `notify/<receiver>/` packages and Vector's `src/sinks/<name>/`. A destination says whether a
+//! failed attempt is worth retrying ([`Destination::classify`]); one shared policy ([`http`])
+//! does the retrying. [`Receivers`] resolves each receiver's secret once per cold start and posts;
+//! [`delivered`] remembers what this instance already delivered.
+
+pub mod delivered;
+pub mod http;
+pub mod pagerduty;
+mod receivers;
+pub mod slack;
+
+pub use receivers::{DeliveryResult, Receivers};
+
+use crate::model::text::{one_line, truncate};
+use crate::model::Severity;
+use crate::remediate::follow_up::FollowUp;
+use crate::remediate::offers::Offer;
+use crate::report::Report;
+use crate::route::{invalid, ConfigError, ReceiverSpec, Routes};
+use crate::secrets::{Secret, SecretRef};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Every destination kind, by its key in the routing document. Adding a destination: its folder
+/// and one line here.
+pub const DESTINATIONS: &[Registration] = &[slack::REGISTRATION, pagerduty::REGISTRATION];
+
+/// How the routing document's `<kind>: {…}` becomes a destination's settings.
+pub struct Registration {
+    /// The receiver's key in the routing document (`slack`).
+    pub kind: &'static str,
+    /// Reads and checks the settings under that key; `path` (`receivers[0].slack`) is for errors.
+    pub configure: fn(settings: &serde_yaml_ng::Value, path: &str) -> Result<Box<dyn Settings>, ConfigError>,
+}
+
+/// A destination's checked settings, with its credential still a reference.
+pub trait Settings: Send + Sync + std::fmt::Debug {
+    /// The credential to resolve before the first post (webhook URL, routing key).
+    fn secret(&self) -> &SecretRef;
+    /// The ready destination, once the credential is resolved.
+    fn connect(&self, name: &str, secret: Secret) -> Arc<dyn Destination>;
+}
+
+/// What a destination is asked to render.
+#[derive(Debug, Clone, Copy)]
+pub enum Message<'a> {
+    /// An alarm (or plain SNS message), at the severity its route gave it, with the remediation
+    /// buttons a person may press (empty: none).
+    Alarm { report: &'a Report, severity: Severity, offers: &'a [Offer] },
+    /// A remediation decision, told to the alarm's receivers.
+    FollowUp(&'a FollowUp),
+}
+
+/// Where to POST and what. The URL may itself be a secret (a Slack webhook): never log it.
+pub struct Post {
+    pub url: String,
+    pub body: Value,
+}
+
+pub trait Destination: Send + Sync {
+    fn name(&self) -> &str;
+    /// The registration's `kind`, for logs and summaries.
+    fn kind(&self) -> &'static str;
+    fn render(&self, message: &Message<'_>) -> Post;
+    /// Reads the HTTP answer: `Ok` when delivered; otherwise whether a retry could help.
+    fn classify(&self, status: u16, retry_after: Option<Duration>, body: &str) -> Result<(), Failure>;
+}
+
+/// A failed attempt, and whether trying again could help.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    pub retryable: bool,
+    /// From the `Retry-After` header of a 429/503.
+    pub retry_after: Option<Duration>,
+    /// One line, never containing a secret (webhook URL, routing key).
+    pub message: String,
+}
+
+impl Failure {
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self { retryable: false, retry_after: None, message: message.into() }
+    }
+    pub fn retryable(message: impl Into<String>, retry_after: Option<Duration>) -> Self {
+        Self { retryable: true, retry_after, message: message.into() }
+    }
+}
+
+/// What retrying generally does with a status code: 429 and 5xx retry, other 4xx do not.
+pub fn classify_status(destination: &str, status: u16, retry_after: Option<Duration>, body: &str) -> Failure {
+    let body = truncate(&one_line(body), 200);
+    let msg = format!("{destination} answered HTTP {status}: {body}");
+    if status == 429 || status >= 500 {
+        // `Retry-After` is a pace to keep only on 429 and 503 (RFC 9110); other 5xx back off.
+        Failure::retryable(msg, retry_after.filter(|_| matches!(status, 429 | 503)))
+    } else {
+        Failure::permanent(msg)
+    }
+}
+
+/// One receiver of the routing document, its destination's settings checked.
+#[derive(Debug)]
+pub struct Configured {
+    pub name: String,
+    pub kind: &'static str,
+    pub settings: Box<dyn Settings>,
+}
+
+/// The routing document, whole: the tree ([`Routes`]) and every receiver's destination settings,
+/// validated together at cold start.
+#[derive(Debug)]
+pub struct Routing {
+    pub routes: Routes,
+    pub receivers: Vec<Configured>,
+}
+
+impl Routing {
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let routes = Routes::parse(text)?;
+        let receivers = routes.receivers().iter().map(configure).collect::<Result<_, _>>()?;
+        Ok(Self { routes, receivers })
+    }
+}
+
+/// A receiver names exactly one registered destination.
+fn configure(spec: &ReceiverSpec) -> Result<Configured, ConfigError> {
+    let kinds = || DESTINATIONS.iter().map(|d| format!("`{}`", d.kind)).collect::<Vec<_>>().join(" or ");
+    let mut keys = spec.destination.iter();
+    let (key, value) = match (keys.next(), keys.next()) {
+        (Some(one), None) => one,
+        (None, _) => return Err(invalid(&spec.path, format!("receiver {:?} needs {}", spec.name, kinds()))),
+        (Some((a, _)), Some((b, _))) => {
+            let name = |k: &serde_yaml_ng::Value| k.as_str().unwrap_or("?").to_string();
+            return Err(invalid(&spec.path, format!("receiver {:?} has both `{}` and `{}`; use two receivers", spec.name, name(a), name(b))));
+        }
+    };
+    let kind = key.as_str().unwrap_or_default();
+    let Some(reg) = DESTINATIONS.iter().find(|d| d.kind == kind) else {
+        return Err(invalid(&spec.path, format!("receiver {:?}: unknown field `{kind}`, it needs {}", spec.name, kinds())));
+    };
+    let settings = (reg.configure)(value, &format!("{}.{kind}", spec.path))?;
+    Ok(Configured { name: spec.name.clone(), kind: reg.kind, settings })
+}
+
+/// A destination's settings under its key, with the destination's serde checks (unknown fields,
+/// secret references) said at `path`.
+pub fn settings_at<T: serde::de::DeserializeOwned>(value: &serde_yaml_ng::Value, path: &str) -> Result<T, ConfigError> {
+    serde_yaml_ng::from_value(value.clone()).map_err(|e| invalid(path, one_line(&e.to_string())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(doc: &str) -> String {
+        Routing::parse(doc).unwrap_err().to_string()
+    }
+
+    /// Moved from the routing tree's tests: receivers are checked by their destinations.
+    #[test]
+    fn receiver_settings_errors_name_the_place() {
+        assert!(err("receivers: [{name: a}]\nroute: {receivers: [a]}").contains("needs `slack` or `pagerduty`"));
+        let e = err("receivers: [{name: a, slack: {webhook_url: \"vault:x\"}}]\nroute: {receivers: [a]}");
+        assert!(e.contains("vault"), "{e}");
+        let e = err("receivers: [{name: a, slack: {webhook_url: \"env:A\"}, pagerduty: {routing_key: k}}]\nroute: {receivers: [a]}");
+        assert_eq!(e, "routing document: receivers[0]: receiver \"a\" has both `slack` and `pagerduty`; use two receivers");
+        let e = err("receivers: [{name: a, pagerduty: {routing_key: k, events_url: \"ftp://x\"}}]\nroute: {receivers: [a]}");
+        assert_eq!(e, "routing document: receivers[0].pagerduty.events_url: must be an http(s) URL");
+        let e = err("receivers: [{name: a, slak: {webhook_url: x}}]\nroute: {receivers: [a]}");
+        assert!(e.contains("unknown field `slak`") && e.contains("needs `slack` or `pagerduty`"), "{e}");
+        let e = err("receivers: [{name: a, slack: {webhook_url: x, channel: y}}]\nroute: {receivers: [a]}");
+        assert!(e.starts_with("routing document: receivers[0].slack: unknown field `channel`"), "{e}");
+    }
+
+    #[test]
+    fn every_receiver_gets_its_destination() {
+        let r = Routing::parse("receivers: [{name: a, slack: {webhook_url: \"env:A\"}}, {name: b, pagerduty: {routing_key: \"ssm:/k\"}}]\nroute: {receivers: [a, b]}").unwrap();
+        let got: Vec<(&str, &str, String)> = r.receivers.iter().map(|c| (c.name.as_str(), c.kind, c.settings.secret().describe())).collect();
+        assert_eq!(got, [("a", "slack", "env:A".to_string()), ("b", "pagerduty", "ssm:/k".to_string())]);
+    }
+}

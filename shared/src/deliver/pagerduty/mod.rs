@@ -1,0 +1,76 @@
+//! PagerDuty Events API v2: the settings (`pagerduty: { routing_key: <secret ref>, events_url }`),
+//! the events ([`render`]: a trigger/resolve per alarm, a change event per remediation decision)
+//! and the answer (2xx is success; 400 is a bad event and never retried).
+
+pub mod render;
+
+use super::{classify_status, settings_at, Destination, Failure, Message, Post, Registration, Settings};
+use crate::route::{invalid, ConfigError};
+use crate::secrets::{Secret, SecretRef};
+use serde::Deserialize;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const REGISTRATION: Registration = Registration { kind: "pagerduty", configure };
+
+pub const PAGERDUTY_EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PagerDutySettings {
+    routing_key: SecretRef,
+    /// Events API URL; the default is PagerDuty's. Overridden for local receivers.
+    #[serde(default)]
+    events_url: Option<String>,
+}
+
+fn configure(value: &serde_yaml_ng::Value, path: &str) -> Result<Box<dyn Settings>, ConfigError> {
+    let mut s: PagerDutySettings = settings_at(value, path)?;
+    let url = s.events_url.get_or_insert_with(|| PAGERDUTY_EVENTS_URL.into());
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(invalid(format!("{path}.events_url"), "must be an http(s) URL"));
+    }
+    Ok(Box::new(s))
+}
+
+impl Settings for PagerDutySettings {
+    fn secret(&self) -> &SecretRef {
+        &self.routing_key
+    }
+    fn connect(&self, name: &str, secret: Secret) -> Arc<dyn Destination> {
+        let events_url = self.events_url.clone().unwrap_or_else(|| PAGERDUTY_EVENTS_URL.into());
+        Arc::new(PagerDuty { name: name.to_string(), routing_key: secret, events_url })
+    }
+}
+
+pub struct PagerDuty {
+    pub name: String,
+    pub routing_key: Secret,
+    pub events_url: String,
+}
+
+impl Destination for PagerDuty {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn kind(&self) -> &'static str {
+        REGISTRATION.kind
+    }
+    fn render(&self, message: &Message<'_>) -> Post {
+        match message {
+            Message::Alarm { report, severity, .. } => {
+                Post { url: self.events_url.clone(), body: render::render(report, self.routing_key.expose(), *severity) }
+            }
+            // A change event, not a trigger: the decision is recorded on the service without paging.
+            Message::FollowUp(f) => {
+                Post { url: render::change_url(&self.events_url), body: render::change_event(f, self.routing_key.expose()) }
+            }
+        }
+    }
+    fn classify(&self, status: u16, retry_after: Option<Duration>, body: &str) -> Result<(), Failure> {
+        if (200..300).contains(&status) {
+            return Ok(());
+        }
+        Err(classify_status("PagerDuty", status, retry_after, body))
+    }
+}

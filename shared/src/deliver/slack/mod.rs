@@ -1,0 +1,61 @@
+//! Slack incoming webhook: the settings (`slack: { webhook_url: <secret ref> }`), the message
+//! ([`render`]) and the answer (HTTP 200 with body `ok` is success).
+
+pub mod render;
+
+use super::{classify_status, settings_at, Destination, Failure, Message, Post, Registration, Settings};
+use crate::route::ConfigError;
+use crate::secrets::{Secret, SecretRef};
+use serde::Deserialize;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const REGISTRATION: Registration = Registration { kind: "slack", configure };
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SlackSettings {
+    /// A secret reference: the webhook URL is a credential.
+    webhook_url: SecretRef,
+}
+
+fn configure(value: &serde_yaml_ng::Value, path: &str) -> Result<Box<dyn Settings>, ConfigError> {
+    Ok(Box::new(settings_at::<SlackSettings>(value, path)?))
+}
+
+impl Settings for SlackSettings {
+    fn secret(&self) -> &SecretRef {
+        &self.webhook_url
+    }
+    fn connect(&self, name: &str, secret: Secret) -> Arc<dyn Destination> {
+        Arc::new(Slack { name: name.to_string(), webhook_url: secret })
+    }
+}
+
+pub struct Slack {
+    pub name: String,
+    pub webhook_url: Secret,
+}
+
+impl Destination for Slack {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn kind(&self) -> &'static str {
+        REGISTRATION.kind
+    }
+    fn render(&self, message: &Message<'_>) -> Post {
+        let body = match message {
+            Message::Alarm { report, offers, .. } => render::render(report, offers),
+            Message::FollowUp(f) => render::follow_up(f),
+        };
+        Post { url: self.webhook_url.expose().to_string(), body }
+    }
+    fn classify(&self, status: u16, retry_after: Option<Duration>, body: &str) -> Result<(), Failure> {
+        // Slack documents "interpret HTTP 200 as success and any other response code as a failure".
+        if status == 200 {
+            return Ok(());
+        }
+        Err(classify_status("Slack", status, retry_after, body))
+    }
+}
