@@ -44,7 +44,9 @@ impl World {
     const HOT: (usize, usize) = (1, 2);
 
     fn streams(&self) -> Vec<MetricStream> {
-        let base = |i: usize| vec![("EndpointName", ENDPOINT.to_string()), ("VariantName", VARIANT.to_string()), ("InstanceId", Self::instance_id(i))];
+        let base = |i: usize| {
+            vec![("EndpointName", ENDPOINT.to_string()), ("VariantName", VARIANT.to_string()), ("InstanceId", Self::instance_id(i))]
+        };
         let mut out = vec![];
         // Variant-level streams exist too; enrichment must skip them.
         for (ns, name) in [(ENDPOINTS_NS, "GPUUtilization"), (INVOCATIONS_NS, "Invocations")] {
@@ -78,8 +80,20 @@ impl World {
             m if m.starts_with("GPU") => 38.0 + wobble,
             "CPUUtilizationNormalized" => 30.0 + wobble,
             "MemoryUtilization" => 60.0 + wobble,
-            "ConcurrentRequestsPerModel" => if hot_instance { 9.0 } else { 3.0 },
-            _ => if hot_instance { 420.0 } else { 150.0 + wobble },
+            "ConcurrentRequestsPerModel" => {
+                if hot_instance {
+                    9.0
+                } else {
+                    3.0
+                }
+            }
+            _ => {
+                if hot_instance {
+                    420.0
+                } else {
+                    150.0 + wobble
+                }
+            }
         }
     }
 }
@@ -151,17 +165,22 @@ fn serve(world: &World, mut req: tiny_http::Request, delay: Duration, counts: &M
     }
     std::thread::sleep(delay);
     let response = match answer {
-        Ok(Answer::Json(v)) => Response::from_data(serde_json::to_vec(&v).unwrap_or_default()).with_header(header("Content-Type", "application/x-amz-json-1.1")),
+        Ok(Answer::Json(v)) => Response::from_data(serde_json::to_vec(&v).unwrap_or_default())
+            .with_header(header("Content-Type", "application/x-amz-json-1.1")),
         Ok(Answer::Cbor(v)) => {
             let mut bytes = vec![];
             ciborium::ser::into_writer(&v, &mut bytes).expect("CBOR to memory");
-            Response::from_data(bytes).with_header(header("Content-Type", "application/cbor")).with_header(header("smithy-protocol", "rpc-v2-cbor"))
+            Response::from_data(bytes)
+                .with_header(header("Content-Type", "application/cbor"))
+                .with_header(header("smithy-protocol", "rpc-v2-cbor"))
         }
         Err(e) => {
             eprintln!("fake AWS: {op}: {e:#}");
-            Response::from_data(serde_json::to_vec(&json!({"__type": "ValidationException", "message": format!("{e:#}")})).unwrap_or_default())
-                .with_status_code(400)
-                .with_header(header("Content-Type", "application/x-amz-json-1.1"))
+            Response::from_data(
+                serde_json::to_vec(&json!({"__type": "ValidationException", "message": format!("{e:#}")})).unwrap_or_default(),
+            )
+            .with_status_code(400)
+            .with_header(header("Content-Type", "application/x-amz-json-1.1"))
         }
     };
     let _ = req.respond(response);
@@ -203,7 +222,11 @@ fn json_answer(world: &World, op: &str, body: &[u8]) -> Result<Answer> {
                 }
             }
             for k in 0..3 {
-                events.push((World::HOT.0, 10 + k, format!("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.{k} GiB (GPU 2; 22.2 GiB total)")));
+                events.push((
+                    World::HOT.0,
+                    10 + k,
+                    format!("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.{k} GiB (GPU 2; 22.2 GiB total)"),
+                ));
             }
             let events: Vec<Value> = events
                 .into_iter()
@@ -264,8 +287,16 @@ fn cbor_answer(world: &World, op: &str, body: &[u8]) -> Result<Answer> {
                 .skip(from)
                 .take(LIST_PAGE)
                 .map(|s| {
-                    let dims = s.dims.iter().map(|(n, v)| map(vec![("Name", Cbor::Text(n.to_string())), ("Value", Cbor::Text(v.clone()))])).collect();
-                    map(vec![("Namespace", Cbor::Text(s.namespace.into())), ("MetricName", Cbor::Text(s.name.into())), ("Dimensions", Cbor::Array(dims))])
+                    let dims = s
+                        .dims
+                        .iter()
+                        .map(|(n, v)| map(vec![("Name", Cbor::Text(n.to_string())), ("Value", Cbor::Text(v.clone()))]))
+                        .collect();
+                    map(vec![
+                        ("Namespace", Cbor::Text(s.namespace.into())),
+                        ("MetricName", Cbor::Text(s.name.into())),
+                        ("Dimensions", Cbor::Array(dims)),
+                    ])
                 })
                 .collect();
             let mut out = vec![("Metrics", Cbor::Array(page))];
@@ -286,11 +317,16 @@ fn cbor_answer(world: &World, op: &str, body: &[u8]) -> Result<Answer> {
                     let metric = stat.and_then(|s| get(s, "Metric"));
                     let name = text(metric.and_then(|m| get(m, "MetricName"))).unwrap_or_default();
                     let dim = |want: &str| {
-                        metric.and_then(|m| get(m, "Dimensions")).and_then(Cbor::as_array).and_then(|a| a.iter().find(|d| text(get(d, "Name")).as_deref() == Some(want))).and_then(|d| text(get(d, "Value")))
+                        metric
+                            .and_then(|m| get(m, "Dimensions"))
+                            .and_then(Cbor::as_array)
+                            .and_then(|a| a.iter().find(|d| text(get(d, "Name")).as_deref() == Some(want)))
+                            .and_then(|d| text(get(d, "Value")))
                     };
                     let instance = dim("InstanceId").and_then(|i| (0..world.instances).find(|n| World::instance_id(*n) == i));
                     let gpu = dim("GpuId").and_then(|g| g.parse().ok());
-                    let period = stat.and_then(|s| get(s, "Period")).and_then(|p| p.as_integer()).map(|p| i128::from(p) as i64).unwrap_or(60).max(1);
+                    let period =
+                        stat.and_then(|s| get(s, "Period")).and_then(|p| p.as_integer()).map(|p| i128::from(p) as i64).unwrap_or(60).max(1);
                     let steps: Vec<i64> = (0..).map(|k| start - start.rem_euclid(period) + k * period).take_while(|t| *t < end).collect();
                     let stamps = steps.iter().map(|t| Cbor::Tag(1, Box::new(Cbor::Float(*t as f64)))).collect();
                     let values = steps.iter().enumerate().map(|(k, _)| Cbor::Float(world.value(&name, instance, gpu, k as i64))).collect();

@@ -88,8 +88,12 @@ enum Cmd {
 
 fn main() -> Result<()> {
     match Cli::parse().cmd {
-        Cmd::ColdStart { bootstrap, python, python_dir, aws, event, runs, out, logs } => cold_start(&bootstrap, &python, &python_dir, &aws, &event, runs, &out, &logs),
-        Cmd::Enriched { bootstrap, event, latency_ms, sizes, gpus, runs, out, logs } => enriched(&bootstrap, &event, Duration::from_millis(latency_ms), &sizes, gpus, runs, &out, &logs),
+        Cmd::ColdStart { bootstrap, python, python_dir, aws, event, runs, out, logs } => {
+            cold_start(&bootstrap, &python, &python_dir, &aws, &event, runs, &out, &logs)
+        }
+        Cmd::Enriched { bootstrap, event, latency_ms, sizes, gpus, runs, out, logs } => {
+            enriched(&bootstrap, &event, Duration::from_millis(latency_ms), &sizes, gpus, runs, &out, &logs)
+        }
         Cmd::Row { out, figure, how, unit, values } => append(&out, &figure, &how, &unit, &values),
         Cmd::Table { rows } => table(&rows),
     }
@@ -117,7 +121,11 @@ fn fmt(x: f64, unit: &str) -> String {
     } else {
         format!("{x:.2}")
     };
-    if unit.is_empty() { n } else { format!("{n} {unit}") }
+    if unit.is_empty() {
+        n
+    } else {
+        format!("{n} {unit}")
+    }
 }
 
 /// 1234567 → 1,234,567.
@@ -130,7 +138,11 @@ fn group(n: i64) -> String {
         }
         out.push(c);
     }
-    if n < 0 { format!("-{out}") } else { out }
+    if n < 0 {
+        format!("-{out}")
+    } else {
+        out
+    }
 }
 
 fn append(out: &Path, figure: &str, how: &str, unit: &str, values: &[f64]) -> Result<()> {
@@ -236,7 +248,16 @@ fn fresh_event(path: &Path) -> Result<String> {
 // Row 1: cold start
 
 #[allow(clippy::too_many_arguments)]
-fn cold_start(bootstrap: &Path, python: &Path, python_dir: &Path, aws: &str, event: &Path, runs: usize, out: &Path, logs: &Path) -> Result<()> {
+fn cold_start(
+    bootstrap: &Path,
+    python: &Path,
+    python_dir: &Path,
+    aws: &str,
+    event: &Path,
+    runs: usize,
+    out: &Path,
+    logs: &Path,
+) -> Result<()> {
     let receivers = Receivers::start()?;
     // The same routing document and secrets for both: JSON is YAML, so the Rust function and the
     // Python handler read the very same SSM parameter.
@@ -256,7 +277,10 @@ fn cold_start(bootstrap: &Path, python: &Path, python_dir: &Path, aws: &str, eve
     // Absolute: the Python runtime starts in the handler's directory.
     let python = &std::path::absolute(python).context("the venv's python")?;
     let mut medians = vec![];
-    for (name, figure) in [("rust", "Cold start: Rust `enrich-alarm` (release x86_64)"), ("python", "Cold start: Python 3 baseline (boto3 + urllib, awslambdaric)")] {
+    for (name, figure) in [
+        ("rust", "Cold start: Rust `enrich-alarm` (release x86_64)"),
+        ("python", "Cold start: Python 3 baseline (boto3 + urllib, awslambdaric)"),
+    ] {
         let mut ms = vec![];
         for run in 0..runs {
             let mut api = RuntimeApi::start()?;
@@ -273,7 +297,8 @@ fn cold_start(bootstrap: &Path, python: &Path, python_dir: &Path, aws: &str, eve
                     Function::spawn(python, &["-m", "awslambdaric", "handler.handler"], Some(&handler_dir), &env, &log)?
                 }
             };
-            let first = api.wait_first_next(Duration::from_secs(60)).with_context(|| format!("{name} cold start; see {}", log.display()))?;
+            let first =
+                api.wait_first_next(Duration::from_secs(60)).with_context(|| format!("{name} cold start; see {}", log.display()))?;
             ms.push(first.duration_since(started).as_secs_f64() * 1000.0);
             // The first run also proves the function works: one alarm in, two deliveries out.
             if run == 0 {
@@ -296,7 +321,16 @@ fn cold_start(bootstrap: &Path, python: &Path, python_dir: &Path, aws: &str, eve
 // Rows 2 and 3: an enriched alarm under injected latency; peak memory
 
 #[allow(clippy::too_many_arguments)]
-fn enriched(bootstrap: &Path, event: &Path, latency: Duration, sizes: &[usize], gpus: usize, runs: usize, out: &Path, logs: &Path) -> Result<()> {
+fn enriched(
+    bootstrap: &Path,
+    event: &Path,
+    latency: Duration,
+    sizes: &[usize],
+    gpus: usize,
+    runs: usize,
+    out: &Path,
+    logs: &Path,
+) -> Result<()> {
     let receivers = Receivers::start()?;
     let routes = json!({
         "receivers": [
@@ -337,7 +371,11 @@ fn enriched(bootstrap: &Path, event: &Path, latency: Duration, sizes: &[usize], 
             let made = stats["calls"].as_f64().context("calls")?;
             let chain = stats["critical_path_calls"].as_f64().context("critical_path_calls")?;
             if made as u32 != fake.total() - at_fake {
-                bail!("{n} instances: the function counted {made} AWS calls, the fake answered {} ({:?})", fake.total() - at_fake, fake.counts());
+                bail!(
+                    "{n} instances: the function counted {made} AWS calls, the fake answered {} ({:?})",
+                    fake.total() - at_fake,
+                    fake.counts()
+                );
             }
             if stats["notes"].as_u64() != Some(0) {
                 bail!("{n} instances: enrichment left notes (something failed); see {}", log.display());
@@ -352,12 +390,42 @@ fn enriched(bootstrap: &Path, event: &Path, latency: Duration, sizes: &[usize], 
         eprintln!("bench: {n}×{gpus}: calls by operation over {runs} runs: {:?}", fake.counts());
         let size = format!("{n} instances × {gpus} GPUs");
         let how = format!("{} ms added to every AWS call by a fake AWS on 127.0.0.1", latency.as_millis());
-        append(out, &format!("Enriched alarm, {size}: AWS calls"), "counted by the function (`enriched` log line) and checked against the requests the fake answered", "", &calls)?;
-        append(out, &format!("Enriched alarm, {size}: critical path"), &format!("longest chain of dependent calls (`critical_path_calls`) × {} ms", latency.as_millis()), "ms", &chains)?;
-        append(out, &format!("Enriched alarm, {size}: wall time"), &format!("event handed out → response posted, at the Runtime API; cold process, Slack + PagerDuty delivery on loopback; {how}"), "ms", &walls)?;
-        append(out, &format!("Enriched alarm, {size}: wall / critical path"), "1.0 would be perfect concurrency; the rest is CPU, delivery and process warm-up", "×", &ratios)?;
+        append(
+            out,
+            &format!("Enriched alarm, {size}: AWS calls"),
+            "counted by the function (`enriched` log line) and checked against the requests the fake answered",
+            "",
+            &calls,
+        )?;
+        append(
+            out,
+            &format!("Enriched alarm, {size}: critical path"),
+            &format!("longest chain of dependent calls (`critical_path_calls`) × {} ms", latency.as_millis()),
+            "ms",
+            &chains,
+        )?;
+        append(
+            out,
+            &format!("Enriched alarm, {size}: wall time"),
+            &format!("event handed out → response posted, at the Runtime API; cold process, Slack + PagerDuty delivery on loopback; {how}"),
+            "ms",
+            &walls,
+        )?;
+        append(
+            out,
+            &format!("Enriched alarm, {size}: wall / critical path"),
+            "1.0 would be perfect concurrency; the rest is CPU, delivery and process warm-up",
+            "×",
+            &ratios,
+        )?;
         if Some(&n) == sizes.iter().max() {
-            append(out, &format!("Peak memory, {size} alarm"), "VmHWM of the function process (/proc/PID/status) after its response", "MiB", &rss)?;
+            append(
+                out,
+                &format!("Peak memory, {size} alarm"),
+                "VmHWM of the function process (/proc/PID/status) after its response",
+                "MiB",
+                &rss,
+            )?;
         }
     }
     Ok(())

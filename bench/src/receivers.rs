@@ -25,7 +25,9 @@ impl Receivers {
                 n.fetch_add(1, Ordering::SeqCst);
                 let json = Header::from_bytes(&b"Content-Type"[..], &b"application/json"[..]).expect("valid header");
                 let response = if req.url().starts_with("/pd") {
-                    Response::from_string(r#"{"status":"success","message":"Event processed","dedup_key":"bench"}"#).with_status_code(202).with_header(json)
+                    Response::from_string(r#"{"status":"success","message":"Event processed","dedup_key":"bench"}"#)
+                        .with_status_code(202)
+                        .with_header(json)
                 } else {
                     Response::from_string("ok").with_status_code(200)
                 };

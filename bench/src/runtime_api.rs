@@ -93,7 +93,8 @@ impl RuntimeApi {
         if let Some(e) = &g.init_error {
             return Err(anyhow!("the function reported an init error: {e}"));
         }
-        let (_, at, ok, body) = g.answers.iter().find(|a| a.0 == id).cloned().ok_or_else(|| anyhow!("no answer to {id} within {timeout:?}"))?;
+        let (_, at, ok, body) =
+            g.answers.iter().find(|a| a.0 == id).cloned().ok_or_else(|| anyhow!("no answer to {id} within {timeout:?}"))?;
         let handed = g.handed.iter().find(|h| h.0 == id).map(|h| h.1).context("answer for an event never handed out")?;
         Ok(Answer { wall: at.duration_since(handed), ok, body })
     }

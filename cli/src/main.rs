@@ -113,7 +113,10 @@ async fn run(cli: Cli) -> ExitCode {
         Command::CheckConfig { routes } => match app::routing_from_file(&routes) {
             Ok(r) => {
                 for rec in &r.receivers {
-                    println!("{}", serde_json::json!({ "receiver": rec.name, "kind": rec.kind, "secret": rec.settings.secret().describe() }));
+                    println!(
+                        "{}",
+                        serde_json::json!({ "receiver": rec.name, "kind": rec.kind, "secret": rec.settings.secret().describe() })
+                    );
                 }
                 ExitCode::SUCCESS
             }
@@ -224,5 +227,12 @@ fn severities(report: &Report, routing: Option<&Routing>, format: Format) -> Vec
         Format::Pagerduty => pagerduty::REGISTRATION.kind,
     };
     let kind_of = |name: &str| routing.receivers.iter().find(|r| r.name == name).map(|r| r.kind);
-    routing.routes.evaluate(&Facts::of(report)).deliveries.into_iter().filter(|d| kind_of(&d.receiver.name) == Some(kind)).map(|d| d.severity).collect()
+    routing
+        .routes
+        .evaluate(&Facts::of(report))
+        .deliveries
+        .into_iter()
+        .filter(|d| kind_of(&d.receiver.name) == Some(kind))
+        .map(|d| d.severity)
+        .collect()
 }

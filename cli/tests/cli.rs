@@ -33,7 +33,11 @@ fn render_gives_valid_slack_and_pagerduty_bodies_for_every_event() {
             assert!(!lines.is_empty(), "{ev}: no output");
             for line in lines {
                 let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{ev}: not JSON: {e}"));
-                let check = if format == "slack" { sagealarm::deliver::slack::render::check_limits(&v) } else { sagealarm::deliver::pagerduty::render::check_event(&v) };
+                let check = if format == "slack" {
+                    sagealarm::deliver::slack::render::check_limits(&v)
+                } else {
+                    sagealarm::deliver::pagerduty::render::check_event(&v)
+                };
                 check.unwrap_or_else(|e| panic!("{ev} {format}: {e}"));
             }
         }
@@ -42,7 +46,15 @@ fn render_gives_valid_slack_and_pagerduty_bodies_for_every_event() {
 
 #[test]
 fn render_with_routes_prints_one_body_per_routed_receiver() {
-    let out = sagealarm(&["render", "events/sns-first-chunk-latency-p99-alarm.json", "--format", "pagerduty", "--no-enrich", "--config", "config/routes.example.yaml"]);
+    let out = sagealarm(&[
+        "render",
+        "events/sns-first-chunk-latency-p99-alarm.json",
+        "--format",
+        "pagerduty",
+        "--no-enrich",
+        "--config",
+        "config/routes.example.yaml",
+    ]);
     assert!(out.status.success());
     let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 1, "only the prod PagerDuty route is a PagerDuty receiver");
@@ -53,7 +65,9 @@ fn render_with_routes_prints_one_body_per_routed_receiver() {
 fn unusable_input_exits_2_with_one_line() {
     let dir = std::env::temp_dir().join(format!("sagealarm-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    for (name, body, want) in [("bad.json", "{\"foo\": 1}", "expected an SNS event"), ("trunc.json", "{\"Records\": [", "input is not JSON")] {
+    for (name, body, want) in
+        [("bad.json", "{\"foo\": 1}", "expected an SNS event"), ("trunc.json", "{\"Records\": [", "input is not JSON")]
+    {
         let p = dir.join(name);
         std::fs::write(&p, body).unwrap();
         let out = sagealarm(&["render", p.to_str().unwrap(), "--format", "slack"]);

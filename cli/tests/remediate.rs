@@ -43,7 +43,11 @@ async fn dry_run_explains_its_decision_for_a_non_opted_in_and_an_opted_in_endpoi
 
     let name = format!("cli-remediate-in-{}", std::process::id());
     let o = dry_run(&world(&name, Some("scale-out")).await);
-    assert_eq!((o["action"].as_str(), o["endpoint"].as_str(), o["decision"].as_str()), (Some("scale-out"), Some(name.as_str()), Some("dry-run")), "{o}");
+    assert_eq!(
+        (o["action"].as_str(), o["endpoint"].as_str(), o["decision"].as_str()),
+        (Some("scale-out"), Some(name.as_str()), Some("dry-run")),
+        "{o}"
+    );
     assert_eq!(o["reason"], "every guardrail passed; nothing was changed (dry run)");
     assert_eq!((o["before"]["instances"].as_i64(), o["after"]["to"].as_i64()), (Some(3), Some(4)));
     let sdk = sagealarm_testkit::sdk().await;

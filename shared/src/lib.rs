@@ -18,14 +18,14 @@ pub mod aws;
 pub mod logging;
 pub mod secrets;
 
-pub mod intake;
-pub mod target;
-pub mod enrich;
-pub mod report;
-pub mod remediate;
-pub mod route;
-pub mod render;
 pub mod deliver;
+pub mod enrich;
+pub mod intake;
+pub mod remediate;
+pub mod render;
+pub mod report;
+pub mod route;
+pub mod target;
 
 pub mod slack_actions;
 

@@ -9,7 +9,10 @@ use std::fmt;
 #[serde(try_from = "String")]
 pub enum SecretRef {
     Ssm(String),
-    SecretsManager { id: String, key: Option<String> },
+    SecretsManager {
+        id: String,
+        key: Option<String>,
+    },
     Env(String),
     /// A literal value; never printed.
     Plain(String),
@@ -108,11 +111,7 @@ pub struct SecretResolver {
 
 impl SecretResolver {
     pub fn new(sdk: Option<&aws_config::SdkConfig>, allow_plaintext: bool) -> Self {
-        Self {
-            ssm: sdk.map(aws_sdk_ssm::Client::new),
-            secrets_manager: sdk.map(aws_sdk_secretsmanager::Client::new),
-            allow_plaintext,
-        }
+        Self { ssm: sdk.map(aws_sdk_ssm::Client::new), secrets_manager: sdk.map(aws_sdk_secretsmanager::Client::new), allow_plaintext }
     }
 
     pub async fn resolve(&self, r: &SecretRef) -> Result<Secret, SecretError> {
@@ -126,17 +125,9 @@ impl SecretResolver {
             SecretRef::Plain(_) | SecretRef::Env(_) => Err(SecretError::PlaintextRefused { reference }),
             SecretRef::Ssm(name) => {
                 let client = self.ssm.as_ref().ok_or_else(|| fetch("no AWS configuration".into()))?;
-                let out = client
-                    .get_parameter()
-                    .name(name)
-                    .with_decryption(true)
-                    .send()
-                    .await
-                    .map_err(|e| fetch(crate::aws::error_line(&e)))?;
-                out.parameter()
-                    .and_then(|p| p.value())
-                    .map(Secret::new)
-                    .ok_or_else(|| fetch("parameter has no value".into()))
+                let out =
+                    client.get_parameter().name(name).with_decryption(true).send().await.map_err(|e| fetch(crate::aws::error_line(&e)))?;
+                out.parameter().and_then(|p| p.value()).map(Secret::new).ok_or_else(|| fetch("parameter has no value".into()))
             }
             SecretRef::SecretsManager { id, key } => {
                 let client = self.secrets_manager.as_ref().ok_or_else(|| fetch("no AWS configuration".into()))?;

@@ -7,10 +7,10 @@
 //! (set by the test script, so CI cannot skip them silently).
 
 use chrono::{Duration, Utc};
+use sagealarm::deliver::{pagerduty::render as pagerduty, slack::render as slack};
 use sagealarm::enrich::fleet::Verdict;
 use sagealarm::enrich::{EnrichSettings, Enricher, Enrichment};
 use sagealarm::model::{Alarm, Notification};
-use sagealarm::deliver::{pagerduty::render as pagerduty, slack::render as slack};
 use sagealarm::report::{build_alarm, Report};
 use sagealarm_testkit::{emulators, seed, World};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -25,7 +25,8 @@ fn unique(name: &str) -> String {
 fn alarm(fixture: &str, endpoint: &str, component: Option<&str>) -> Alarm {
     let raw = std::fs::read_to_string(format!("{}/../events/{fixture}", env!("CARGO_MANIFEST_DIR"))).unwrap();
     let anchor = (Utc::now() - Duration::minutes(3)).format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string();
-    let mut raw = raw.replace("2026-11-20T14:07:31.512+0000", &anchor).replace("deepgram-prod", endpoint).replace("sentiment-serverless", endpoint);
+    let mut raw =
+        raw.replace("2026-11-20T14:07:31.512+0000", &anchor).replace("deepgram-prod", endpoint).replace("sentiment-serverless", endpoint);
     if let Some(c) = component {
         raw = raw.replace("IC-qwen3-4b", c);
     }
@@ -134,7 +135,11 @@ async fn missing_log_group_is_said_and_the_rest_arrives() {
     let (a, e) = scenario("no-log-group", "sns-gpu-utilization-alarm.json").await;
     let n = notes(&e);
     assert_eq!(n.len(), 1, "{n:?}");
-    assert!(n[0].starts_with("FilterLogEvents: log group /aws/sagemaker/Endpoints/no-log-group-") && n[0].ends_with("does not exist: the container has not logged yet, or its logs go elsewhere"), "{n:?}");
+    assert!(
+        n[0].starts_with("FilterLogEvents: log group /aws/sagemaker/Endpoints/no-log-group-")
+            && n[0].ends_with("does not exist: the container has not logged yet, or its logs go elsewhere"),
+        "{n:?}"
+    );
     assert!(e.fleet.as_ref().unwrap().outlier.is_some());
     assert!(rendered(a, e).contains("does not exist"));
 }

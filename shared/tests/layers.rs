@@ -187,9 +187,12 @@ fn the_scan_sees_a_circle_and_ignores_test_code() {
     assert_eq!(g["a"], BTreeSet::from(["b".to_string()]));
     assert_eq!(g["d"], BTreeSet::from(["a".to_string()]));
     assert_eq!(circles(&g), vec!["a → b → c → a".to_string()]);
-    let acyclic: Graph = g.into_iter().map(|(m, mut d)| {
-        d.remove("a");
-        (m, d)
-    }).collect();
+    let acyclic: Graph = g
+        .into_iter()
+        .map(|(m, mut d)| {
+            d.remove("a");
+            (m, d)
+        })
+        .collect();
     assert!(circles(&acyclic).is_empty());
 }

@@ -3,10 +3,10 @@
 //! change, Application Auto Scaling respected. UpdateEndpoint (not in moto) and the faithful
 //! config copy are covered on the mock layer in `shared/src/remediate/aws.rs`.
 
+use aws_sdk_cloudwatch::types::StateValue;
 use chrono::{Duration, Utc};
 use sagealarm::model::{Alarm, Notification};
 use sagealarm::remediate::aws::Remediator;
-use aws_sdk_cloudwatch::types::StateValue;
 use sagealarm::remediate::{Action, AlarmRef, Decision, Policy};
 use sagealarm_testkit::{emulators, seed_endpoint, World};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -51,7 +51,10 @@ async fn not_opted_in_is_refused_and_opted_in_dry_run_explains_without_changing(
     let (name, sdk) = endpoint(None).await;
     let r = Remediator::new(&sdk, policy());
     let o = r.run(&alarm(&sdk, &name, StateValue::Alarm).await, Action::ScaleOut, true, Utc::now()).await;
-    assert_eq!((o.decision, o.reason.as_str()), (Decision::Refused, format!("endpoint {name} has not opted in: tag it sagealarm:remediate=scale-out").as_str()));
+    assert_eq!(
+        (o.decision, o.reason.as_str()),
+        (Decision::Refused, format!("endpoint {name} has not opted in: tag it sagealarm:remediate=scale-out").as_str())
+    );
 
     let (name, sdk) = endpoint(Some("scale-out")).await;
     let r = Remediator::new(&sdk, policy());

@@ -8,8 +8,8 @@
 //! By nature this takes about 200 s of wall time (200 messages at one per second); the tasks sleep
 //! between retries, no core is kept busy.
 
-use sagealarm::deliver::http::RetryPolicy;
 use sagealarm::app::{App, EnrichMode};
+use sagealarm::deliver::http::RetryPolicy;
 use sagealarm::deliver::Routing;
 use sagealarm::secrets::SecretResolver;
 use serde_json::Value;
@@ -145,7 +145,12 @@ route:
     let started = Instant::now();
     let invocations = events.into_iter().map(|(name, event)| {
         // One execution environment per invocation, as 200 concurrent SNS → Lambda invokes get.
-        let app = App::new(Routing::parse(&routes).unwrap(), SecretResolver::new(None, true), EnrichMode::Off("storm test".into()), RetryPolicy::default());
+        let app = App::new(
+            Routing::parse(&routes).unwrap(),
+            SecretResolver::new(None, true),
+            EnrichMode::Off("storm test".into()),
+            RetryPolicy::default(),
+        );
         tokio::spawn(async move {
             let deadline = tokio::time::Instant::now() + timeout;
             let result = app.handle_until(&event, deadline).await;
@@ -155,7 +160,8 @@ route:
     let results = futures::future::join_all(invocations).await;
     let elapsed = started.elapsed();
 
-    let failed: Vec<String> = results.iter().map(|r| r.as_ref().unwrap()).filter(|r| r.1 != Ok(2)).map(|r| format!("{}: {:?}", r.0, r.1)).collect();
+    let failed: Vec<String> =
+        results.iter().map(|r| r.as_ref().unwrap()).filter(|r| r.1 != Ok(2)).map(|r| format!("{}: {:?}", r.0, r.1)).collect();
     let slowest = results.iter().map(|r| r.as_ref().unwrap().2).max().unwrap();
     let s = slack.0.lock().unwrap();
     let p = pd.0.lock().unwrap();

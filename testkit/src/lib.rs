@@ -6,7 +6,9 @@ use anyhow::{Context, Result};
 use aws_sdk_cloudwatch::primitives::DateTime as AwsTime;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
-use aws_sdk_sagemaker::types::{ContainerDefinition, MetricsConfig, ProductionVariant, ProductionVariantInstanceType, ProductionVariantServerlessConfig};
+use aws_sdk_sagemaker::types::{
+    ContainerDefinition, MetricsConfig, ProductionVariant, ProductionVariantInstanceType, ProductionVariantServerlessConfig,
+};
 use chrono::{DateTime, Duration, Utc};
 
 pub const ENDPOINTS_NS: &str = "/aws/sagemaker/Endpoints";
@@ -55,7 +57,9 @@ impl World {
             "no-log-group" => World { hot: Some((1, 2)), log_group: false, ..base },
             "serverless" => World { serverless: true, instances: vec![], gpus_per_instance: 0, ..base },
             "inference-component" => World { component: Some(format!("{endpoint}-ic")), hot: Some((0, 0)), ..base },
-            other => anyhow::bail!("unknown scenario {other:?}: hot-gpu, even, enhanced-off, no-log-group, serverless, inference-component"),
+            other => {
+                anyhow::bail!("unknown scenario {other:?}: hot-gpu, even, enhanced-off, no-log-group, serverless, inference-component")
+            }
         })
     }
 }
@@ -137,19 +141,26 @@ pub async fn seed_endpoint(sm: &aws_sdk_sagemaker::Client, w: &World) -> Result<
     sm.create_model()
         .model_name(&model)
         .execution_role_arn("arn:aws:iam::123456789012:role/sagemaker-execution")
-        .primary_container(ContainerDefinition::builder().image("123456789012.dkr.ecr.us-east-1.amazonaws.com/whisper-server:1.4.2").build())
+        .primary_container(
+            ContainerDefinition::builder().image("123456789012.dkr.ecr.us-east-1.amazonaws.com/whisper-server:1.4.2").build(),
+        )
         .send()
         .await?;
     let mut variant = ProductionVariant::builder().variant_name(&w.variant).model_name(&model);
     variant = if w.serverless {
         variant.serverless_config(ProductionVariantServerlessConfig::builder().memory_size_in_mb(4096).max_concurrency(5).build())
     } else {
-        variant.instance_type(ProductionVariantInstanceType::MlG4Dn12Xlarge).initial_instance_count(w.instances.len() as i32).initial_variant_weight(1.0)
+        variant
+            .instance_type(ProductionVariantInstanceType::MlG4Dn12Xlarge)
+            .initial_instance_count(w.instances.len() as i32)
+            .initial_variant_weight(1.0)
     };
     let config = format!("{}-cfg", w.endpoint);
     let mut req = sm.create_endpoint_config().endpoint_config_name(&config).production_variants(variant.build());
     if !w.serverless {
-        req = req.metrics_config(MetricsConfig::builder().enable_enhanced_metrics(w.enhanced_metrics).metric_publish_frequency_in_seconds(10).build());
+        req = req.metrics_config(
+            MetricsConfig::builder().enable_enhanced_metrics(w.enhanced_metrics).metric_publish_frequency_in_seconds(10).build(),
+        );
     }
     req.send().await?;
     sm.create_endpoint().endpoint_name(&w.endpoint).endpoint_config_name(&config).send().await?;
@@ -180,7 +191,12 @@ async fn seed_metrics(cw: &aws_sdk_cloudwatch::Client, w: &World, anchor: DateTi
         let hot_level = if m < -25 { 45.0 } else { (45.0 + (m + 25) as f64 * 6.0).min(99.0) };
         if !w.enhanced_metrics || w.serverless {
             // Only endpoint-level metrics exist.
-            invocations.push(datum("Invocations", dims(&[("EndpointName", &w.endpoint), ("VariantName", &w.variant)]), 300.0, StandardUnit::None));
+            invocations.push(datum(
+                "Invocations",
+                dims(&[("EndpointName", &w.endpoint), ("VariantName", &w.variant)]),
+                300.0,
+                StandardUnit::None,
+            ));
             continue;
         }
         for (i, inst) in w.instances.iter().enumerate() {
@@ -218,7 +234,12 @@ async fn seed_metrics(cw: &aws_sdk_cloudwatch::Client, w: &World, anchor: DateTi
     batches.push((COMPONENTS_NS, components));
     for (ns, data) in batches {
         for chunk in data.chunks(500) {
-            cw.put_metric_data().namespace(ns).set_metric_data(Some(chunk.to_vec())).send().await.with_context(|| format!("PutMetricData {ns}"))?;
+            cw.put_metric_data()
+                .namespace(ns)
+                .set_metric_data(Some(chunk.to_vec()))
+                .send()
+                .await
+                .with_context(|| format!("PutMetricData {ns}"))?;
         }
     }
     Ok(())
@@ -227,7 +248,11 @@ async fn seed_metrics(cw: &aws_sdk_cloudwatch::Client, w: &World, anchor: DateTi
 async fn seed_logs(logs: &aws_sdk_cloudwatchlogs::Client, w: &World, anchor: DateTime<Utc>) -> Result<()> {
     let group = format!("/aws/sagemaker/Endpoints/{}", w.endpoint);
     logs.create_log_group().log_group_name(&group).send().await?;
-    let streams: Vec<String> = if w.instances.is_empty() { vec![format!("{}/serverless", w.variant)] } else { w.instances.iter().map(|i| format!("{}/{i}", w.variant)).collect() };
+    let streams: Vec<String> = if w.instances.is_empty() {
+        vec![format!("{}/serverless", w.variant)]
+    } else {
+        w.instances.iter().map(|i| format!("{}/{i}", w.variant)).collect()
+    };
     for (i, stream) in streams.iter().enumerate() {
         logs.create_log_stream().log_group_name(&group).log_stream_name(stream).send().await?;
         let hot = w.hot.is_some_and(|(h, _)| h == i);
@@ -251,7 +276,12 @@ async fn seed_logs(logs: &aws_sdk_cloudwatchlogs::Client, w: &World, anchor: Dat
         let events: Vec<InputLogEvent> = lines
             .iter()
             .enumerate()
-            .map(|(k, (m, msg))| InputLogEvent::builder().timestamp((anchor + Duration::minutes(*m) + Duration::milliseconds(k as i64)).timestamp_millis()).message(msg).build())
+            .map(|(k, (m, msg))| {
+                InputLogEvent::builder()
+                    .timestamp((anchor + Duration::minutes(*m) + Duration::milliseconds(k as i64)).timestamp_millis())
+                    .message(msg)
+                    .build()
+            })
             .collect::<Result<_, _>>()?;
         logs.put_log_events().log_group_name(&group).log_stream_name(stream).set_log_events(Some(events)).send().await?;
     }

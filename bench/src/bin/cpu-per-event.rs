@@ -10,10 +10,10 @@
 
 use anyhow::{bail, Context, Result};
 use chrono::Duration;
+use sagealarm::deliver::{pagerduty, slack, Routing};
 use sagealarm::enrich::metrics::{Member, Series};
 use sagealarm::enrich::{fleet, Enrichment, Window};
 use sagealarm::model::{Alarm, Notification};
-use sagealarm::deliver::{pagerduty, slack, Routing};
 use sagealarm::report::{self, Report};
 use sagealarm::route::Facts;
 use std::hint::black_box;
@@ -26,13 +26,16 @@ fn main() -> Result<()> {
     };
     let opt = |name: &str, default: usize| -> Result<usize> {
         match args.iter().position(|a| a == name) {
-            Some(i) => args.get(i + 1).with_context(|| format!("{name} needs a value"))?.parse().with_context(|| format!("{name}: not a number")),
+            Some(i) => {
+                args.get(i + 1).with_context(|| format!("{name} needs a value"))?.parse().with_context(|| format!("{name}: not a number"))
+            }
             None => Ok(default),
         }
     };
     let (iterations, fleet_size) = (opt("--iterations", 1)?, opt("--fleet", 0)?);
     let bytes = std::fs::read(&event).with_context(|| format!("reading {event}"))?;
-    let routes = Routing::parse(&std::fs::read_to_string(&routes).with_context(|| format!("reading {routes}"))?).context("routing document")?;
+    let routes =
+        Routing::parse(&std::fs::read_to_string(&routes).with_context(|| format!("reading {routes}"))?).context("routing document")?;
 
     let mut sent = 0usize;
     for _ in 0..iterations {
@@ -78,7 +81,14 @@ fn synthetic(alarm: &Alarm, instances: usize) -> Enrichment {
         let instance = format!("i-0{:016x}", 0x5a9e_0000 + i);
         for g in 0..4 {
             let hot = i == 1 && g == 2;
-            let points = (0..steps).map(|k| (window.start + Duration::seconds(k * i64::from(window.period_s)), if hot { 99.0 } else { 38.0 + ((i + g + k as usize) % 5) as f64 })).collect();
+            let points = (0..steps)
+                .map(|k| {
+                    (
+                        window.start + Duration::seconds(k * i64::from(window.period_s)),
+                        if hot { 99.0 } else { 38.0 + ((i + g + k as usize) % 5) as f64 },
+                    )
+                })
+                .collect();
             series.push(Series {
                 namespace: "/aws/sagemaker/Endpoints".into(),
                 metric: "GPUUtilization".into(),

@@ -4,9 +4,9 @@
 use anyhow::Context;
 use aws_lambda_events::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFunctionUrlResponse};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use sagealarm::app::settings::{self, list, remediate_function};
 use sagealarm::remediate::dispatch::LambdaDispatch;
 use sagealarm::secrets::{SecretRef, SecretResolver};
-use sagealarm::app::settings::{self, list, remediate_function};
 use sagealarm::slack_actions::{raw_body, SlackActions};
 use std::sync::Arc;
 
@@ -14,17 +14,30 @@ use std::sync::Arc;
 async fn main() -> Result<(), Error> {
     sagealarm::logging::init();
     let sdk = sagealarm::aws_config().await;
-    let secret_ref = std::env::var("SAGEALARM_SLACK_SIGNING_SECRET").context("SAGEALARM_SLACK_SIGNING_SECRET is not set (ssm:/… or secretsmanager:…)")?;
+    let secret_ref = std::env::var("SAGEALARM_SLACK_SIGNING_SECRET")
+        .context("SAGEALARM_SLACK_SIGNING_SECRET is not set (ssm:/… or secretsmanager:…)")?;
     let secret_ref = SecretRef::try_from(secret_ref).map_err(|e| anyhow::anyhow!("SAGEALARM_SLACK_SIGNING_SECRET: {e}"))?;
-    let secret = SecretResolver::new(Some(&sdk), settings::allow_plaintext_secrets()).resolve(&secret_ref).await.context("resolving the Slack signing secret")?;
+    let secret = SecretResolver::new(Some(&sdk), settings::allow_plaintext_secrets())
+        .resolve(&secret_ref)
+        .await
+        .context("resolving the Slack signing secret")?;
     let function = remediate_function().context("SAGEALARM_REMEDIATE_FUNCTION is not set")?;
-    let actions = SlackActions::new(secret, list("SAGEALARM_SLACK_ALLOWED_USERS"), list("SAGEALARM_SLACK_ALLOWED_CHANNELS"), Arc::new(LambdaDispatch::new(&sdk, function)));
+    let actions = SlackActions::new(
+        secret,
+        list("SAGEALARM_SLACK_ALLOWED_USERS"),
+        list("SAGEALARM_SLACK_ALLOWED_CHANNELS"),
+        Arc::new(LambdaDispatch::new(&sdk, function)),
+    );
     let actions = &actions;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<LambdaFunctionUrlRequest>| async move {
         let req = event.payload;
         let header = |name: &str| req.headers.get(name).and_then(|v| v.to_str().ok());
         let answer = match raw_body(req.body.as_deref(), req.is_base64_encoded) {
-            Ok(body) => actions.handle(header("x-slack-request-timestamp"), header("x-slack-signature"), &body, chrono::Utc::now().timestamp()).await,
+            Ok(body) => {
+                actions
+                    .handle(header("x-slack-request-timestamp"), header("x-slack-signature"), &body, chrono::Utc::now().timestamp())
+                    .await
+            }
             Err(e) => sagealarm::slack_actions::Response { status: 400, body: e },
         };
         let mut resp = LambdaFunctionUrlResponse::default();

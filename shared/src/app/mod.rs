@@ -198,7 +198,12 @@ impl App {
     }
 
     /// Tells the named receivers about a remediation decision.
-    pub async fn follow_up(&self, receivers: &[String], f: &crate::remediate::follow_up::FollowUp, deadline: Instant) -> Vec<DeliveryResult> {
+    pub async fn follow_up(
+        &self,
+        receivers: &[String],
+        f: &crate::remediate::follow_up::FollowUp,
+        deadline: Instant,
+    ) -> Vec<DeliveryResult> {
         self.receivers.follow_up(receivers, f, deadline).await
     }
 }
@@ -244,8 +249,20 @@ route:
     #[tokio::test]
     async fn delivers_to_every_routed_receiver() {
         let s = MockServer::start().await;
-        Mock::given(method("POST")).and(path("/slack")).and(body_string_contains("deepgram-high-gpu")).respond_with(ResponseTemplate::new(200).set_body_string("ok")).expect(1).mount(&s).await;
-        Mock::given(method("POST")).and(path("/pd")).and(body_string_contains("\"trigger\"")).respond_with(ResponseTemplate::new(202)).expect(1).mount(&s).await;
+        Mock::given(method("POST"))
+            .and(path("/slack"))
+            .and(body_string_contains("deepgram-high-gpu"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+            .expect(1)
+            .mount(&s)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/pd"))
+            .and(body_string_contains("\"trigger\""))
+            .respond_with(ResponseTemplate::new(202))
+            .expect(1)
+            .mount(&s)
+            .await;
         let summary = app(&s).handle(&event("sns-gpu-utilization-alarm.json")).await.unwrap();
         assert_eq!(summary.deliveries.iter().filter(|d| d.ok).count(), 2);
     }
@@ -253,7 +270,12 @@ route:
     #[tokio::test]
     async fn one_receiver_down_does_not_stop_the_other() {
         let s = MockServer::start().await;
-        Mock::given(method("POST")).and(path("/slack")).respond_with(ResponseTemplate::new(404).set_body_string("channel_not_found")).expect(1).mount(&s).await;
+        Mock::given(method("POST"))
+            .and(path("/slack"))
+            .respond_with(ResponseTemplate::new(404).set_body_string("channel_not_found"))
+            .expect(1)
+            .mount(&s)
+            .await;
         Mock::given(method("POST")).and(path("/pd")).respond_with(ResponseTemplate::new(202)).expect(1).mount(&s).await;
         let summary = app(&s).handle(&event("sns-5xx-errors-alarm.json")).await.unwrap();
         let slack = summary.deliveries.iter().find(|d| d.receiver == "slack-sre").unwrap();
@@ -273,14 +295,21 @@ route:
     #[tokio::test]
     async fn a_receiver_rate_limited_past_the_deadline_fails_the_invocation_for_a_retry() {
         let s = MockServer::start().await;
-        Mock::given(method("POST")).and(path("/slack")).respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "30").set_body_string("rate_limited")).mount(&s).await;
+        Mock::given(method("POST"))
+            .and(path("/slack"))
+            .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "30").set_body_string("rate_limited"))
+            .mount(&s)
+            .await;
         Mock::given(method("POST")).and(path("/pd")).respond_with(ResponseTemplate::new(202)).expect(1).mount(&s).await;
         let deadline = Instant::now() + Duration::from_secs(10);
         let e = app(&s).handle_until(&event("sns-gpu-utilization-alarm.json"), deadline).await.unwrap_err();
         assert!(matches!(e, HandleError::RetryableFailures { .. }), "{e:?}");
         let e = e.to_string();
         assert!(e.starts_with("not delivered to every receiver for \"deepgram-high-gpu"), "{e}");
-        assert!(e.contains("slack-sre: Slack answered HTTP 429: rate_limited (attempt 1); gave up: waiting 30.") && e.contains("deadline"), "{e}");
+        assert!(
+            e.contains("slack-sre: Slack answered HTTP 429: rate_limited (attempt 1); gave up: waiting 30.") && e.contains("deadline"),
+            "{e}"
+        );
         assert!(e.ends_with("(delivered: pager)"), "{e}");
     }
 
@@ -288,7 +317,12 @@ route:
     async fn a_retried_event_posts_again_only_to_the_receiver_that_failed() {
         let s = MockServer::start().await;
         // Slack: once for the ALARM (not again on the retry), once for the OK below.
-        Mock::given(method("POST")).and(path("/slack")).respond_with(ResponseTemplate::new(200).set_body_string("ok")).expect(2).mount(&s).await;
+        Mock::given(method("POST"))
+            .and(path("/slack"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+            .expect(2)
+            .mount(&s)
+            .await;
         // PagerDuty is down for the first attempt (both tries) and back for Lambda's retry and the OK.
         Mock::given(method("POST")).and(path("/pd")).respond_with(ResponseTemplate::new(502)).up_to_n_times(2).expect(2).mount(&s).await;
         Mock::given(method("POST")).and(path("/pd")).respond_with(ResponseTemplate::new(202)).expect(2).mount(&s).await;
@@ -302,7 +336,11 @@ route:
         assert!(pager.ok && !pager.already_delivered, "{pager:?}");
         // The same alarm's next state change is a new notification: delivered to both.
         let mut ok = event("sns-gpu-utilization-alarm.json");
-        let msg = ok["Records"][0]["Sns"]["Message"].as_str().unwrap().replace("\"NewStateValue\":\"ALARM\"", "\"NewStateValue\":\"OK\"").replace("14:07:31.512", "14:31:02.004");
+        let msg = ok["Records"][0]["Sns"]["Message"]
+            .as_str()
+            .unwrap()
+            .replace("\"NewStateValue\":\"ALARM\"", "\"NewStateValue\":\"OK\"")
+            .replace("14:07:31.512", "14:31:02.004");
         ok["Records"][0]["Sns"]["Message"] = Value::String(msg);
         let summary = app.handle(&ok).await.unwrap();
         assert!(summary.deliveries.iter().all(|d| d.ok && !d.already_delivered), "{:?}", summary.deliveries);
@@ -319,7 +357,12 @@ route:
     #[tokio::test]
     async fn duplicate_records_deliver_once_and_bad_input_is_an_error() {
         let s = MockServer::start().await;
-        Mock::given(method("POST")).and(path("/slack")).respond_with(ResponseTemplate::new(200).set_body_string("ok")).expect(1).mount(&s).await;
+        Mock::given(method("POST"))
+            .and(path("/slack"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+            .expect(1)
+            .mount(&s)
+            .await;
         Mock::given(method("POST")).and(path("/pd")).respond_with(ResponseTemplate::new(202)).expect(1).mount(&s).await;
         let summary = app(&s).handle(&event("real/sns-metricmath-rust-fixture-2records-2015.json")).await.unwrap();
         assert_eq!((summary.notifications, summary.deliveries.len()), (2, 2));
@@ -335,7 +378,8 @@ route:
             "receivers:\n  - {{name: a, slack: {{webhook_url: \"env:SAGEALARM_TEST_UNSET\"}}}}\n  - {{name: b, pagerduty: {{routing_key: k, events_url: \"{}/pd\"}}}}\nroute: {{receivers: [a, b]}}",
             s.uri()
         );
-        let app = App::new(Routing::parse(&doc).unwrap(), SecretResolver::new(None, true), EnrichMode::Off("t".into()), RetryPolicy::default());
+        let app =
+            App::new(Routing::parse(&doc).unwrap(), SecretResolver::new(None, true), EnrichMode::Off("t".into()), RetryPolicy::default());
         let summary = app.handle(&event("sns-5xx-errors-alarm.json")).await.unwrap();
         let a = summary.deliveries.iter().find(|d| d.receiver == "a").unwrap();
         assert_eq!(a.error.as_deref(), Some("secret: env:SAGEALARM_TEST_UNSET: environment variable is not set"));
@@ -367,10 +411,16 @@ route:
         let rec = Arc::new(Recorder::default());
         let app = remediating_app(&s, Some(rec.clone()));
         let summary = app.handle(&event("sns-high-concurrency-alarm.json")).await.unwrap();
-        assert_eq!(summary.remediations, vec![Dispatched { action: "scale-out", endpoint: "deepgram-prod".into(), rule: "route".into(), ok: true, error: None }]);
+        assert_eq!(
+            summary.remediations,
+            vec![Dispatched { action: "scale-out", endpoint: "deepgram-prod".into(), rule: "route".into(), ok: true, error: None }]
+        );
         let got = rec.0.lock().unwrap().clone();
         assert_eq!(got.len(), 1);
-        assert_eq!((got[0].requested_by.as_str(), got[0].dry_run, got[0].receivers.clone()), ("routing rule route", true, vec!["slack-sre".to_string(), "pager".to_string()]));
+        assert_eq!(
+            (got[0].requested_by.as_str(), got[0].dry_run, got[0].receivers.clone()),
+            ("routing rule route", true, vec!["slack-sre".to_string(), "pager".to_string()])
+        );
         let ok = app.handle(&event("sns-high-concurrency-ok.json")).await.unwrap();
         assert!(ok.remediations.is_empty(), "nothing is asked on OK");
         assert_eq!(rec.0.lock().unwrap().len(), 1);
@@ -379,14 +429,29 @@ route:
         let app = remediating_app(&s, None);
         let summary = app.handle(&event("sns-high-concurrency-alarm.json")).await.unwrap();
         assert!(summary.deliveries.iter().all(|d| d.ok));
-        assert!(!summary.remediations[0].ok && summary.remediations[0].error.as_deref().unwrap().starts_with("SAGEALARM_REMEDIATE_FUNCTION is not set"));
+        assert!(
+            !summary.remediations[0].ok
+                && summary.remediations[0].error.as_deref().unwrap().starts_with("SAGEALARM_REMEDIATE_FUNCTION is not set")
+        );
     }
 
     #[tokio::test]
     async fn follow_ups_go_to_slack_and_to_pagerduty_change_events() {
         let s = MockServer::start().await;
-        Mock::given(method("POST")).and(path("/slack")).and(body_string_contains("sagealarm scale-out on deepgram-prod: refused")).respond_with(ResponseTemplate::new(200).set_body_string("ok")).expect(1).mount(&s).await;
-        Mock::given(method("POST")).and(path("/pd/change/enqueue")).and(body_string_contains("\"requested_by\":\"Slack user alice (U1) in C1\"")).respond_with(ResponseTemplate::new(202)).expect(1).mount(&s).await;
+        Mock::given(method("POST"))
+            .and(path("/slack"))
+            .and(body_string_contains("sagealarm scale-out on deepgram-prod: refused"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+            .expect(1)
+            .mount(&s)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/pd/change/enqueue"))
+            .and(body_string_contains("\"requested_by\":\"Slack user alice (U1) in C1\""))
+            .respond_with(ResponseTemplate::new(202))
+            .expect(1)
+            .mount(&s)
+            .await;
         let app = remediating_app(&s, None);
         let f = FollowUp {
             headline: "sagealarm scale-out on deepgram-prod: refused".into(),

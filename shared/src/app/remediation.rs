@@ -11,7 +11,7 @@ use crate::remediate::follow_up::FollowUp;
 use crate::remediate::offers::Offer;
 use crate::remediate::{AlarmRef, Policy, Request};
 use crate::report::Report;
-use crate::route::{RuleAction, Routed};
+use crate::route::{Routed, RuleAction};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::sync::Arc;
@@ -55,7 +55,12 @@ pub fn offers(remediation: Option<&Remediation>, report: &Report, routed: &Route
 
 /// The actions matching rules ask for, handed to the remediation function after delivery (its
 /// follow-up then lands after the alarm). Never fails the invocation: the alarm is out.
-pub async fn request(remediation: Option<&Remediation>, report: &Report, actions: &[RuleAction], results: &[DeliveryResult]) -> Vec<Dispatched> {
+pub async fn request(
+    remediation: Option<&Remediation>,
+    report: &Report,
+    actions: &[RuleAction],
+    results: &[DeliveryResult],
+) -> Vec<Dispatched> {
     let Report::Alarm(a) = report else { return vec![] };
     if a.alarm.state != AlarmState::Alarm || actions.is_empty() {
         return vec![];
@@ -70,16 +75,32 @@ pub async fn request(remediation: Option<&Remediation>, report: &Report, actions
     let receivers: Vec<String> = results.iter().map(|r| r.receiver.clone()).collect();
     let mut out = vec![];
     for ra in actions {
-        let req = Request { action: ra.action, alarm: alarm.clone(), dry_run: ra.dry_run, requested_by: format!("routing rule {}", ra.rule), receivers: receivers.clone() };
+        let req = Request {
+            action: ra.action,
+            alarm: alarm.clone(),
+            dry_run: ra.dry_run,
+            requested_by: format!("routing rule {}", ra.rule),
+            receivers: receivers.clone(),
+        };
         let result = match remediation.and_then(|r| r.dispatch.as_ref()) {
             Some(d) => d.dispatch(&req).await,
             None => Err("SAGEALARM_REMEDIATE_FUNCTION is not set: the remediation function is not deployed".into()),
         };
         match &result {
-            Ok(()) => tracing::info!(alarm = %a.alarm.name, action = ra.action.name(), endpoint = %alarm.endpoint, rule = %ra.rule, dry_run = ra.dry_run, "remediation requested"),
-            Err(e) => tracing::error!(alarm = %a.alarm.name, action = ra.action.name(), endpoint = %alarm.endpoint, rule = %ra.rule, error = %e, "remediation not requested"),
+            Ok(()) => {
+                tracing::info!(alarm = %a.alarm.name, action = ra.action.name(), endpoint = %alarm.endpoint, rule = %ra.rule, dry_run = ra.dry_run, "remediation requested")
+            }
+            Err(e) => {
+                tracing::error!(alarm = %a.alarm.name, action = ra.action.name(), endpoint = %alarm.endpoint, rule = %ra.rule, error = %e, "remediation not requested")
+            }
         }
-        out.push(Dispatched { action: ra.action.name(), endpoint: alarm.endpoint.clone(), rule: ra.rule.clone(), ok: result.is_ok(), error: result.err() });
+        out.push(Dispatched {
+            action: ra.action.name(),
+            endpoint: alarm.endpoint.clone(),
+            rule: ra.rule.clone(),
+            ok: result.is_ok(),
+            error: result.err(),
+        });
     }
     out
 }

@@ -76,7 +76,9 @@ pub fn enrichment() -> Result<Result<EnrichSettings, String>, SettingsError> {
     match var("SAGEALARM_ENRICH").map(|v| v.trim().to_ascii_lowercase()).as_deref() {
         None | Some("on" | "1" | "true" | "yes") => {}
         Some("off" | "0" | "false" | "no") => return Ok(Err("disabled by SAGEALARM_ENRICH=off".into())),
-        Some(other) => return Err(SettingsError::Invalid { name: "SAGEALARM_ENRICH", message: format!("{other:?} is neither on nor off") }),
+        Some(other) => {
+            return Err(SettingsError::Invalid { name: "SAGEALARM_ENRICH", message: format!("{other:?} is neither on nor off") })
+        }
     }
     enrich_settings().map(Ok)
 }
@@ -91,7 +93,8 @@ pub fn enrich_settings() -> Result<EnrichSettings, SettingsError> {
         s.deadline = Duration::from_millis(ms);
     }
     if let Some(json) = var("SAGEALARM_LOG_SIGNATURES") {
-        s.logs = s.logs.with_signatures_json(&json).map_err(|message| SettingsError::Invalid { name: "SAGEALARM_LOG_SIGNATURES", message })?;
+        s.logs =
+            s.logs.with_signatures_json(&json).map_err(|message| SettingsError::Invalid { name: "SAGEALARM_LOG_SIGNATURES", message })?;
     }
     if let Some(p) = var("SAGEALARM_LOG_FILTER_PATTERN") {
         // `*` asks for every event (matched on our side only).
@@ -120,8 +123,10 @@ pub fn remediation() -> Result<RemediationSettings, SettingsError> {
         cooldown: chrono::Duration::minutes(int("SAGEALARM_REMEDIATE_COOLDOWN_MIN", 15, 0..=1440)?),
     };
     let frequency_s = int("SAGEALARM_REMEDIATE_FREQUENCY_S", 10, 10..=300)? as i32;
-    crate::model::check_frequency(frequency_s)
-        .map_err(|accepted| SettingsError::Invalid { name: "SAGEALARM_REMEDIATE_FREQUENCY_S", message: format!("{frequency_s} is not one of {accepted}") })?;
+    crate::model::check_frequency(frequency_s).map_err(|accepted| SettingsError::Invalid {
+        name: "SAGEALARM_REMEDIATE_FREQUENCY_S",
+        message: format!("{frequency_s} is not one of {accepted}"),
+    })?;
     Ok(RemediationSettings { policy, frequency_s })
 }
 

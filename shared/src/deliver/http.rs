@@ -72,7 +72,14 @@ fn secs(d: Duration) -> String {
 
 /// Posts `body` to `url` (what the destination rendered), retrying as the policy and `deadline` allow; `n` reads the answers. Returns the last
 /// failure when it gives up; giving up for the deadline says so.
-pub async fn deliver(client: &reqwest::Client, n: &dyn Destination, url: &str, body: &Value, policy: &RetryPolicy, deadline: Instant) -> Result<(), Failure> {
+pub async fn deliver(
+    client: &reqwest::Client,
+    n: &dyn Destination,
+    url: &str,
+    body: &Value,
+    policy: &RetryPolicy,
+    deadline: Instant,
+) -> Result<(), Failure> {
     let mut backoff = ExponentialBuilder::default()
         .with_min_delay(policy.min_delay)
         .with_max_delay(policy.max_delay)
@@ -228,7 +235,11 @@ mod tests {
         assert!(t.elapsed() < Duration::from_secs(1), "it waited: {:?}", t.elapsed());
         assert!(f.retryable, "{f:?}");
         assert!(f.message.starts_with("Slack answered HTTP 429: rate_limited (attempt 1); gave up: waiting 3."), "{}", f.message);
-        assert!(f.message.contains("would pass the invocation's deadline (") && f.message.contains("2.1 s kept for the last request"), "{}", f.message);
+        assert!(
+            f.message.contains("would pass the invocation's deadline (") && f.message.contains("2.1 s kept for the last request"),
+            "{}",
+            f.message
+        );
         assert!(!f.message.contains(&s.uri()), "webhook URL leaked");
     }
 
@@ -279,7 +290,13 @@ mod tests {
         send(&pd(&s), &serde_json::json!({}), &fast(), in_secs(30)).await.unwrap();
 
         let s = MockServer::start().await;
-        reply(&s, "/pd", ResponseTemplate::new(400).set_body_string(r#"{"status":"invalid event","errors":["Length of 'routing_key' is incorrect"]}"#), 1).await;
+        reply(
+            &s,
+            "/pd",
+            ResponseTemplate::new(400).set_body_string(r#"{"status":"invalid event","errors":["Length of 'routing_key' is incorrect"]}"#),
+            1,
+        )
+        .await;
         let f = send(&pd(&s), &serde_json::json!({}), &fast(), in_secs(30)).await.unwrap_err();
         assert!(!f.retryable && f.message.contains("routing_key"), "{f:?}");
 

@@ -135,7 +135,10 @@ fn configure(spec: &ReceiverSpec) -> Result<Configured, ConfigError> {
         (None, _) => return Err(invalid(&spec.path, format!("receiver {:?} needs {}", spec.name, kinds()))),
         (Some((a, _)), Some((b, _))) => {
             let name = |k: &serde_yaml_ng::Value| k.as_str().unwrap_or("?").to_string();
-            return Err(invalid(&spec.path, format!("receiver {:?} has both `{}` and `{}`; use two receivers", spec.name, name(a), name(b))));
+            return Err(invalid(
+                &spec.path,
+                format!("receiver {:?} has both `{}` and `{}`; use two receivers", spec.name, name(a), name(b)),
+            ));
         }
     };
     let kind = key.as_str().unwrap_or_default();
@@ -179,7 +182,8 @@ mod tests {
     #[test]
     fn every_receiver_gets_its_destination() {
         let r = Routing::parse("receivers: [{name: a, slack: {webhook_url: \"env:A\"}}, {name: b, pagerduty: {routing_key: \"ssm:/k\"}}]\nroute: {receivers: [a, b]}").unwrap();
-        let got: Vec<(&str, &str, String)> = r.receivers.iter().map(|c| (c.name.as_str(), c.kind, c.settings.secret().describe())).collect();
+        let got: Vec<(&str, &str, String)> =
+            r.receivers.iter().map(|c| (c.name.as_str(), c.kind, c.settings.secret().describe())).collect();
         assert_eq!(got, [("a", "slack", "env:A".to_string()), ("b", "pagerduty", "ssm:/k".to_string())]);
     }
 }

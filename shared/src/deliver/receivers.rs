@@ -74,7 +74,13 @@ impl Receivers {
 
     /// One report to every routed receiver concurrently; one failing never blocks another. The
     /// flag: some delivery failed retryably.
-    pub async fn deliver(&self, report: &Report, deliveries: &[Delivery<'_>], offers: &[Offer], deadline: Instant) -> (Vec<DeliveryResult>, bool) {
+    pub async fn deliver(
+        &self,
+        report: &Report,
+        deliveries: &[Delivery<'_>],
+        offers: &[Offer],
+        deadline: Instant,
+    ) -> (Vec<DeliveryResult>, bool) {
         let name = report.title();
         let key = delivered::key(report);
         let jobs = deliveries.iter().map(|d| {
@@ -114,7 +120,14 @@ impl Receivers {
             if let Err(e) = &result {
                 tracing::error!(receiver = %name, error = %e, "follow-up not delivered");
             }
-            DeliveryResult { receiver: name.clone(), kind: "follow-up", alarm: f.alarm_name.clone(), ok: result.is_ok(), error: result.err(), already_delivered: false }
+            DeliveryResult {
+                receiver: name.clone(),
+                kind: "follow-up",
+                alarm: f.alarm_name.clone(),
+                ok: result.is_ok(),
+                error: result.err(),
+                already_delivered: false,
+            }
         });
         futures::future::join_all(jobs).await
     }

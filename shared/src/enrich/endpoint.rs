@@ -86,11 +86,21 @@ impl EndpointInfo {
 
 /// `read_tags`: also ListTags, for the remediation buttons (only when they are deployed: the call
 /// needs `sagemaker:ListTags`, which a read-only role without remediation may lack).
-pub(super) async fn fetch(ctx: &Ctx, chain: &Chain, client: &Client, endpoint: &str, component: Option<&str>, read_tags: bool) -> Option<EndpointInfo> {
+pub(super) async fn fetch(
+    ctx: &Ctx,
+    chain: &Chain,
+    client: &Client,
+    endpoint: &str,
+    component: Option<&str>,
+    read_tags: bool,
+) -> Option<EndpointInfo> {
     let out = match ctx.call(chain, client.describe_endpoint().endpoint_name(endpoint).send()).await {
         Ok(o) => o,
         Err(f) => {
-            ctx.note("DescribeEndpoint", not_found(&f, || format!("endpoint {endpoint} does not exist (deleted, or another account/region)")));
+            ctx.note(
+                "DescribeEndpoint",
+                not_found(&f, || format!("endpoint {endpoint} does not exist (deleted, or another account/region)")),
+            );
             return None;
         }
     };
@@ -176,14 +186,18 @@ pub(super) async fn fetch(ctx: &Ctx, chain: &Chain, client: &Client, endpoint: &
 }
 
 async fn components(ctx: &Ctx, chain: &Chain, client: &Client, endpoint: &str) -> Vec<ComponentInfo> {
-    let listed = match ctx.call(chain, client.list_inference_components().endpoint_name_equals(endpoint).max_results(MAX_COMPONENTS as i32).send()).await {
+    let listed = match ctx
+        .call(chain, client.list_inference_components().endpoint_name_equals(endpoint).max_results(MAX_COMPONENTS as i32).send())
+        .await
+    {
         Ok(o) => o,
         Err(f) => {
             ctx.fail("ListInferenceComponents", f);
             return vec![];
         }
     };
-    let names: Vec<String> = listed.inference_components().iter().filter_map(|c| c.inference_component_name().map(str::to_string)).collect();
+    let names: Vec<String> =
+        listed.inference_components().iter().filter_map(|c| c.inference_component_name().map(str::to_string)).collect();
     let branches: Vec<Chain> = names.iter().map(|_| Chain::default()).collect();
     let found = futures::future::join_all(names.iter().zip(&branches).map(|(n, c)| describe_component(ctx, c, client, n))).await;
     chain.then_longest(&branches);
@@ -208,7 +222,11 @@ pub(super) async fn describe_component(ctx: &Ctx, chain: &Chain, client: &Client
 }
 
 fn serverless(s: &aws_sdk_sagemaker::types::ProductionVariantServerlessConfig) -> Serverless {
-    Serverless { memory_mb: s.memory_size_in_mb(), max_concurrency: s.max_concurrency(), provisioned_concurrency: s.provisioned_concurrency() }
+    Serverless {
+        memory_mb: s.memory_size_in_mb(),
+        max_concurrency: s.max_concurrency(),
+        provisioned_concurrency: s.provisioned_concurrency(),
+    }
 }
 
 fn managed(m: &aws_sdk_sagemaker::types::ProductionVariantManagedInstanceScaling) -> Option<(i32, i32)> {
@@ -216,7 +234,11 @@ fn managed(m: &aws_sdk_sagemaker::types::ProductionVariantManagedInstanceScaling
 }
 
 fn enhanced(m: &aws_sdk_sagemaker::types::MetricsConfig) -> EnhancedMetrics {
-    EnhancedMetrics { enabled: m.enable_enhanced_metrics().unwrap_or(false), frequency_s: m.metric_publish_frequency_in_seconds(), inferred: false }
+    EnhancedMetrics {
+        enabled: m.enable_enhanced_metrics().unwrap_or(false),
+        frequency_s: m.metric_publish_frequency_in_seconds(),
+        inferred: false,
+    }
 }
 
 /// SageMaker says "Could not find endpoint" as a ValidationException: name it plainly.

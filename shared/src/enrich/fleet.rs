@@ -371,7 +371,13 @@ mod tests {
 
     fn window() -> Window {
         let anchor = Utc.with_ymd_and_hms(2026, 11, 20, 14, 7, 0).unwrap();
-        Window { start: anchor - Duration::minutes(40), alarm_start: anchor - Duration::minutes(5), anchor, end: anchor + Duration::minutes(2), period_s: 60 }
+        Window {
+            start: anchor - Duration::minutes(40),
+            alarm_start: anchor - Duration::minutes(5),
+            anchor,
+            end: anchor + Duration::minutes(2),
+            period_s: 60,
+        }
     }
 
     fn series(metric: &str, stat: &str, instance: &str, gpu: Option<&str>, level: f64) -> Series {
@@ -413,7 +419,11 @@ mod tests {
 
     #[test]
     fn even_load_is_said_plainly() {
-        let s: Vec<Series> = ["i-a", "i-b", "i-c"].iter().enumerate().map(|(i, n)| series("GPUUtilizationNormalized", "Average", n, Some("0"), 40.0 + i as f64 * 2.0)).collect();
+        let s: Vec<Series> = ["i-a", "i-b", "i-c"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| series("GPUUtilizationNormalized", "Average", n, Some("0"), 40.0 + i as f64 * 2.0))
+            .collect();
         let f = analyse(&s, &window(), None, None).unwrap();
         assert!(f.outlier.is_none());
         match f.verdict {
@@ -437,7 +447,10 @@ mod tests {
 
     #[test]
     fn concurrency_pinned_to_one_of_two_instances() {
-        let s = vec![series("ConcurrentRequestsPerModel", "Maximum", "i-a", None, 90.0), series("ConcurrentRequestsPerModel", "Maximum", "i-b", None, 8.0)];
+        let s = vec![
+            series("ConcurrentRequestsPerModel", "Maximum", "i-a", None, 90.0),
+            series("ConcurrentRequestsPerModel", "Maximum", "i-b", None, 8.0),
+        ];
         let f = analyse(&s, &window(), None, None).unwrap();
         assert_eq!(f.outlier.unwrap().member.instance.as_deref(), Some("i-a"));
     }

@@ -16,8 +16,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// Server-side pre-filter (CloudWatch OR syntax): terms that every default signature contains.
-pub const DEFAULT_FILTER_PATTERN: &str =
-    r#"?ERROR ?Error ?error ?FATAL ?CRITICAL ?panicked ?"out of memory" ?OutOfMemoryError ?OOM ?CUDA ?NCCL ?Traceback ?skipped ?Skipping ?skipping"#;
+pub const DEFAULT_FILTER_PATTERN: &str = r#"?ERROR ?Error ?error ?FATAL ?CRITICAL ?panicked ?"out of memory" ?OutOfMemoryError ?OOM ?CUDA ?NCCL ?Traceback ?skipped ?Skipping ?skipping"#;
 
 /// Label and pattern, most specific first: a line takes the first label that matches.
 const DEFAULT_SIGNATURES: [(&str, &str); 6] = [
@@ -50,7 +49,10 @@ pub struct LogSettings {
 impl Default for LogSettings {
     fn default() -> Self {
         Self {
-            signatures: DEFAULT_SIGNATURES.iter().filter_map(|(l, p)| Some(Signature { label: l.to_string(), regex: Regex::new(p).ok()? })).collect(),
+            signatures: DEFAULT_SIGNATURES
+                .iter()
+                .filter_map(|(l, p)| Some(Signature { label: l.to_string(), regex: Regex::new(p).ok()? }))
+                .collect(),
             filter_pattern: Some(DEFAULT_FILTER_PATTERN.to_string()),
             max_pages: 10,
             max_events: 10_000,
@@ -70,7 +72,8 @@ impl LogSettings {
         let mut sigs = vec![];
         for (label, v) in map {
             let pat = v.as_str().ok_or_else(|| format!("log signature {label:?}: the regex must be a string"))?;
-            let regex = Regex::new(pat).map_err(|e| format!("log signature {label:?}: {}", crate::model::text::one_line(&e.to_string())))?;
+            let regex =
+                Regex::new(pat).map_err(|e| format!("log signature {label:?}: {}", crate::model::text::one_line(&e.to_string())))?;
             sigs.push(Signature { label, regex });
         }
         if sigs.is_empty() {
@@ -139,7 +142,15 @@ impl LogReport {
     }
 }
 
-pub(super) async fn fetch(ctx: &Ctx, chain: &Chain, client: &Client, endpoint: &str, sm: &SageMakerTarget, w: &Window, settings: &LogSettings) -> Option<LogReport> {
+pub(super) async fn fetch(
+    ctx: &Ctx,
+    chain: &Chain,
+    client: &Client,
+    endpoint: &str,
+    sm: &SageMakerTarget,
+    w: &Window,
+    settings: &LogSettings,
+) -> Option<LogReport> {
     let group = format!("/aws/sagemaker/Endpoints/{endpoint}");
     let prefix = stream_prefix(sm);
     let mut events: Vec<(String, i64, String)> = vec![];
@@ -157,7 +168,11 @@ pub(super) async fn fetch(ctx: &Ctx, chain: &Chain, client: &Client, endpoint: &
         match ctx.call(chain, req.send()).await {
             Ok(page) => {
                 events.extend(page.events().iter().map(|e| {
-                    (e.log_stream_name().unwrap_or_default().to_string(), e.timestamp().unwrap_or_default(), e.message().unwrap_or_default().to_string())
+                    (
+                        e.log_stream_name().unwrap_or_default().to_string(),
+                        e.timestamp().unwrap_or_default(),
+                        e.message().unwrap_or_default().to_string(),
+                    )
                 }));
                 match page.next_token() {
                     // Pages may be empty while a token is still returned: keep going.
@@ -170,7 +185,10 @@ pub(super) async fn fetch(ctx: &Ctx, chain: &Chain, client: &Client, endpoint: &
                 }
             }
             Err(f) if f.is("ResourceNotFoundException") => {
-                ctx.note("FilterLogEvents", format!("log group {group} does not exist: the container has not logged yet, or its logs go elsewhere"));
+                ctx.note(
+                    "FilterLogEvents",
+                    format!("log group {group} does not exist: the container has not logged yet, or its logs go elsewhere"),
+                );
                 return None;
             }
             Err(f) => {
@@ -183,7 +201,10 @@ pub(super) async fn fetch(ctx: &Ctx, chain: &Chain, client: &Client, endpoint: &
         }
     }
     if !complete {
-        ctx.note("FilterLogEvents", format!("read {} events and stopped before the end of the window; excerpts may be incomplete", events.len()));
+        ctx.note(
+            "FilterLogEvents",
+            format!("read {} events and stopped before the end of the window; excerpts may be incomplete", events.len()),
+        );
     }
     let scanned = events.len();
     let (streams, matched) = excerpts(events, settings);
@@ -220,7 +241,9 @@ pub fn excerpts(events: impl IntoIterator<Item = (String, i64, String)>, setting
         .map(|(stream, (n, lines))| {
             let mut lines: Vec<LogLine> = lines.into_values().collect();
             // Most severe signature first, then the most repeated, then the earliest.
-            lines.sort_by(|a, b| settings.rank(&a.signature).cmp(&settings.rank(&b.signature)).then(b.count.cmp(&a.count)).then(a.first.cmp(&b.first)));
+            lines.sort_by(|a, b| {
+                settings.rank(&a.signature).cmp(&settings.rank(&b.signature)).then(b.count.cmp(&a.count)).then(a.first.cmp(&b.first))
+            });
             lines.truncate(settings.max_lines_per_stream);
             let instance = stream.split_once('/').map(|(_, i)| i.to_string()).filter(|i| !i.is_empty());
             StreamExcerpt { stream, instance, matched: n, lines }
@@ -233,7 +256,8 @@ pub fn excerpts(events: impl IntoIterator<Item = (String, i64, String)>, setting
 
 /// Lines that differ only in numbers, hex ids or timestamps are one line repeated.
 fn collapse_key(text: &str) -> String {
-    static NUMBERS: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| Regex::new(r"0x[0-9a-fA-F]+|[0-9a-f]{8,}|\d+(\.\d+)?").expect("static regex"));
+    static NUMBERS: std::sync::LazyLock<Regex> =
+        std::sync::LazyLock::new(|| Regex::new(r"0x[0-9a-fA-F]+|[0-9a-f]{8,}|\d+(\.\d+)?").expect("static regex"));
     NUMBERS.replace_all(text, "#").into_owned()
 }
 

@@ -125,7 +125,10 @@ pub(super) async fn fetch(
     chain.then_longest(&listing);
     let (streams, dropped) = select(listed.into_iter().flatten().collect(), own, max_series);
     if dropped > 0 {
-        ctx.note("GetMetricData", format!("fetched {} metric streams; {dropped} more were left out to stay within the deadline", streams.len()));
+        ctx.note(
+            "GetMetricData",
+            format!("fetched {} metric streams; {dropped} more were left out to stay within the deadline", streams.len()),
+        );
     }
     let chunks: Vec<&[Stream]> = streams.chunks(MAX_QUERIES_PER_CALL).collect();
     let fetching: Vec<Chain> = chunks.iter().map(|_| Chain::default()).collect();
@@ -232,7 +235,8 @@ async fn get(ctx: &Ctx, chain: &Chain, client: &Client, chunk: &[Stream], window
         pages += 1;
         let more = page.next_token().filter(|t| !t.is_empty()).map(str::to_string);
         for r in page.metric_data_results() {
-            let Some(i) = r.id().and_then(|id| id.strip_prefix('m')).and_then(|n| n.parse::<usize>().ok()).filter(|i| *i < chunk.len()) else {
+            let Some(i) = r.id().and_then(|id| id.strip_prefix('m')).and_then(|n| n.parse::<usize>().ok()).filter(|i| *i < chunk.len())
+            else {
                 continue;
             };
             for (t, v) in r.timestamps().iter().zip(r.values()) {
@@ -276,7 +280,12 @@ mod tests {
     use super::*;
 
     fn stream(ns: &str, metric: &str, dims: &[(&str, &str)]) -> Stream {
-        Stream { namespace: ns.into(), metric: metric.into(), dims: dims.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(), stat: Statistic::default() }
+        Stream {
+            namespace: ns.into(),
+            metric: metric.into(),
+            dims: dims.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
+            stat: Statistic::default(),
+        }
     }
 
     #[test]
@@ -298,7 +307,9 @@ mod tests {
 
     #[test]
     fn select_caps_and_reports_what_it_cut() {
-        let listed: Vec<Stream> = (0..30).map(|i| stream(ENDPOINTS_NS, "GPUUtilizationNormalized", &[("InstanceId", &format!("i-{i}")), ("GpuId", "0")])).collect();
+        let listed: Vec<Stream> = (0..30)
+            .map(|i| stream(ENDPOINTS_NS, "GPUUtilizationNormalized", &[("InstanceId", &format!("i-{i}")), ("GpuId", "0")]))
+            .collect();
         let (kept, dropped) = select(listed, None, 25);
         assert_eq!((kept.len(), dropped), (25, 5));
     }

@@ -166,7 +166,9 @@ impl Enricher {
         let (info, series, logs) = tokio::join!(
             async {
                 match &endpoint_name {
-                    Some(e) => endpoint::fetch(&ctx, &branches[0], &self.sagemaker, e, sm.inference_component.as_deref(), settings.read_tags).await,
+                    Some(e) => {
+                        endpoint::fetch(&ctx, &branches[0], &self.sagemaker, e, sm.inference_component.as_deref(), settings.read_tags).await
+                    }
                     None => None,
                 }
             },
@@ -301,8 +303,18 @@ impl Ctx {
 
     fn finish(self, mut e: Enrichment, chain: &Chain, started: Instant) -> Enrichment {
         e.notes = self.notes.into_inner().unwrap_or_default();
-        let stats = CallStats { calls: self.calls.into_inner(), critical_path_calls: chain.len(), elapsed_ms: started.elapsed().as_millis() as u64 };
-        tracing::info!(calls = stats.calls, critical_path_calls = stats.critical_path_calls, elapsed_ms = stats.elapsed_ms, notes = e.notes.len(), "enriched");
+        let stats = CallStats {
+            calls: self.calls.into_inner(),
+            critical_path_calls: chain.len(),
+            elapsed_ms: started.elapsed().as_millis() as u64,
+        };
+        tracing::info!(
+            calls = stats.calls,
+            critical_path_calls = stats.critical_path_calls,
+            elapsed_ms = stats.elapsed_ms,
+            notes = e.notes.len(),
+            "enriched"
+        );
         e.stats = Some(stats);
         e
     }

@@ -16,8 +16,8 @@ use aws_sdk_sagemaker::operation::describe_endpoint_config::DescribeEndpointConf
 use aws_sdk_sagemaker::operation::describe_inference_component::DescribeInferenceComponentOutput;
 use aws_sdk_sagemaker::operation::list_inference_components::ListInferenceComponentsOutput;
 use aws_sdk_sagemaker::types::{
-    EndpointStatus, InferenceComponentRuntimeConfigSummary, InferenceComponentStatus, InferenceComponentSummary, MetricsConfig, ProductionVariant,
-    ProductionVariantInstanceType, ProductionVariantSummary,
+    EndpointStatus, InferenceComponentRuntimeConfigSummary, InferenceComponentStatus, InferenceComponentSummary, MetricsConfig,
+    ProductionVariant, ProductionVariantInstanceType, ProductionVariantSummary,
 };
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use std::sync::atomic::AtomicUsize;
@@ -39,7 +39,9 @@ fn describe_endpoint_ok(enhanced: bool) -> Rule {
             .endpoint_name("deepgram-prod")
             .endpoint_status(EndpointStatus::InService)
             .endpoint_config_name("deepgram-prod-cfg")
-            .production_variants(ProductionVariantSummary::builder().variant_name("AllTraffic").current_instance_count(3).desired_instance_count(3).build())
+            .production_variants(
+                ProductionVariantSummary::builder().variant_name("AllTraffic").current_instance_count(3).desired_instance_count(3).build(),
+            )
             .metrics_config(MetricsConfig::builder().enable_enhanced_metrics(enhanced).metric_publish_frequency_in_seconds(10).build())
             .build()
     })
@@ -47,7 +49,10 @@ fn describe_endpoint_ok(enhanced: bool) -> Rule {
 
 fn describe_config_ok(model: bool) -> Rule {
     mock!(aws_sdk_sagemaker::Client::describe_endpoint_config).then_output(move || {
-        let mut v = ProductionVariant::builder().variant_name("AllTraffic").instance_type(ProductionVariantInstanceType::MlG512Xlarge).initial_instance_count(3);
+        let mut v = ProductionVariant::builder()
+            .variant_name("AllTraffic")
+            .instance_type(ProductionVariantInstanceType::MlG512Xlarge)
+            .initial_instance_count(3);
         if model {
             v = v.model_name("whisper");
         }
@@ -128,7 +133,8 @@ fn filter_logs_ok(anchor_ms: i64) -> Rule {
     mock!(aws_sdk_cloudwatchlogs::Client::filter_log_events).then_compute_output(move |req| {
         assert_eq!(req.log_group_name(), Some("/aws/sagemaker/Endpoints/deepgram-prod"));
         assert_eq!(req.log_stream_name_prefix(), Some("AllTraffic/"));
-        let ev = |stream: &str, m: &str| FilteredLogEvent::builder().log_stream_name(stream).timestamp(anchor_ms - 60_000).message(m).build();
+        let ev =
+            |stream: &str, m: &str| FilteredLogEvent::builder().log_stream_name(stream).timestamp(anchor_ms - 60_000).message(m).build();
         FilterLogEventsOutput::builder()
             .events(ev("AllTraffic/i-0aaa", "ERROR health check slow"))
             .events(ev("AllTraffic/i-0aaa", "ERROR health check slow"))
@@ -165,7 +171,8 @@ const GPU_ALARM: &str = "sns-instance-gpu-normalized-alarm.json";
 async fn hot_gpu_is_found_paged_metrics_are_merged_and_its_logs_come_first() {
     let at = anchor_ms(GPU_ALARM);
     let seen = Arc::new(AtomicUsize::new(0));
-    let (de, dc, lm, gm, fl) = (describe_endpoint_ok(true), describe_config_ok(true), list_metrics_ok(), get_metric_data_ok(at, seen.clone()), filter_logs_ok(at));
+    let (de, dc, lm, gm, fl) =
+        (describe_endpoint_ok(true), describe_config_ok(true), list_metrics_ok(), get_metric_data_ok(at, seen.clone()), filter_logs_ok(at));
     let e = enricher(&[&de, &dc], &[&lm, &gm], &[&fl], Duration::from_secs(5));
     let r = run(&e, GPU_ALARM).await;
 
@@ -201,7 +208,8 @@ async fn hot_gpu_is_found_paged_metrics_are_merged_and_its_logs_come_first() {
     let text = slack.to_string();
     assert!(text.contains("i-0bbb GPU 2 stands out: GPUUtilizationNormalized 99%"), "{text}");
     assert!(text.contains("CUDA out of memory"));
-    let pd = crate::deliver::pagerduty::render::render(&crate::report::Report::Alarm(Box::new(report)), "k", crate::model::Severity::Critical);
+    let pd =
+        crate::deliver::pagerduty::render::render(&crate::report::Report::Alarm(Box::new(report)), "k", crate::model::Severity::Critical);
     crate::deliver::pagerduty::render::check_event(&pd).unwrap();
     assert!(pd["payload"]["summary"].as_str().unwrap().contains("i-0bbb GPU 2 stands out"));
     assert_eq!(pd["payload"]["custom_details"]["logs"]["streams"][0]["stream"], "AllTraffic/i-0bbb (outlier): 1 matching line");
@@ -209,8 +217,11 @@ async fn hot_gpu_is_found_paged_metrics_are_merged_and_its_logs_come_first() {
 
 #[tokio::test]
 async fn each_source_failing_becomes_a_note_and_the_rest_still_arrives() {
-    let throttled = mock!(aws_sdk_cloudwatch::Client::get_metric_data)
-        .then_error(|| GetMetricDataError::generic(aws_sdk_cloudwatch::error::ErrorMetadata::builder().code("ThrottlingException").message("Rate exceeded").build()));
+    let throttled = mock!(aws_sdk_cloudwatch::Client::get_metric_data).then_error(|| {
+        GetMetricDataError::generic(
+            aws_sdk_cloudwatch::error::ErrorMetadata::builder().code("ThrottlingException").message("Rate exceeded").build(),
+        )
+    });
     let denied = mock!(aws_sdk_cloudwatchlogs::Client::filter_log_events).then_error(|| {
         FilterLogEventsError::generic(
             aws_sdk_cloudwatchlogs::error::ErrorMetadata::builder()
@@ -227,7 +238,12 @@ async fn each_source_failing_becomes_a_note_and_the_rest_still_arrives() {
     assert_eq!(throttled.num_calls(), 3);
     let notes: Vec<String> = r.notes.iter().map(|n| format!("{}: {}", n.source, n.message)).collect();
     assert!(notes.contains(&"GetMetricData: ThrottlingException: Rate exceeded".to_string()), "{notes:?}");
-    assert!(notes.iter().any(|n| n.starts_with("FilterLogEvents: AccessDeniedException: User: arn:aws:sts::1:assumed-role/x is not authorized")), "{notes:?}");
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("FilterLogEvents: AccessDeniedException: User: arn:aws:sts::1:assumed-role/x is not authorized")),
+        "{notes:?}"
+    );
     assert!(r.endpoint.is_some(), "the endpoint still arrived");
     assert!(r.logs.is_none());
 
@@ -241,17 +257,27 @@ async fn each_source_failing_becomes_a_note_and_the_rest_still_arrives() {
 async fn server_errors_and_a_missing_endpoint_are_named() {
     let missing = mock!(aws_sdk_sagemaker::Client::describe_endpoint).then_error(|| {
         DescribeEndpointError::generic(
-            aws_sdk_sagemaker::error::ErrorMetadata::builder().code("ValidationException").message("Could not find endpoint \"deepgram-prod\".").build(),
+            aws_sdk_sagemaker::error::ErrorMetadata::builder()
+                .code("ValidationException")
+                .message("Could not find endpoint \"deepgram-prod\".")
+                .build(),
         )
     });
     let five_hundred = mock!(aws_sdk_cloudwatch::Client::list_metrics).sequence().http_status(503, None).times(3).build();
     let gone = mock!(aws_sdk_cloudwatchlogs::Client::filter_log_events).then_error(|| {
-        FilterLogEventsError::ResourceNotFoundException(aws_sdk_cloudwatchlogs::types::error::ResourceNotFoundException::builder().message("The specified log group does not exist.").build())
+        FilterLogEventsError::ResourceNotFoundException(
+            aws_sdk_cloudwatchlogs::types::error::ResourceNotFoundException::builder()
+                .message("The specified log group does not exist.")
+                .build(),
+        )
     });
     let e = enricher(&[&missing], &[&five_hundred], &[&gone], Duration::from_secs(5));
     let r = run(&e, GPU_ALARM).await;
     let notes: Vec<String> = r.notes.iter().map(|n| format!("{}: {}", n.source, n.message)).collect();
-    assert!(notes.contains(&"DescribeEndpoint: endpoint deepgram-prod does not exist (deleted, or another account/region)".to_string()), "{notes:?}");
+    assert!(
+        notes.contains(&"DescribeEndpoint: endpoint deepgram-prod does not exist (deleted, or another account/region)".to_string()),
+        "{notes:?}"
+    );
     assert!(notes.iter().any(|n| n.starts_with("ListMetrics: /aws/sagemaker/Endpoints: ")), "{notes:?}");
     assert!(notes.contains(&"FilterLogEvents: log group /aws/sagemaker/Endpoints/deepgram-prod does not exist: the container has not logged yet, or its logs go elsewhere".to_string()), "{notes:?}");
     assert!(r.fleet.is_none() && r.endpoint.is_none() && r.logs.is_none());
@@ -294,12 +320,17 @@ async fn inference_component_alarm_finds_its_endpoint_and_copies() {
     });
     let lic = mock!(aws_sdk_sagemaker::Client::list_inference_components).then_output(|| {
         ListInferenceComponentsOutput::builder()
-            .inference_components(InferenceComponentSummary::builder().inference_component_name("IC-qwen3-4b").endpoint_name("llm-shared").build())
+            .inference_components(
+                InferenceComponentSummary::builder().inference_component_name("IC-qwen3-4b").endpoint_name("llm-shared").build(),
+            )
             .build()
     });
     let (de, dc) = (describe_endpoint_ok(true), describe_config_ok(false));
     let lm = mock!(aws_sdk_cloudwatch::Client::list_metrics).then_compute_output(|req| {
-        assert!(req.dimensions().iter().any(|d| d.name() == Some("EndpointName") && d.value() == Some("llm-shared")) || req.namespace() == Some(metrics::COMPONENTS_NS));
+        assert!(
+            req.dimensions().iter().any(|d| d.name() == Some("EndpointName") && d.value() == Some("llm-shared"))
+                || req.namespace() == Some(metrics::COMPONENTS_NS)
+        );
         ListMetricsOutput::builder().build()
     });
     let fl = mock!(aws_sdk_cloudwatchlogs::Client::filter_log_events).then_compute_output(|req| {
@@ -315,7 +346,11 @@ async fn inference_component_alarm_finds_its_endpoint_and_copies() {
     assert_eq!(info.components.len(), 1);
     assert_eq!((info.components[0].current_copies, info.components[0].desired_copies), (Some(1), Some(2)));
     assert!(r.advice.iter().any(|a| a == "Inference component IC-qwen3-4b runs 1 of 2 desired copies."), "{:?}", r.advice);
-    assert!(r.advice.iter().any(|a| a.starts_with("Enhanced metrics are on, but CloudWatch had no per-instance metrics")), "{:?}", r.advice);
+    assert!(
+        r.advice.iter().any(|a| a.starts_with("Enhanced metrics are on, but CloudWatch had no per-instance metrics")),
+        "{:?}",
+        r.advice
+    );
     // The describe happened once: the alarm's component is not described again by the listing.
     assert_eq!(dic.num_calls(), 2, "once to find the endpoint, once from the listing");
 }
@@ -368,10 +403,20 @@ mod over_http {
             .await;
         let region = aws_sdk_sagemaker::config::Region::new("us-east-1");
         let sm = aws_sdk_sagemaker::Client::from_conf(
-            aws_sdk_sagemaker::Config::builder().behavior_version_latest().region(region.clone()).credentials_provider(creds()).endpoint_url(server.uri()).build(),
+            aws_sdk_sagemaker::Config::builder()
+                .behavior_version_latest()
+                .region(region.clone())
+                .credentials_provider(creds())
+                .endpoint_url(server.uri())
+                .build(),
         );
         let logs = aws_sdk_cloudwatchlogs::Client::from_conf(
-            aws_sdk_cloudwatchlogs::Config::builder().behavior_version_latest().region(region).credentials_provider(creds()).endpoint_url(server.uri()).build(),
+            aws_sdk_cloudwatchlogs::Config::builder()
+                .behavior_version_latest()
+                .region(region)
+                .credentials_provider(creds())
+                .endpoint_url(server.uri())
+                .build(),
         );
         let lm = mock!(aws_sdk_cloudwatch::Client::list_metrics).then_output(|| ListMetricsOutput::builder().build());
         let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&lm]);

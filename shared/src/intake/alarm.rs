@@ -51,10 +51,7 @@ fn region_code(arn: Option<&ArnParts>, fallback: Option<&str>) -> Option<String>
         let r = r.trim();
         r.len() >= 9 && r.contains('-') && r.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
     };
-    arn.map(|a| a.region.as_str())
-        .filter(|r| valid(r))
-        .or(fallback.filter(|r| valid(r)))
-        .map(|r| r.trim().to_string())
+    arn.map(|a| a.region.as_str()).filter(|r| valid(r)).or(fallback.filter(|r| valid(r))).map(|r| r.trim().to_string())
 }
 
 fn sns_trigger(t: &Map<String, Value>) -> AlarmKind {
@@ -75,11 +72,7 @@ fn sns_trigger(t: &Map<String, Value>) -> AlarmKind {
     let Some(name) = string(t, &["MetricName"]) else { return AlarmKind::Unknown };
     // `ExtendedStatistic` holds the percentile; `Statistic` the plain one. Prefer what StatisticType says.
     let extended = string(t, &["StatisticType"]).is_some_and(|s| s.eq_ignore_ascii_case("ExtendedStatistic"));
-    let stat_raw = if extended {
-        string(t, &["ExtendedStatistic", "Statistic"])
-    } else {
-        string(t, &["Statistic", "ExtendedStatistic"])
-    };
+    let stat_raw = if extended { string(t, &["ExtendedStatistic", "Statistic"]) } else { string(t, &["Statistic", "ExtendedStatistic"]) };
     AlarmKind::Metric {
         stat: MetricStat {
             metric: Metric {
@@ -180,8 +173,8 @@ pub struct DetailContext<'a> {
 pub fn from_alarm_detail(d: &Map<String, Value>, ctx: DetailContext<'_>, origin: Origin) -> Result<Alarm, String> {
     let state_obj = object(d, &["state"]).ok_or("the alarm detail has no `state` object")?;
     let state_raw = string(state_obj, &["value"]).ok_or("`state.value` is missing")?;
-    let state = AlarmState::parse(&state_raw)
-        .ok_or_else(|| format!("`state.value` is {state_raw:?}, expected ALARM, OK or INSUFFICIENT_DATA"))?;
+    let state =
+        AlarmState::parse(&state_raw).ok_or_else(|| format!("`state.value` is {state_raw:?}, expected ALARM, OK or INSUFFICIENT_DATA"))?;
     let arn = ctx.arn.map(|a| a.trim().to_string());
     let arn_parts = arn.as_deref().and_then(ArnParts::parse);
     let config = object(d, &["configuration"]);
@@ -205,9 +198,7 @@ pub fn from_alarm_detail(d: &Map<String, Value>, ctx: DetailContext<'_>, origin:
         region: region_code(arn_parts.as_ref(), ctx.region),
         partition: arn_parts.as_ref().map(|a| a.partition.clone()).unwrap_or_else(|| "aws".into()),
         state,
-        previous_state: object(d, &["previousState"])
-            .and_then(|p| string(p, &["value"]))
-            .and_then(|s| AlarmState::parse(&s)),
+        previous_state: object(d, &["previousState"]).and_then(|p| string(p, &["value"])).and_then(|s| AlarmState::parse(&s)),
         reason,
         state_change_time: string(state_obj, &["timestamp"]).and_then(|s| parse_timestamp(&s)),
         kind,

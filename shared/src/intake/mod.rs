@@ -85,10 +85,7 @@ fn eventbridge(v: &Value) -> Result<Notification, IntakeError> {
     let malformed = |detail: String| IntakeError::Malformed { envelope: "EventBridge event", detail };
     let event: EventBridgeEvent<Value> = serde_json::from_value(v.clone()).map_err(|e| malformed(one_line(&e.to_string())))?;
     if event.detail_type != "CloudWatch Alarm State Change" {
-        return Err(malformed(format!(
-            "detail-type is {:?}, expected \"CloudWatch Alarm State Change\"",
-            event.detail_type
-        )));
+        return Err(malformed(format!("detail-type is {:?}, expected \"CloudWatch Alarm State Change\"", event.detail_type)));
     }
     let detail = event.detail.as_object().ok_or_else(|| malformed("`detail` is not an object".into()))?;
     let arn = event.resources.as_ref().and_then(|r| r.first()).map(String::as_str);
@@ -101,14 +98,9 @@ fn eventbridge(v: &Value) -> Result<Notification, IntakeError> {
 /// EventBridge header around `alarmData`, as published in the Rust runtime's fixtures.
 fn alarm_action(obj: &Map<String, Value>) -> Result<Notification, IntakeError> {
     let malformed = |detail: String| IntakeError::Malformed { envelope: "CloudWatch alarm action", detail };
-    let data = obj
-        .get("alarmData")
-        .and_then(Value::as_object)
-        .ok_or_else(|| malformed("`alarmData` is not an object".into()))?;
+    let data = obj.get("alarmData").and_then(Value::as_object).ok_or_else(|| malformed("`alarmData` is not an object".into()))?;
     let s = |k: &str| obj.get(k).and_then(Value::as_str);
-    let arn = s("alarmArn").or_else(|| {
-        obj.get("resources").and_then(Value::as_array).and_then(|r| r.first()).and_then(Value::as_str)
-    });
+    let arn = s("alarmArn").or_else(|| obj.get("resources").and_then(Value::as_array).and_then(|r| r.first()).and_then(Value::as_str));
     let ctx = alarm::DetailContext { arn, account: s("accountId").or(s("account")), region: s("region") };
     let origin = match s("id") {
         Some(id) => Origin::EventBridge { id: id.to_string() },
@@ -129,6 +121,6 @@ fn json_type(v: &Value) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod proptests;
+#[cfg(test)]
+mod tests;

@@ -43,9 +43,17 @@ fn holds(result: Result<Vec<Notification>, IntakeError>) -> Result<(), TestCaseE
                     Notification::Plain(p) => Report::Plain(p),
                 };
                 let msg = crate::deliver::slack::render::render(&report, &[]);
-                prop_assert!(crate::deliver::slack::render::check_limits(&msg).is_ok(), "{:?}", crate::deliver::slack::render::check_limits(&msg));
+                prop_assert!(
+                    crate::deliver::slack::render::check_limits(&msg).is_ok(),
+                    "{:?}",
+                    crate::deliver::slack::render::check_limits(&msg)
+                );
                 let ev = crate::deliver::pagerduty::render::render(&report, "k", crate::model::Severity::Error);
-                prop_assert!(crate::deliver::pagerduty::render::check_event(&ev).is_ok(), "{:?}", crate::deliver::pagerduty::render::check_event(&ev));
+                prop_assert!(
+                    crate::deliver::pagerduty::render::check_event(&ev).is_ok(),
+                    "{:?}",
+                    crate::deliver::pagerduty::render::check_event(&ev)
+                );
             }
         }
     }

@@ -213,7 +213,10 @@ fn bad_input_is_a_one_line_error_naming_what_was_expected() {
         ("{\"foo\":1}", "expected an SNS event (`Records[]`)"),
         ("{\"Records\":[]}", "`Records` is empty"),
         ("{\"Records\":[{\"Sns\":{}}]}", "malformed SNS event"),
-        ("{\"detail-type\":\"EC2 Instance State-change Notification\",\"source\":\"aws.ec2\",\"detail\":{}}", "expected \"CloudWatch Alarm State Change\""),
+        (
+            "{\"detail-type\":\"EC2 Instance State-change Notification\",\"source\":\"aws.ec2\",\"detail\":{}}",
+            "expected \"CloudWatch Alarm State Change\"",
+        ),
         ("{\"alarmData\":{\"alarmName\":\"x\",\"state\":{\"value\":\"MAYBE\"}}}", "expected ALARM, OK or INSUFFICIENT_DATA"),
     ];
     for (input, want) in cases {

@@ -18,11 +18,7 @@ pub enum AlarmState {
 impl AlarmState {
     /// Lenient: accepts any case and `INSUFFICIENT DATA`/`insufficient-data` spellings.
     pub fn parse(s: &str) -> Option<Self> {
-        let norm: String = s
-            .trim()
-            .chars()
-            .map(|c| if c == ' ' || c == '-' { '_' } else { c.to_ascii_uppercase() })
-            .collect();
+        let norm: String = s.trim().chars().map(|c| if c == ' ' || c == '-' { '_' } else { c.to_ascii_uppercase() }).collect();
         match norm.as_str() {
             "ALARM" => Some(Self::Alarm),
             "OK" => Some(Self::Ok),

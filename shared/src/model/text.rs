@@ -27,12 +27,15 @@ pub fn mrkdwn(s: &str, max: usize) -> String {
 /// For `plain_text` objects (headers): Slack does not parse them, but whether it decodes entities
 /// there is undocumented, so angle brackets become look-alikes instead of entities.
 pub fn plain(s: &str, max: usize) -> String {
-    truncate(s, max).chars().map(|c| match c {
-        '<' => '‹',
-        '>' => '›',
-        c if c.is_control() => ' ',
-        c => c,
-    }).collect()
+    truncate(s, max)
+        .chars()
+        .map(|c| match c {
+            '<' => '‹',
+            '>' => '›',
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect()
 }
 
 /// Escaped text for inside an inline code span: one line.

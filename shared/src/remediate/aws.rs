@@ -40,7 +40,12 @@ struct Found {
 
 impl Remediator {
     pub fn new(sdk: &aws_config::SdkConfig, policy: Policy) -> Self {
-        Self::from_clients(aws_sdk_sagemaker::Client::new(sdk), aws_sdk_applicationautoscaling::Client::new(sdk), aws_sdk_cloudwatch::Client::new(sdk), policy)
+        Self::from_clients(
+            aws_sdk_sagemaker::Client::new(sdk),
+            aws_sdk_applicationautoscaling::Client::new(sdk),
+            aws_sdk_cloudwatch::Client::new(sdk),
+            policy,
+        )
     }
 
     pub fn from_clients(
@@ -56,7 +61,14 @@ impl Remediator {
     /// The caller logs the outcome (one structured event per decision).
     pub async fn run(&self, alarm: &AlarmRef, action: Action, dry_run: bool, now: DateTime<Utc>) -> Outcome {
         let endpoint = alarm.endpoint.clone();
-        let refused = |reason: String, before: Value| Outcome { action: action.name(), endpoint: endpoint.clone(), decision: Decision::Refused, reason, before, after: Value::Null };
+        let refused = |reason: String, before: Value| Outcome {
+            action: action.name(),
+            endpoint: endpoint.clone(),
+            decision: Decision::Refused,
+            reason,
+            before,
+            after: Value::Null,
+        };
         let found = match self.facts(alarm, action, now).await {
             Ok(f) => f,
             Err(e) => return refused(e, Value::Null),
@@ -74,7 +86,14 @@ impl Remediator {
         };
         let after = serde_json::to_value(&plan).unwrap_or(Value::Null);
         if dry_run {
-            return Outcome { action: action.name(), endpoint, decision: Decision::DryRun, reason: "every guardrail passed; nothing was changed (dry run)".into(), before, after };
+            return Outcome {
+                action: action.name(),
+                endpoint,
+                decision: Decision::DryRun,
+                reason: "every guardrail passed; nothing was changed (dry run)".into(),
+                before,
+                after,
+            };
         }
         match self.execute(&found, &plan, now).await {
             Ok(reason) => Outcome { action: action.name(), endpoint, decision: Decision::Done, reason, before, after },
@@ -110,7 +129,13 @@ impl Remediator {
             AlarmState::Alarm => self.current_state(&alarm.alarm_name).await,
             other => Ok(other),
         };
-        let d = self.sagemaker.describe_endpoint().endpoint_name(endpoint).send().await.map_err(|e| format!("DescribeEndpoint: {}", error_line(&e)))?;
+        let d = self
+            .sagemaker
+            .describe_endpoint()
+            .endpoint_name(endpoint)
+            .send()
+            .await
+            .map_err(|e| format!("DescribeEndpoint: {}", error_line(&e)))?;
         let arn = d.endpoint_arn().unwrap_or_default().to_string();
         let v = match alarm.variant.as_deref() {
             Some(name) => d.production_variants().iter().find(|v| v.variant_name() == Some(name)),
@@ -119,7 +144,8 @@ impl Remediator {
         .ok_or_else(|| format!("endpoint {endpoint} has no variant {}", alarm.variant.as_deref().unwrap_or("at all")))?;
         let variant = v.variant_name().unwrap_or_default().to_string();
         let tags = self.sagemaker.list_tags().resource_arn(&arn).send().await.map_err(|e| format!("ListTags: {}", error_line(&e)))?;
-        let tags: BTreeMap<String, String> = tags.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))).collect();
+        let tags: BTreeMap<String, String> =
+            tags.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))).collect();
         let resource_id = format!("endpoint/{endpoint}/variant/{variant}");
         let scaling = self
             .autoscaling
@@ -143,7 +169,9 @@ impl Remediator {
             current_instances: v.current_instance_count(),
             serverless: v.current_serverless_config().is_some(),
             autoscaling,
-            enhanced_metrics: d.metrics_config().map(|m| (m.enable_enhanced_metrics().unwrap_or(false), m.metric_publish_frequency_in_seconds())),
+            enhanced_metrics: d
+                .metrics_config()
+                .map(|m| (m.enable_enhanced_metrics().unwrap_or(false), m.metric_publish_frequency_in_seconds())),
             now,
         };
         Ok(Found { facts, endpoint_arn: arn, config_name: d.endpoint_config_name().map(str::to_string) })
@@ -156,7 +184,9 @@ impl Remediator {
                 self.sagemaker
                     .update_endpoint_weights_and_capacities()
                     .endpoint_name(endpoint)
-                    .desired_weights_and_capacities(DesiredWeightAndCapacity::builder().variant_name(variant).desired_instance_count(*to).build())
+                    .desired_weights_and_capacities(
+                        DesiredWeightAndCapacity::builder().variant_name(variant).desired_instance_count(*to).build(),
+                    )
                     .send()
                     .await
                     .map_err(|e| format!("UpdateEndpointWeightsAndCapacities: {}", error_line(&e)))?;
@@ -182,15 +212,34 @@ impl Remediator {
             .tags(Tag::builder().key(LAST_ACTION_TAG).value(format!("{} {}", now.to_rfc3339(), found.facts.alarm_key)).build())
             .send()
             .await
-            .map_err(|e| format!("done, but recording it failed (AddTags: {}): the cooldown will rely on the endpoint's modification time", error_line(&e)))?;
+            .map_err(|e| {
+                format!(
+                    "done, but recording it failed (AddTags: {}): the cooldown will rely on the endpoint's modification time",
+                    error_line(&e)
+                )
+            })?;
         Ok(reason)
     }
 
     /// A new endpoint config that is the current one, every field of it, plus MetricsConfig.
     pub async fn copy_config(&self, current: &str, new: &str, frequency_s: i32) -> Result<(), String> {
-        let c = self.sagemaker.describe_endpoint_config().endpoint_config_name(current).send().await.map_err(|e| format!("DescribeEndpointConfig: {}", error_line(&e)))?;
+        let c = self
+            .sagemaker
+            .describe_endpoint_config()
+            .endpoint_config_name(current)
+            .send()
+            .await
+            .map_err(|e| format!("DescribeEndpointConfig: {}", error_line(&e)))?;
         let tags = match c.endpoint_config_arn() {
-            Some(arn) => self.sagemaker.list_tags().resource_arn(arn).send().await.map_err(|e| format!("ListTags: {}", error_line(&e)))?.tags().to_vec(),
+            Some(arn) => self
+                .sagemaker
+                .list_tags()
+                .resource_arn(arn)
+                .send()
+                .await
+                .map_err(|e| format!("ListTags: {}", error_line(&e)))?
+                .tags()
+                .to_vec(),
             None => vec![],
         };
         let mut metrics = MetricsConfig::builder().enable_enhanced_metrics(true).metric_publish_frequency_in_seconds(frequency_s);
@@ -259,7 +308,9 @@ mod copy_tests {
                 .model_data_download_timeout_in_seconds(1200)
                 .container_startup_health_check_timeout_in_seconds(900)
                 .enable_ssm_access(true)
-                .routing_config(ProductionVariantRoutingConfig::builder().routing_strategy(RoutingStrategy::LeastOutstandingRequests).build())
+                .routing_config(
+                    ProductionVariantRoutingConfig::builder().routing_strategy(RoutingStrategy::LeastOutstandingRequests).build(),
+                )
                 .core_dump_config(ProductionVariantCoreDumpConfig::builder().destination_s3_uri("s3://dumps/").kms_key_id("k1").build())
                 .build()
         };
@@ -311,7 +362,13 @@ mod copy_tests {
                     && req.enable_network_isolation() == Some(true)
                     && req.tags() == [Tag::builder().key("team").value("ml-platform").build()]
                     && req.metrics_config()
-                        == Some(&MetricsConfig::builder().enable_enhanced_metrics(true).metric_publish_frequency_in_seconds(10).enable_detailed_observability(true).build())
+                        == Some(
+                            &MetricsConfig::builder()
+                                .enable_enhanced_metrics(true)
+                                .metric_publish_frequency_in_seconds(10)
+                                .enable_detailed_observability(true)
+                                .build(),
+                        )
             })
             .then_output(|| aws_sdk_sagemaker::operation::create_endpoint_config::CreateEndpointConfigOutput::builder().build());
         let sm = mock_client!(aws_sdk_sagemaker, RuleMode::MatchAny, [&describe, &tags, &create]);
@@ -344,8 +401,11 @@ mod enhanced_metrics_tests {
     #[tokio::test]
     async fn enable_enhanced_metrics_copies_the_config_updates_the_endpoint_and_records_it() {
         let now = DateTime::parse_from_rfc3339("2026-11-23T14:05:00Z").unwrap().with_timezone(&Utc);
-        let alarms = mock!(aws_sdk_cloudwatch::Client::describe_alarms)
-            .then_output(|| DescribeAlarmsOutput::builder().metric_alarms(MetricAlarm::builder().alarm_name("gpu").state_value(StateValue::Alarm).build()).build());
+        let alarms = mock!(aws_sdk_cloudwatch::Client::describe_alarms).then_output(|| {
+            DescribeAlarmsOutput::builder()
+                .metric_alarms(MetricAlarm::builder().alarm_name("gpu").state_value(StateValue::Alarm).build())
+                .build()
+        });
         let describe = mock!(aws_sdk_sagemaker::Client::describe_endpoint).then_output(move || {
             DescribeEndpointOutput::builder()
                 .endpoint_name("deepgram-prod")
@@ -356,32 +416,58 @@ mod enhanced_metrics_tests {
                 .production_variants(ProductionVariantSummary::builder().variant_name("AllTraffic").current_instance_count(3).build())
                 .build()
         });
-        let endpoint_tags = mock!(aws_sdk_sagemaker::Client::list_tags)
-            .match_requests(|r| r.resource_arn() == Some(EP_ARN))
-            .then_output(|| ListTagsOutput::builder().tags(Tag::builder().key(super::super::OPT_IN_TAG).value("enable-enhanced-metrics").build()).build());
+        let endpoint_tags =
+            mock!(aws_sdk_sagemaker::Client::list_tags).match_requests(|r| r.resource_arn() == Some(EP_ARN)).then_output(|| {
+                ListTagsOutput::builder()
+                    .tags(Tag::builder().key(super::super::OPT_IN_TAG).value("enable-enhanced-metrics").build())
+                    .build()
+            });
         let config_tags = mock!(aws_sdk_sagemaker::Client::list_tags).then_output(|| ListTagsOutput::builder().build());
         let config = mock!(aws_sdk_sagemaker::Client::describe_endpoint_config).then_output(|| {
             DescribeEndpointConfigOutput::builder()
                 .endpoint_config_name("deepgram-prod-cfg")
                 .endpoint_config_arn("arn:aws:sagemaker:us-east-1:1:endpoint-config/deepgram-prod-cfg")
-                .production_variants(ProductionVariant::builder().variant_name("AllTraffic").model_name("m").initial_instance_count(3).build())
+                .production_variants(
+                    ProductionVariant::builder().variant_name("AllTraffic").model_name("m").initial_instance_count(3).build(),
+                )
                 .build()
         });
         let create = mock!(aws_sdk_sagemaker::Client::create_endpoint_config)
-            .match_requests(|r| r.endpoint_config_name() == Some("deepgram-prod-cfg-em30-20261123T140500") && r.metrics_config().and_then(|m| m.metric_publish_frequency_in_seconds()) == Some(30))
+            .match_requests(|r| {
+                r.endpoint_config_name() == Some("deepgram-prod-cfg-em30-20261123T140500")
+                    && r.metrics_config().and_then(|m| m.metric_publish_frequency_in_seconds()) == Some(30)
+            })
             .then_output(|| aws_sdk_sagemaker::operation::create_endpoint_config::CreateEndpointConfigOutput::builder().build());
         let update = mock!(aws_sdk_sagemaker::Client::update_endpoint)
-            .match_requests(|r| r.endpoint_name() == Some("deepgram-prod") && r.endpoint_config_name() == Some("deepgram-prod-cfg-em30-20261123T140500"))
+            .match_requests(|r| {
+                r.endpoint_name() == Some("deepgram-prod") && r.endpoint_config_name() == Some("deepgram-prod-cfg-em30-20261123T140500")
+            })
             .then_output(|| aws_sdk_sagemaker::operation::update_endpoint::UpdateEndpointOutput::builder().build());
         let record = mock!(aws_sdk_sagemaker::Client::add_tags)
-            .match_requests(|r| r.resource_arn() == Some(EP_ARN) && r.tags().iter().any(|t| t.key() == Some(LAST_ACTION_TAG) && t.value().is_some_and(|v| v.ends_with(" gpu@2026-11-23T14:00:00Z"))))
+            .match_requests(|r| {
+                r.resource_arn() == Some(EP_ARN)
+                    && r.tags()
+                        .iter()
+                        .any(|t| t.key() == Some(LAST_ACTION_TAG) && t.value().is_some_and(|v| v.ends_with(" gpu@2026-11-23T14:00:00Z")))
+            })
             .then_output(|| aws_sdk_sagemaker::operation::add_tags::AddTagsOutput::builder().build());
-        let targets = mock!(aws_sdk_applicationautoscaling::Client::describe_scalable_targets).then_output(|| DescribeScalableTargetsOutput::builder().build());
-        let sm = mock_client!(aws_sdk_sagemaker, RuleMode::MatchAny, [&describe, &endpoint_tags, &config_tags, &config, &create, &update, &record]);
+        let targets = mock!(aws_sdk_applicationautoscaling::Client::describe_scalable_targets)
+            .then_output(|| DescribeScalableTargetsOutput::builder().build());
+        let sm = mock_client!(
+            aws_sdk_sagemaker,
+            RuleMode::MatchAny,
+            [&describe, &endpoint_tags, &config_tags, &config, &create, &update, &record]
+        );
         let aas = mock_client!(aws_sdk_applicationautoscaling, RuleMode::MatchAny, [&targets]);
         let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&alarms]);
         let r = Remediator::from_clients(sm, aas, cw, Policy::default());
-        let alarm = AlarmRef { alarm_name: "gpu".into(), alarm_key: "gpu@2026-11-23T14:00:00Z".into(), state: AlarmState::Alarm, endpoint: "deepgram-prod".into(), variant: None };
+        let alarm = AlarmRef {
+            alarm_name: "gpu".into(),
+            alarm_key: "gpu@2026-11-23T14:00:00Z".into(),
+            state: AlarmState::Alarm,
+            endpoint: "deepgram-prod".into(),
+            variant: None,
+        };
 
         let dry = r.run(&alarm, Action::EnableEnhancedMetrics { frequency_s: 30 }, true, now).await;
         assert_eq!(dry.decision, Decision::DryRun, "{dry:?}");
@@ -389,7 +475,13 @@ mod enhanced_metrics_tests {
 
         let o = r.run(&alarm, Action::EnableEnhancedMetrics { frequency_s: 30 }, false, now).await;
         assert_eq!(o.decision, Decision::Done, "{o:?}");
-        assert!(o.reason.starts_with("endpoint config deepgram-prod-cfg-em30-20261123T140500 (a copy of deepgram-prod-cfg with enhanced metrics every 30 s)"), "{}", o.reason);
+        assert!(
+            o.reason.starts_with(
+                "endpoint config deepgram-prod-cfg-em30-20261123T140500 (a copy of deepgram-prod-cfg with enhanced metrics every 30 s)"
+            ),
+            "{}",
+            o.reason
+        );
         assert_eq!(o.after, serde_json::json!({ "plan": "enable-enhanced-metrics", "from": null, "to": 30 }));
         assert_eq!((create.num_calls(), update.num_calls(), record.num_calls()), (1, 1, 1));
     }

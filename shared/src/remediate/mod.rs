@@ -160,7 +160,11 @@ pub fn decide(f: &Facts, p: &Policy) -> Result<Plan, String> {
     if let Some(m) = f.last_modified {
         let since = f.now - m;
         if since < p.cooldown {
-            return Err(format!("cooldown: the endpoint changed {} min ago (less than {} min)", since.num_minutes(), p.cooldown.num_minutes()));
+            return Err(format!(
+                "cooldown: the endpoint changed {} min ago (less than {} min)",
+                since.num_minutes(),
+                p.cooldown.num_minutes()
+            ));
         }
     }
     match f.action {
@@ -220,7 +224,10 @@ mod tests {
 
     #[test]
     fn an_opted_in_endpoint_in_service_scales_out_by_one_step() {
-        assert_eq!(decide(&facts(Action::ScaleOut), &Policy::default()), Ok(Plan::ScaleOut { variant: "AllTraffic".into(), from: 3, to: 4 }));
+        assert_eq!(
+            decide(&facts(Action::ScaleOut), &Policy::default()),
+            Ok(Plan::ScaleOut { variant: "AllTraffic".into(), from: 3, to: 4 })
+        );
         let p = Policy { step: 5, ..Policy::default() };
         assert_eq!(decide(&facts(Action::ScaleOut), &p), Ok(Plan::ScaleOut { variant: "AllTraffic".into(), from: 3, to: 8 }));
         let p = Policy { step: 50, ..Policy::default() };
@@ -272,7 +279,11 @@ mod tests {
         let mut f = facts(Action::ScaleOut);
         f.tags.insert(LAST_ACTION_TAG.into(), format!("{} {}", f.now.to_rfc3339(), f.alarm_key));
         f.current_state = Ok(AlarmState::Ok);
-        assert_eq!(refuse(f), "already acted on this alarm state change (delivered twice)", "a repeat is named as such whatever the state now");
+        assert_eq!(
+            refuse(f),
+            "already acted on this alarm state change (delivered twice)",
+            "a repeat is named as such whatever the state now"
+        );
 
         let mut f = facts(Action::ScaleOut);
         f.current_instances = Some(10);
@@ -294,7 +305,10 @@ mod tests {
 
     #[test]
     fn enhanced_metrics_plan_keeps_what_was_there() {
-        assert_eq!(decide(&facts(Action::EnableEnhancedMetrics { frequency_s: 10 }), &Policy::default()), Ok(Plan::EnableEnhancedMetrics { from: None, to: 10 }));
+        assert_eq!(
+            decide(&facts(Action::EnableEnhancedMetrics { frequency_s: 10 }), &Policy::default()),
+            Ok(Plan::EnableEnhancedMetrics { from: None, to: 10 })
+        );
         let mut f = facts(Action::EnableEnhancedMetrics { frequency_s: 10 });
         f.enhanced_metrics = Some((true, Some(60)));
         assert_eq!(decide(&f, &Policy::default()), Ok(Plan::EnableEnhancedMetrics { from: Some(60), to: 10 }));
@@ -308,7 +322,8 @@ mod request_tests {
     /// The sample event for `cargo lambda invoke remediate-endpoint` is a valid request.
     #[test]
     fn the_sample_request_parses() {
-        let raw = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../events/requests/remediate-scale-out-dry-run.json")).unwrap();
+        let raw =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../events/requests/remediate-scale-out-dry-run.json")).unwrap();
         let r: Request = serde_json::from_str(&raw).unwrap();
         assert_eq!((r.action, r.dry_run, r.alarm.state), (Action::ScaleOut, true, AlarmState::Alarm));
         let back: Request = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();

@@ -77,7 +77,14 @@ pub(crate) mod tests {
             config_name: None,
             created: None,
             last_modified: None,
-            variants: vec![VariantInfo { name: "AllTraffic".into(), instance_type: None, current_instances: Some(3), desired_instances: Some(3), serverless: None, managed_scaling: None }],
+            variants: vec![VariantInfo {
+                name: "AllTraffic".into(),
+                instance_type: None,
+                current_instances: Some(3),
+                desired_instances: Some(3),
+                serverless: None,
+                managed_scaling: None,
+            }],
             enhanced_metrics: None,
             components: vec![],
             remediate: tag.map(str::to_string),
@@ -92,7 +99,10 @@ pub(crate) mod tests {
         let labels: Vec<&str> = o.iter().map(|o| o.label.as_str()).collect();
         assert_eq!(labels, ["Scale out AllTraffic to 4", "Enable enhanced metrics (10 s)"]);
         let req: Request = serde_json::from_str(&o[0].value).unwrap();
-        assert_eq!((req.action, req.alarm.endpoint.as_str(), req.receivers.as_slice()), (Action::ScaleOut, "deepgram-prod", &["sre".to_string()][..]));
+        assert_eq!(
+            (req.action, req.alarm.endpoint.as_str(), req.receivers.as_slice()),
+            (Action::ScaleOut, "deepgram-prod", &["sre".to_string()][..])
+        );
         assert!(o[0].value.len() <= 2000);
     }
 
@@ -104,4 +114,3 @@ pub(crate) mod tests {
         assert!(offers(&report("ALARM", Some("scale-out")), &[], &capped, 10).is_empty());
     }
 }
-

@@ -2,11 +2,11 @@
 //! outlier sentence, the per-instance table, the log lines. Not escaped: each renderer escapes
 //! for its destination.
 
-use crate::model::text::truncate;
-use crate::model::units::{self, Unit};
 use crate::enrich::endpoint::{EndpointInfo, VariantInfo};
 use crate::enrich::fleet::{Fleet, Level, Outlier, Verdict};
 use crate::enrich::logs::{LogLine, StreamExcerpt};
+use crate::model::text::truncate;
+use crate::model::units::{self, Unit};
 
 /// `InService · config deepgram-prod-cfg · modified 2026-11-20 13:02 UTC`, then one line per variant.
 pub fn endpoint_lines(e: &EndpointInfo) -> Vec<String> {
@@ -19,7 +19,10 @@ pub fn endpoint_lines(e: &EndpointInfo) -> Vec<String> {
     }
     head.push(match e.enhanced_metrics {
         Some(m) if m.inferred => "enhanced metrics on (per-instance metrics are published)".into(),
-        Some(m) if m.enabled => format!("enhanced metrics on{}", m.frequency_s.map(|f| format!(", every {}", units::period(f.max(0) as u32))).unwrap_or_default()),
+        Some(m) if m.enabled => format!(
+            "enhanced metrics on{}",
+            m.frequency_s.map(|f| format!(", every {}", units::period(f.max(0) as u32))).unwrap_or_default()
+        ),
         Some(_) => "enhanced metrics OFF".into(),
         None => "enhanced metrics not configured".into(),
     });
@@ -83,7 +86,12 @@ pub fn headline(f: &Fleet) -> Option<String> {
     }
     Some(match f.verdict.as_ref()? {
         Verdict::Even { metric, min, max, members: n, level } => {
-            format!("Load is even across {}: {metric} {}–{} over the alarm window. No single instance stands out.", members(*level, *n), fmt(metric, *min), fmt(metric, *max))
+            format!(
+                "Load is even across {}: {metric} {}–{} over the alarm window. No single instance stands out.",
+                members(*level, *n),
+                fmt(metric, *min),
+                fmt(metric, *max)
+            )
         }
         Verdict::Uneven { metric, min, max, members: n, level } => {
             format!("No single outlier: {metric} ranges {}–{} across {}.", fmt(metric, *min), fmt(metric, *max), members(*level, *n))
@@ -152,7 +160,8 @@ pub fn fleet_table(f: &Fleet, max_rows: usize) -> String {
             (short(c), vals)
         })
         .collect();
-    let widths: Vec<usize> = cols.iter().map(|(h, v)| v.iter().map(|s| s.chars().count()).chain([h.chars().count()]).max().unwrap_or(4) + 2).collect();
+    let widths: Vec<usize> =
+        cols.iter().map(|(h, v)| v.iter().map(|s| s.chars().count()).chain([h.chars().count()]).max().unwrap_or(4) + 2).collect();
     let pad = |s: &str, w: usize| format!("{s}{}", " ".repeat(w.saturating_sub(s.chars().count())));
     let mut out = pad("instance", name_w);
     for ((h, _), w) in cols.iter().zip(&widths) {

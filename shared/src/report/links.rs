@@ -68,12 +68,19 @@ pub fn metric(partition: &str, region: &str, stats: &[&MetricStat], at: DateTime
     }
     Link {
         text: "Metric".into(),
-        url: format!("{}/cloudwatch/deeplink.js?region={region}#metricsV2:graph={}", console_host(partition, region), enc(&graph.to_string())),
+        url: format!(
+            "{}/cloudwatch/deeplink.js?region={region}#metricsV2:graph={}",
+            console_host(partition, region),
+            enc(&graph.to_string())
+        ),
     }
 }
 
 pub fn endpoint(partition: &str, region: &str, name: &str) -> Link {
-    Link { text: "Endpoint".into(), url: format!("{}/sagemaker/home?region={region}#/endpoints/{}", console_host(partition, region), enc(name)) }
+    Link {
+        text: "Endpoint".into(),
+        url: format!("{}/sagemaker/home?region={region}#/endpoints/{}", console_host(partition, region), enc(name)),
+    }
 }
 
 pub fn inference_component(partition: &str, region: &str, name: &str) -> Link {
@@ -145,7 +152,10 @@ mod tests {
     #[test]
     fn alarm_link_matches_cloudwatch_email_format() {
         let l = alarm("aws", "us-east-1", "Dummy composite alarm");
-        assert_eq!(l.url, "https://us-east-1.console.aws.amazon.com/cloudwatch/deeplink.js?region=us-east-1#alarmsV2:alarm/Dummy%20composite%20alarm");
+        assert_eq!(
+            l.url,
+            "https://us-east-1.console.aws.amazon.com/cloudwatch/deeplink.js?region=us-east-1#alarmsV2:alarm/Dummy%20composite%20alarm"
+        );
         assert!(alarm("aws-cn", "cn-north-1", "x").url.starts_with("https://cn-north-1.console.amazonaws.cn/"));
         assert!(alarm("aws-us-gov", "us-gov-west-1", "x").url.starts_with("https://us-gov-west-1.console.amazonaws-us-gov.com/"));
     }

@@ -72,11 +72,9 @@ fn primary_unit(alarm: &Alarm) -> Unit {
     match &alarm.kind {
         AlarmKind::Metric { stat, .. } => Unit::of(&stat.metric.name, stat.unit.as_deref()),
         // The band is drawn around one metric: its unit is the band's.
-        AlarmKind::AnomalyDetection { queries, .. } => queries
-            .iter()
-            .find_map(|q| q.metric_stat.as_ref())
-            .map(|s| Unit::of(&s.metric.name, s.unit.as_deref()))
-            .unwrap_or(Unit::Plain),
+        AlarmKind::AnomalyDetection { queries, .. } => {
+            queries.iter().find_map(|q| q.metric_stat.as_ref()).map(|s| Unit::of(&s.metric.name, s.unit.as_deref())).unwrap_or(Unit::Plain)
+        }
         _ => Unit::Plain,
     }
 }
@@ -85,7 +83,8 @@ fn metric_label(alarm: &Alarm) -> String {
     match &alarm.kind {
         AlarmKind::Metric { stat, .. } => format!("{} ({})", stat.metric.name, stat.stat.as_str()),
         AlarmKind::MetricMath { queries, .. } | AlarmKind::AnomalyDetection { queries, .. } => {
-            let shown = queries.iter().find(|q| q.return_data && q.metric_stat.is_some()).or_else(|| queries.iter().find(|q| q.return_data));
+            let shown =
+                queries.iter().find(|q| q.return_data && q.metric_stat.is_some()).or_else(|| queries.iter().find(|q| q.return_data));
             match shown {
                 Some(q) => match (&q.label, &q.expression, &q.metric_stat) {
                     (_, _, Some(ms)) => format!("{} ({})", ms.metric.name, ms.stat.as_str()),

@@ -204,7 +204,13 @@ fn collect<'n>(node: &'n Node, facts: &Facts<'_>, out: &mut Vec<&'n Node>) -> bo
     true
 }
 
-fn node(doc: RouteDoc, path: &str, receivers: &[ReceiverSpec], parent_receivers: Option<&[usize]>, parent_severity: Severity) -> Result<Node, ConfigError> {
+fn node(
+    doc: RouteDoc,
+    path: &str,
+    receivers: &[ReceiverSpec],
+    parent_receivers: Option<&[usize]>,
+    parent_severity: Severity,
+) -> Result<Node, ConfigError> {
     let own = match doc.receivers {
         Some(names) => {
             let mut idx = vec![];
@@ -220,7 +226,8 @@ fn node(doc: RouteDoc, path: &str, receivers: &[ReceiverSpec], parent_receivers:
         None => parent_receivers.map(<[usize]>::to_vec).unwrap_or_default(),
     };
     let severity = match doc.severity {
-        Some(s) => Severity::parse(&s).ok_or_else(|| invalid(format!("{path}.severity"), format!("{s:?} is not one of critical, error, warning, info")))?,
+        Some(s) => Severity::parse(&s)
+            .ok_or_else(|| invalid(format!("{path}.severity"), format!("{s:?} is not one of critical, error, warning, info")))?,
         None => parent_severity,
     };
     let matcher = Matcher::new(doc.matchers, &format!("{path}.match"))?;
@@ -239,7 +246,8 @@ fn node(doc: RouteDoc, path: &str, receivers: &[ReceiverSpec], parent_receivers:
 
 fn rule_actions(r: RemediateDoc, path: &str) -> Result<Vec<RuleAction>, ConfigError> {
     let frequency_s = r.frequency_s.unwrap_or(10);
-    check_frequency(frequency_s).map_err(|accepted| invalid(format!("{path}.remediate.frequency_s"), format!("{frequency_s} is not one of {accepted}")))?;
+    check_frequency(frequency_s)
+        .map_err(|accepted| invalid(format!("{path}.remediate.frequency_s"), format!("{frequency_s} is not one of {accepted}")))?;
     if r.actions.0.is_empty() {
         return Err(invalid(format!("{path}.remediate.actions"), "name at least one action"));
     }
@@ -247,17 +255,16 @@ fn rule_actions(r: RemediateDoc, path: &str) -> Result<Vec<RuleAction>, ConfigEr
         .0
         .iter()
         .map(|a| {
-            let action = Action::from_name(a, frequency_s)
-                .ok_or_else(|| invalid(format!("{path}.remediate.actions"), format!("{a:?} is not scale-out or enable-enhanced-metrics")))?;
+            let action = Action::from_name(a, frequency_s).ok_or_else(|| {
+                invalid(format!("{path}.remediate.actions"), format!("{a:?} is not scale-out or enable-enhanced-metrics"))
+            })?;
             Ok(RuleAction { action, dry_run: r.dry_run, rule: path.to_string() })
         })
         .collect()
 }
 
 fn globs(v: &OneOrMany, path: &str) -> Result<Vec<GlobMatcher>, ConfigError> {
-    v.0.iter()
-        .map(|p| Glob::new(p).map(|g| g.compile_matcher()).map_err(|e| invalid(path, format!("bad glob {p:?}: {e}"))))
-        .collect()
+    v.0.iter().map(|p| Glob::new(p).map(|g| g.compile_matcher()).map_err(|e| invalid(path, format!("bad glob {p:?}: {e}")))).collect()
 }
 
 impl Matcher {
@@ -279,7 +286,10 @@ impl Matcher {
                 .state
                 .0
                 .iter()
-                .map(|s| AlarmState::parse(s).ok_or_else(|| invalid(format!("{path}.state"), format!("{s:?} is not ALARM, OK or INSUFFICIENT_DATA"))))
+                .map(|s| {
+                    AlarmState::parse(s)
+                        .ok_or_else(|| invalid(format!("{path}.state"), format!("{s:?} is not ALARM, OK or INSUFFICIENT_DATA")))
+                })
                 .collect::<Result<_, _>>()?,
             account: globs(&m.account, &format!("{path}.account"))?,
             region: globs(&m.region, &format!("{path}.region"))?,
@@ -334,7 +344,13 @@ route:
     #[test]
     fn continue_lets_later_siblings_match_and_first_match_stops() {
         let r = Routes::parse(DOC).unwrap();
-        let f = Facts { alarm_name: "deepgram-model-latency-p99", endpoint: Some("deepgram-prod"), namespace: Some("AWS/SageMaker"), state: Some(AlarmState::Alarm), ..Default::default() };
+        let f = Facts {
+            alarm_name: "deepgram-model-latency-p99",
+            endpoint: Some("deepgram-prod"),
+            namespace: Some("AWS/SageMaker"),
+            state: Some(AlarmState::Alarm),
+            ..Default::default()
+        };
         // pager (continue) then the latency regex; the namespace route is not reached.
         assert_eq!(names(&r.evaluate(&f).deliveries), vec![("pager".into(), Severity::Critical), ("ml".into(), Severity::Warning)]);
     }
@@ -342,7 +358,8 @@ route:
     #[test]
     fn default_route_when_nothing_matches() {
         let r = Routes::parse(DOC).unwrap();
-        let f = Facts { alarm_name: "api-lambda-errors", namespace: Some("AWS/Lambda"), state: Some(AlarmState::Alarm), ..Default::default() };
+        let f =
+            Facts { alarm_name: "api-lambda-errors", namespace: Some("AWS/Lambda"), state: Some(AlarmState::Alarm), ..Default::default() };
         assert_eq!(names(&r.evaluate(&f).deliveries), vec![("sre".into(), Severity::Warning)]);
     }
 
@@ -365,8 +382,10 @@ route:
         let err = |doc: &str| Routes::parse(doc).unwrap_err().to_string();
         let base = r#"receivers: [{name: a, slack: {webhook_url: "env:A"}}]"#;
         assert_eq!(err(&format!("{base}\nroute: {{receivers: [b]}}")), "routing document: route.receivers[0]: unknown receiver \"b\"");
-        assert!(err(&format!("{base}\nroute: {{receivers: [a], routes: [{{match: {{state: PANIC}}}}]}}")).contains("route.routes[0].match.state"));
-        assert!(err(&format!("{base}\nroute: {{receivers: [a], routes: [{{match: {{alarm_name_regex: \"(\"}}}}]}}")).contains("alarm_name_regex"));
+        assert!(err(&format!("{base}\nroute: {{receivers: [a], routes: [{{match: {{state: PANIC}}}}]}}"))
+            .contains("route.routes[0].match.state"));
+        assert!(err(&format!("{base}\nroute: {{receivers: [a], routes: [{{match: {{alarm_name_regex: \"(\"}}}}]}}"))
+            .contains("alarm_name_regex"));
         assert!(err(&format!("{base}\nroute: {{receivers: [a], severity: loud}}")).contains("route.severity"));
         assert!(err(&format!("{base}\nroute: {{receivers: []}}")).contains("root route"));
         assert!(err(&format!("{base}\nroute: {{receivers: [a], matchers: {{}}}}")).contains("unknown field"));
@@ -404,7 +423,9 @@ route:
 
     #[test]
     fn bad_actions_and_frequencies_are_refused_with_their_path() {
-        let doc = |r: &str| format!("receivers: [{{ name: a, slack: {{ webhook_url: \"env:X\" }} }}]\nroute: {{ receivers: [a], remediate: {r} }}");
+        let doc = |r: &str| {
+            format!("receivers: [{{ name: a, slack: {{ webhook_url: \"env:X\" }} }}]\nroute: {{ receivers: [a], remediate: {r} }}")
+        };
         let e = Routes::parse(&doc("{ actions: [reboot] }")).unwrap_err().to_string();
         assert_eq!(e, "routing document: route.remediate.actions: \"reboot\" is not scale-out or enable-enhanced-metrics");
         let e = Routes::parse(&doc("{ actions: enable-enhanced-metrics, frequency_s: 15 }")).unwrap_err().to_string();

@@ -11,8 +11,8 @@ use crate::remediate::dispatch::Dispatch;
 use crate::remediate::Request;
 use crate::secrets::Secret;
 // `signature` is also what Slack's header is called in the handler below.
-use signature::{self as slack_signature, MAX_AGE_S};
 use serde_json::{json, Value};
+use signature::{self as slack_signature, MAX_AGE_S};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -49,7 +49,15 @@ impl Response {
 impl SlackActions {
     pub fn new(signing_secret: Secret, allowed_users: Vec<String>, allowed_channels: Vec<String>, dispatch: Arc<dyn Dispatch>) -> Self {
         let http = reqwest::Client::builder().timeout(Duration::from_millis(1500)).build().unwrap_or_default();
-        Self { signing_secret, allowed_users, allowed_channels, dispatch, response_url_prefix: RESPONSE_URL_PREFIX.into(), http, seen: Mutex::default() }
+        Self {
+            signing_secret,
+            allowed_users,
+            allowed_channels,
+            dispatch,
+            response_url_prefix: RESPONSE_URL_PREFIX.into(),
+            http,
+            seen: Mutex::default(),
+        }
     }
 
     /// One request. `now` is Unix seconds.
@@ -72,7 +80,13 @@ impl SlackActions {
         let who = format!("Slack user {} ({}) in {}", click.user_name, click.user_id, click.channel_id);
         if !(self.allowed_users.contains(&click.user_id) || self.allowed_channels.contains(&click.channel_id)) {
             tracing::warn!(user = %click.user_id, channel = %click.channel_id, "Slack action refused: not on the allowlist");
-            self.answer(click.response_url.as_deref(), &format!("🚫 {who} is not allowed to approve endpoint changes (SAGEALARM_SLACK_ALLOWED_USERS / _CHANNELS). Nothing was changed.")).await;
+            self.answer(
+                click.response_url.as_deref(),
+                &format!(
+                    "🚫 {who} is not allowed to approve endpoint changes (SAGEALARM_SLACK_ALLOWED_USERS / _CHANNELS). Nothing was changed."
+                ),
+            )
+            .await;
             return Response::new(200, "");
         }
         let response_url = click.response_url.as_deref();
@@ -82,12 +96,22 @@ impl SlackActions {
         match self.dispatch.dispatch(&req).await {
             Ok(()) => {
                 tracing::info!(action = req.action.name(), endpoint = %req.alarm.endpoint, requested_by = %req.requested_by, "remediation requested from Slack");
-                self.answer(response_url, &format!("⏳ {} on {} requested; every guardrail is checked again and the decision follows in this channel.", req.action, req.alarm.endpoint))
-                    .await;
+                self.answer(
+                    response_url,
+                    &format!(
+                        "⏳ {} on {} requested; every guardrail is checked again and the decision follows in this channel.",
+                        req.action, req.alarm.endpoint
+                    ),
+                )
+                .await;
             }
             Err(e) => {
                 tracing::error!(error = %e, "remediation not requested");
-                self.answer(response_url, &format!("⚠️ Could not hand {} on {} to the remediation function: {e}", req.action, req.alarm.endpoint)).await;
+                self.answer(
+                    response_url,
+                    &format!("⚠️ Could not hand {} on {} to the remediation function: {e}", req.action, req.alarm.endpoint),
+                )
+                .await;
             }
         }
         Response::new(200, "")
@@ -128,7 +152,10 @@ struct Click {
 impl Click {
     fn parse(body: &[u8]) -> Result<Self, String> {
         let body = std::str::from_utf8(body).map_err(|_| "body is not UTF-8")?;
-        let payload = form_urlencoded::parse(body.as_bytes()).find(|(k, _)| k == "payload").map(|(_, v)| v).ok_or("no `payload` field in the form body (not a Slack interaction)")?;
+        let payload = form_urlencoded::parse(body.as_bytes())
+            .find(|(k, _)| k == "payload")
+            .map(|(_, v)| v)
+            .ok_or("no `payload` field in the form body (not a Slack interaction)")?;
         let v: Value = serde_json::from_str(&payload).map_err(|e| format!("payload is not JSON: {e}"))?;
         if v["type"] != "block_actions" {
             return Err(format!("interaction type {} is not block_actions", v["type"]));
@@ -145,7 +172,13 @@ impl Click {
             return Err("the payload names no user".into());
         }
         let user_name = Some(s("/user/username")).filter(|n| !n.is_empty()).unwrap_or_else(|| s("/user/name"));
-        Ok(Self { user_id, user_name, channel_id: s("/channel/id"), response_url: Some(s("/response_url")).filter(|u| !u.is_empty()), request })
+        Ok(Self {
+            user_id,
+            user_name,
+            channel_id: s("/channel/id"),
+            response_url: Some(s("/response_url")).filter(|u| !u.is_empty()),
+            request,
+        })
     }
 }
 
@@ -221,7 +254,12 @@ mod tests {
     #[tokio::test]
     async fn a_signed_click_by_an_allowed_user_is_handed_over_and_acknowledged() {
         let slack = MockServer::start().await;
-        Mock::given(method("POST")).and(body_string_contains("scale-out on deepgram-prod requested")).respond_with(ResponseTemplate::new(200)).expect(1).mount(&slack).await;
+        Mock::given(method("POST"))
+            .and(body_string_contains("scale-out on deepgram-prod requested"))
+            .respond_with(ResponseTemplate::new(200))
+            .expect(1)
+            .mount(&slack)
+            .await;
         let rec = Arc::new(Recorder::default());
         let a = app(rec.clone(), &slack.uri());
         let r = send(&a, &body("U0ALICE", &format!("{}/actions/T1/1/x", slack.uri())), NOW - 2).await;
@@ -262,7 +300,12 @@ mod tests {
     #[tokio::test]
     async fn a_user_off_the_allowlist_is_told_and_nothing_is_handed_over() {
         let slack = MockServer::start().await;
-        Mock::given(method("POST")).and(body_string_contains("is not allowed to approve")).respond_with(ResponseTemplate::new(200)).expect(1).mount(&slack).await;
+        Mock::given(method("POST"))
+            .and(body_string_contains("is not allowed to approve"))
+            .respond_with(ResponseTemplate::new(200))
+            .expect(1)
+            .mount(&slack)
+            .await;
         let rec = Arc::new(Recorder::default());
         let a = app(rec.clone(), &slack.uri());
         let r = send(&a, &body("U0MALLORY", &format!("{}/actions/T1/1/x", slack.uri())), NOW).await;

@@ -82,10 +82,7 @@ fn from_metrics(metrics: &[&Metric]) -> Subject {
     let sm: Vec<&&Metric> = metrics.iter().filter(|m| SAGEMAKER_NAMESPACES.contains(&m.namespace.as_str())).collect();
     let Some(first) = sm.first() else {
         let first = metrics.first();
-        return Subject::Generic {
-            namespace: first.map(|m| m.namespace.clone()),
-            metric_name: first.map(|m| m.name.clone()),
-        };
+        return Subject::Generic { namespace: first.map(|m| m.namespace.clone()), metric_name: first.map(|m| m.name.clone()) };
     };
     let pick = |names: &[&str]| sm.iter().find_map(|m| names.iter().find_map(|n| m.dimension(n))).map(str::to_string);
     Subject::SageMaker(SageMakerTarget {
@@ -181,7 +178,10 @@ mod tests {
             t.subject,
             Subject::Composite { children: vec!["deepgram-invocation-errors".into(), "deepgram-high-concurrency".into()] }
         );
-        assert_eq!(rule_children("ALARM(a.b) OR (OK(\"c d\") AND NOT ALARM(arn:aws:cloudwatch:us-east-1:1:alarm:e))"), vec!["a.b", "c d", "e"]);
+        assert_eq!(
+            rule_children("ALARM(a.b) OR (OK(\"c d\") AND NOT ALARM(arn:aws:cloudwatch:us-east-1:1:alarm:e))"),
+            vec!["a.b", "c d", "e"]
+        );
         assert!(rule_children("TRUE").is_empty());
     }
 

@@ -5,7 +5,7 @@
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use sagealarm::model::Notification;
-use sagealarm_testkit::{seed, sdk, World};
+use sagealarm_testkit::{sdk, seed, World};
 
 #[derive(Parser)]
 struct Args {
@@ -34,7 +34,8 @@ async fn main() -> Result<()> {
         _ => bail!("{}: not an alarm", args.event),
     };
     let target = sagealarm::target::resolve(&alarm);
-    let endpoint = args.endpoint.or_else(|| target.endpoint().map(str::to_string)).context("the event names no endpoint: pass --endpoint")?;
+    let endpoint =
+        args.endpoint.or_else(|| target.endpoint().map(str::to_string)).context("the event names no endpoint: pass --endpoint")?;
     let anchor = alarm.state_change_time.context("the event has no StateChangeTime")?;
     let mut world = World::scenario(&args.scenario, &endpoint)?;
     world.step_minutes = args.step_minutes.clamp(1, 30);

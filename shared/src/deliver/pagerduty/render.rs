@@ -271,7 +271,8 @@ mod tests {
 
     #[test]
     fn insufficient_data_is_at_most_a_warning() {
-        let raw = fixture("sns-5xx-errors-alarm.json").replace(r#"\"NewStateValue\":\"ALARM\""#, r#"\"NewStateValue\":\"INSUFFICIENT_DATA\""#);
+        let raw =
+            fixture("sns-5xx-errors-alarm.json").replace(r#"\"NewStateValue\":\"ALARM\""#, r#"\"NewStateValue\":\"INSUFFICIENT_DATA\""#);
         let ev = render(&reports_from_str(&raw).remove(0), KEY, Severity::Critical);
         assert_eq!((ev["event_action"].as_str(), ev["payload"]["severity"].as_str()), (Some("trigger"), Some("warning")));
     }

@@ -80,7 +80,10 @@ fn alarm(r: &AlarmReport, offers: &[Offer]) -> Value {
         fields.push(format!("*Previous state*\n{p}"));
     }
     if let Some(tmd) = a.kind.evaluation().and_then(|e| e.treat_missing_data) {
-        fields.push(format!("*Missing data*\n{}", serde_json::to_value(tmd).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()));
+        fields.push(format!(
+            "*Missing data*\n{}",
+            serde_json::to_value(tmd).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+        ));
     }
     let place = [a.account.as_deref(), a.region.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" / ");
     if !place.is_empty() {
@@ -382,7 +385,10 @@ pub fn check_limits(msg: &Value) -> Result<(), String> {
                     return fail(format!("{} action elements", els.len()));
                 }
                 for x in els {
-                    if len(&x["text"]["text"]) > limits::BUTTON_TEXT || len(&x["url"]) > limits::BUTTON_URL || len(&x["value"]) > limits::BUTTON_VALUE {
+                    if len(&x["text"]["text"]) > limits::BUTTON_TEXT
+                        || len(&x["url"]) > limits::BUTTON_URL
+                        || len(&x["value"]) > limits::BUTTON_VALUE
+                    {
                         return fail("button too long".into());
                     }
                 }
@@ -452,8 +458,18 @@ mod tests {
         assert!(s.contains("≥ 5 s"));
         assert!(s.contains("3 of 3 datapoints × 1 min"));
         let text = msg["text"].as_str().unwrap();
-        assert!(text.starts_with("🔴 ALARM: deepgram-streaming-first-chunk-latency — FirstChunkLatency (p99) ≥ 5 s on endpoint deepgram-prod"), "{text}");
-        let buttons: Vec<&str> = msg["blocks"].as_array().unwrap().iter().filter(|b| b["type"] == "actions").flat_map(|b| b["elements"].as_array().unwrap()).map(|e| e["text"]["text"].as_str().unwrap()).collect();
+        assert!(
+            text.starts_with("🔴 ALARM: deepgram-streaming-first-chunk-latency — FirstChunkLatency (p99) ≥ 5 s on endpoint deepgram-prod"),
+            "{text}"
+        );
+        let buttons: Vec<&str> = msg["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b["type"] == "actions")
+            .flat_map(|b| b["elements"].as_array().unwrap())
+            .map(|e| e["text"]["text"].as_str().unwrap())
+            .collect();
         assert_eq!(buttons, vec!["Alarm", "Metric", "Endpoint", "Logs"]);
     }
 
@@ -478,7 +494,10 @@ mod tests {
         check_limits(&msg).unwrap();
         let block = msg["blocks"].as_array().unwrap().iter().find(|b| b["block_id"] == "sagealarm-remediate").expect("the buttons");
         let b = &block["elements"][0];
-        assert_eq!((b["text"]["text"].as_str(), b["action_id"].as_str()), (Some("Scale out AllTraffic to 4"), Some("sagealarm-remediate-scale-out")));
+        assert_eq!(
+            (b["text"]["text"].as_str(), b["action_id"].as_str()),
+            (Some("Scale out AllTraffic to 4"), Some("sagealarm-remediate-scale-out"))
+        );
         assert_eq!(b["confirm"]["confirm"]["text"], "Do it");
     }
 }
