@@ -30,12 +30,15 @@ use std::time::Duration;
 /// and one line here.
 pub const DESTINATIONS: &[Registration] = &[slack::REGISTRATION, pagerduty::REGISTRATION];
 
+/// Reads and checks a destination's settings; `path` (`receivers[0].slack`) is for errors.
+pub type Configure = fn(settings: &serde_yaml_ng::Value, path: &str) -> Result<Box<dyn Settings>, ConfigError>;
+
 /// How the routing document's `<kind>: {…}` becomes a destination's settings.
 pub struct Registration {
     /// The receiver's key in the routing document (`slack`).
     pub kind: &'static str,
-    /// Reads and checks the settings under that key; `path` (`receivers[0].slack`) is for errors.
-    pub configure: fn(settings: &serde_yaml_ng::Value, path: &str) -> Result<Box<dyn Settings>, ConfigError>,
+    /// Reads and checks the settings under that key.
+    pub configure: Configure,
 }
 
 /// A destination's checked settings, with its credential still a reference.
