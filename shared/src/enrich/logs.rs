@@ -1,10 +1,15 @@
 //! Container log excerpts: FilterLogEvents on `/aws/sagemaker/Endpoints/<endpoint>` over the
 //! alarm window, lines matching failure signatures, repeats collapsed, secrets redacted.
 //!
-//! One paginated search over the variant's streams instead of one per instance: FilterLogEvents
-//! allows 5 requests per second per account and Region, shared by every concurrent alarm. The
-//! outlier's stream is put first afterwards ([`LogReport::put_first`]). Lines are matched here
-//! too, so the result is right whether or not the server applied the filter pattern.
+//! One search over the variant's streams instead of one per instance: FilterLogEvents allows 5
+//! requests per second per account and Region, shared by every concurrent alarm. The outlier's
+//! stream is put first afterwards ([`LogReport::put_first`]). Lines are matched here too, so the
+//! result is right whether or not the server applied the filter pattern.
+//!
+//! Nearest first: FilterLogEvents only pages forward in time, so a container that logs a benign
+//! ERROR many times a second would spend the page and event caps long before the OOM that caused
+//! the alarm. The window is read in [`slices`], the minutes at the state change first, then the
+//! rest of the alarm's evaluation window, then the context before it, each while budget is left.
 
 use super::redact::redact;
 use super::{Chain, Ctx, Window};
@@ -115,7 +120,20 @@ pub struct StreamExcerpt {
     pub lines: Vec<LogLine>,
 }
 
-/// Log streams are `<variant>/<instance-id>`: search only the alarm's variant when it is known.
+/// The instance a log stream belongs to, from its real name: `<variant>/<instance-id>`,
+/// `<variant>/<instance-id>/data-log` (asynchronous endpoints), `<variant>/<instance-id>/<container>`
+/// (pipelines) and the inference-component forms that carry the instance id as a segment. Only a
+/// segment shaped like an instance id counts: a line is never put on the wrong instance.
+pub fn instance_of_stream(stream: &str) -> Option<String> {
+    stream.split('/').find(|seg| is_instance_id(seg)).map(str::to_string)
+}
+
+/// `i-` and letters or digits, as SageMaker names instances (`i-0a1b2c3d4e5f60718`).
+fn is_instance_id(s: &str) -> bool {
+    s.strip_prefix("i-").is_some_and(|h| (1..=32).contains(&h.len()) && h.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
+/// Log streams are `<variant>/<instance-id>…`: search only the alarm's variant when it is known.
 fn stream_prefix(sm: &SageMakerTarget) -> Option<String> {
     // Inference-component endpoints name their streams differently; search the whole group.
     if sm.inference_component.is_some() {
@@ -142,6 +160,32 @@ impl LogReport {
     }
 }
 
+/// The parts of the window, nearest the state change first: the minutes at the state change
+/// (where the cause usually is), then the rest of the alarm's evaluation window and the context
+/// before it. Each is `(start ms, end ms)`, end exclusive; together they cover the window once.
+pub fn slices(w: &Window) -> [(i64, i64); 3] {
+    let end = w.end_ms() + 1;
+    let near = (w.anchor - chrono::Duration::minutes(NEAR_MINUTES)).max(w.start).timestamp_millis();
+    let alarm_start = w.alarm_start.max(w.start).timestamp_millis().min(near);
+    [(near, end), (alarm_start, near), (w.start_ms(), alarm_start)]
+}
+
+/// Minutes before the state change read first.
+const NEAR_MINUTES: i64 = 2;
+/// FilterLogEvents returns at most this many events a page.
+const PAGE_EVENTS: usize = 10_000;
+
+/// Events `(stream, epoch ms, message)` of one slice, and whether it was read to its end.
+type Slice = (Vec<(String, i64, String)>, bool);
+
+/// Why reading stopped short of a slice's end, when it did.
+enum Stop {
+    /// The log group does not exist.
+    NoGroup,
+    /// A call failed; the note is written.
+    Failed,
+}
+
 pub(super) async fn fetch(
     ctx: &Ctx,
     chain: &Chain,
@@ -153,21 +197,114 @@ pub(super) async fn fetch(
 ) -> Option<LogReport> {
     let group = format!("/aws/sagemaker/Endpoints/{endpoint}");
     let prefix = stream_prefix(sm);
-    let mut events: Vec<(String, i64, String)> = vec![];
+    let search = Search { ctx, client, group: &group, prefix: prefix.as_deref(), pattern: settings.filter_pattern.as_deref() };
+    let [near, window, context] = slices(w);
+    // The state change first, alone: whatever the earlier minutes hold, these lines are read.
+    let first = search.read(chain, near, settings.max_pages, settings.max_events).await;
+    let (mut events, mut complete) = match first {
+        Ok(s) => s,
+        Err(Stop::NoGroup) => {
+            ctx.note(
+                "FilterLogEvents",
+                format!("log group {group} does not exist: the container has not logged yet, or its logs go elsewhere"),
+            );
+            return None;
+        }
+        Err(Stop::Failed) => return None,
+    };
+    // Then the rest of the evaluation window and the context, side by side, sharing what is left.
+    let pages_left = settings.max_pages.saturating_sub(pages_read(events.len(), settings)).max(2);
+    let events_left = settings.max_events.saturating_sub(events.len());
+    if events_left > 0 {
+        let branches: [Chain; 2] = Default::default();
+        let (a, b) = tokio::join!(
+            search.read(&branches[0], window, pages_left.div_ceil(2), events_left.div_ceil(2)),
+            search.read(&branches[1], context, pages_left / 2, events_left / 2),
+        );
+        chain.then_longest(&branches);
+        for r in [a, b] {
+            match r {
+                Ok((e, done)) => {
+                    events.extend(e);
+                    complete &= done;
+                }
+                Err(_) => complete = false,
+            }
+        }
+    } else {
+        complete = false;
+    }
+    if !complete {
+        ctx.note(
+            "FilterLogEvents",
+            format!(
+                "read {} events, those at the state change first, and stopped before the start of the window; earlier lines may be missing",
+                events.len()
+            ),
+        );
+    }
+    let scanned = events.len();
+    let (streams, matched) = excerpts(events, settings);
+    Some(LogReport { group, stream_prefix: prefix, scanned, matched, complete, streams })
+}
+
+/// Pages a first read may have used, for the budget left: at least one.
+fn pages_read(events: usize, settings: &LogSettings) -> usize {
+    events.div_ceil(PAGE_EVENTS.min(settings.max_events.max(1))).max(1)
+}
+
+/// One FilterLogEvents search: the group, the variant's streams, the server-side pattern.
+struct Search<'a> {
+    ctx: &'a Ctx,
+    client: &'a Client,
+    group: &'a str,
+    prefix: Option<&'a str>,
+    pattern: Option<&'a str>,
+}
+
+impl Search<'_> {
+    /// Pages forward through one slice within `max_pages` pages and `max_events` events.
+    async fn read(&self, chain: &Chain, (from, to): (i64, i64), max_pages: usize, max_events: usize) -> Result<Slice, Stop> {
+        let Search { ctx, client, group, prefix, pattern } = *self;
+        read_slice(ctx, chain, client, group, prefix, pattern, (from, to), max_pages, max_events).await
+    }
+}
+
+#[allow(clippy::too_many_arguments)] // `Search::read`, spelled out
+async fn read_slice(
+    ctx: &Ctx,
+    chain: &Chain,
+    client: &Client,
+    group: &str,
+    prefix: Option<&str>,
+    pattern: Option<&str>,
+    (from, to): (i64, i64),
+    max_pages: usize,
+    max_events: usize,
+) -> Result<Slice, Stop> {
+    let mut events = vec![];
+    if from >= to {
+        return Ok((events, true));
+    }
     let mut token: Option<String> = None;
-    let mut complete = false;
-    for _ in 0..settings.max_pages {
+    for _ in 0..max_pages {
+        let left = max_events.saturating_sub(events.len());
+        if left == 0 {
+            return Ok((events, false));
+        }
         let req = client
             .filter_log_events()
-            .log_group_name(&group)
-            .set_log_stream_name_prefix(prefix.clone())
-            .start_time(w.start_ms())
-            .end_time(w.end_ms())
-            .set_filter_pattern(settings.filter_pattern.clone())
+            .log_group_name(group)
+            .set_log_stream_name_prefix(prefix.map(str::to_string))
+            .start_time(from)
+            .end_time(to - 1)
+            .limit(left.min(PAGE_EVENTS) as i32)
+            .set_filter_pattern(pattern.map(str::to_string))
             .set_next_token(token.take());
         match ctx.call(chain, req.send()).await {
             Ok(page) => {
-                events.extend(page.events().iter().map(|e| {
+                // Kept to the slice whatever the server did with the range: no line is read twice.
+                events.extend(page.events().iter().filter(|e| e.timestamp().is_some_and(|t| t >= from && t < to)).map(|e| {
                     (
                         e.log_stream_name().unwrap_or_default().to_string(),
                         e.timestamp().unwrap_or_default(),
@@ -176,39 +313,18 @@ pub(super) async fn fetch(
                 }));
                 match page.next_token() {
                     // Pages may be empty while a token is still returned: keep going.
-                    Some(t) if !t.is_empty() && events.len() < settings.max_events => token = Some(t.to_string()),
-                    Some(t) if !t.is_empty() => break,
-                    _ => {
-                        complete = true;
-                        break;
-                    }
+                    Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                    _ => return Ok((events, true)),
                 }
             }
-            Err(f) if f.is("ResourceNotFoundException") => {
-                ctx.note(
-                    "FilterLogEvents",
-                    format!("log group {group} does not exist: the container has not logged yet, or its logs go elsewhere"),
-                );
-                return None;
-            }
+            Err(f) if f.is("ResourceNotFoundException") => return Err(Stop::NoGroup),
             Err(f) => {
                 ctx.fail("FilterLogEvents", f);
-                if events.is_empty() {
-                    return None;
-                }
-                break;
+                return if events.is_empty() { Err(Stop::Failed) } else { Ok((events, false)) };
             }
         }
     }
-    if !complete {
-        ctx.note(
-            "FilterLogEvents",
-            format!("read {} events and stopped before the end of the window; excerpts may be incomplete", events.len()),
-        );
-    }
-    let scanned = events.len();
-    let (streams, matched) = excerpts(events, settings);
-    Some(LogReport { group, stream_prefix: prefix, scanned, matched, complete, streams })
+    Ok((events, false))
 }
 
 /// Matching, redaction and collapsing of raw events `(stream, epoch ms, message)`.
@@ -245,7 +361,7 @@ pub fn excerpts(events: impl IntoIterator<Item = (String, i64, String)>, setting
                 settings.rank(&a.signature).cmp(&settings.rank(&b.signature)).then(b.count.cmp(&a.count)).then(a.first.cmp(&b.first))
             });
             lines.truncate(settings.max_lines_per_stream);
-            let instance = stream.split_once('/').map(|(_, i)| i.to_string()).filter(|i| !i.is_empty());
+            let instance = instance_of_stream(&stream);
             StreamExcerpt { stream, instance, matched: n, lines }
         })
         .collect();
@@ -264,6 +380,7 @@ fn collapse_key(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
 
     fn ev(stream: &str, ms: i64, msg: &str) -> (String, i64, String) {
         (stream.into(), ms, msg.into())
@@ -320,5 +437,31 @@ mod tests {
         let e = LogSettings::default().with_signatures_json(r#"{"bad": "("}"#).unwrap_err();
         assert!(e.starts_with("log signature \"bad\""), "{e}");
         assert!(LogSettings::default().with_signatures_json("[1]").is_err());
+    }
+
+    #[test]
+    fn the_instance_comes_from_the_real_stream_name() {
+        assert_eq!(instance_of_stream("AllTraffic/i-0a1b2c3d4e5f60718").as_deref(), Some("i-0a1b2c3d4e5f60718"));
+        assert_eq!(instance_of_stream("AllTraffic/i-0a1b2c3d4e5f60718/data-log").as_deref(), Some("i-0a1b2c3d4e5f60718"));
+        assert_eq!(instance_of_stream("IC-qwen3-4b/i-0a1b2c3d4e5f60718/c-7f3e2a").as_deref(), Some("i-0a1b2c3d4e5f60718"));
+        assert_eq!(instance_of_stream("AllTraffic/model-container"), None, "never a guess");
+        assert_eq!(instance_of_stream("AllTraffic/"), None);
+    }
+
+    #[test]
+    fn slices_read_the_state_change_first_and_cover_the_window_once() {
+        let anchor = Utc.with_ymd_and_hms(2026, 11, 20, 14, 7, 31).unwrap();
+        let w = Window {
+            start: anchor - chrono::Duration::minutes(45),
+            alarm_start: anchor - chrono::Duration::minutes(15),
+            anchor,
+            end: anchor + chrono::Duration::minutes(5),
+            period_s: 60,
+        };
+        let s = slices(&w);
+        let ms = |t: DateTime<Utc>| t.timestamp_millis();
+        assert_eq!(s[0], (ms(anchor - chrono::Duration::minutes(2)), ms(w.end) + 1));
+        assert_eq!(s[1], (ms(w.alarm_start), ms(anchor - chrono::Duration::minutes(2))));
+        assert_eq!(s[2], (ms(w.start), ms(w.alarm_start)));
     }
 }

@@ -197,9 +197,11 @@ async fn hot_gpu_is_found_paged_metrics_are_merged_and_its_logs_come_first() {
     assert_eq!(logs.streams[1].lines[0].count, 3);
     assert_eq!(logs.matched, 4);
     assert!(r.advice.is_empty(), "{:?}", r.advice);
-    assert_eq!(r.stats.as_ref().unwrap().calls, 2 + 4 + 2 + 1);
+    // Logs: the two minutes at the state change, then the context before them (this alarm's own
+    // window is those two minutes, so there is no middle slice).
+    assert_eq!(r.stats.as_ref().unwrap().calls, 2 + 4 + 2 + 2);
     // Longest dependent chain: metrics, two ListMetrics pages then two GetMetricData pages
-    // (endpoint: 2, logs: 1).
+    // (endpoint: 2, logs: 2).
     assert_eq!(r.stats.as_ref().unwrap().critical_path_calls, 2 + 2);
 
     let report = build(alarm(GPU_ALARM), r);
@@ -434,4 +436,51 @@ mod over_http {
 fn build(a: Alarm, e: Enrichment) -> crate::report::AlarmReport {
     let target = crate::target::resolve(&a);
     crate::report::build_alarm(a, target, e)
+}
+
+/// A container that logs a benign ERROR many times a second, then runs out of memory and panics
+/// at the state change: the caps are spent on the flood when the window is paged from its start.
+/// The mock honours the requested range, `limit` and pagination, as CloudWatch does.
+#[tokio::test]
+async fn the_lines_at_the_state_change_come_through_a_flood_of_earlier_ones() {
+    let at = anchor_ms(GPU_ALARM);
+    let mut flood: Vec<(i64, &'static str)> =
+        (0..6000).map(|i| (at - 40 * 60_000 + i * 350, "ERROR cache miss for key, retrying")).collect();
+    flood.push((at - 30_000, "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB (GPU 2)"));
+    flood.push((at - 20_000, "thread 'tokio-runtime-worker' panicked at src/batcher.rs:88:9: batch queue poisoned"));
+    let flood = Arc::new(flood);
+    let fl = mock!(aws_sdk_cloudwatchlogs::Client::filter_log_events).then_compute_output(move |req| {
+        let (from, to) = (req.start_time().unwrap_or(0), req.end_time().unwrap_or(i64::MAX));
+        let skip: usize = req.next_token().and_then(|t| t.parse().ok()).unwrap_or(0);
+        let limit = req.limit().unwrap_or(10_000) as usize;
+        let inside: Vec<&(i64, &str)> = flood.iter().filter(|(t, _)| *t >= from && *t <= to).collect();
+        let page = inside.iter().skip(skip).take(limit);
+        let mut out = FilterLogEventsOutput::builder();
+        for (t, m) in page {
+            out = out.events(FilteredLogEvent::builder().log_stream_name("AllTraffic/i-0bbb").timestamp(*t).message(*m).build());
+        }
+        if skip + limit < inside.len() {
+            out = out.next_token((skip + limit).to_string());
+        }
+        out.build()
+    });
+    let (de, dc, lm) = (
+        describe_endpoint_ok(true),
+        describe_config_ok(true),
+        mock!(aws_sdk_cloudwatch::Client::list_metrics).then_output(|| ListMetricsOutput::builder().build()),
+    );
+    let mut e = enricher(&[&de, &dc], &[&lm], &[&fl], Duration::from_secs(5));
+    e.settings.logs.max_events = 1000;
+    e.settings.logs.max_pages = 4;
+    let r = run(&e, GPU_ALARM).await;
+    let logs = r.logs.as_ref().unwrap();
+    let labels: Vec<&str> = logs.streams[0].lines.iter().map(|l| l.signature.as_str()).collect();
+    assert_eq!(&labels[..2], ["panic", "oom"], "{:?}", logs.streams[0].lines);
+    assert!(!logs.complete, "the flood was not read to its start");
+    assert!(
+        r.notes.iter().any(|n| n.source == "FilterLogEvents" && n.message.contains("those at the state change first")),
+        "{:?}",
+        r.notes
+    );
+    assert!(fl.num_calls() <= 4, "within the page cap: {}", fl.num_calls());
 }
