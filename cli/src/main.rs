@@ -205,7 +205,10 @@ async fn run(cli: Cli) -> ExitCode {
                 Ok(m) => m,
                 Err(e) => return fail(2, &e),
             };
-            let app = App::new(routing, secrets, enrich, RetryPolicy::default());
+            let app = match App::new(routing, secrets, enrich, RetryPolicy::default()) {
+                Ok(a) => a,
+                Err(e) => return fail(1, &e.to_string()),
+            };
             match app.handle(&value).await {
                 Ok(summary) => {
                     println!("{}", serde_json::to_string(&summary).unwrap_or_default());

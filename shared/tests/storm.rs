@@ -150,7 +150,8 @@ route:
             SecretResolver::new(None, true),
             EnrichMode::Off("storm test".into()),
             RetryPolicy::default(),
-        );
+        )
+        .unwrap();
         tokio::spawn(async move {
             let deadline = tokio::time::Instant::now() + timeout;
             let result = app.handle_until(&event, deadline).await;

@@ -98,6 +98,6 @@ fn synthetic(alarm: &Alarm, instances: usize) -> Enrichment {
             });
         }
     }
-    let fleet = fleet::analyse(&series, &window, Some("GPUUtilization"), None);
+    let fleet = fleet::analyse(&series, &window, Some("GPUUtilization"), None, Default::default());
     Enrichment { window: Some(window), fleet, ..Enrichment::default() }
 }

@@ -23,7 +23,7 @@ async fn main() -> Result<(), Error> {
         buttons: settings::slack_buttons(),
         settings: settings::remediation().context("reading the remediation settings")?,
     };
-    let app = App::new(routing, secrets, enrich, RetryPolicy::default()).with_remediation(remediation);
+    let app = App::new(routing, secrets, enrich, RetryPolicy::default())?.with_remediation(remediation);
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         // Delivery keeps honouring Slack's pace (429 + Retry-After) until just before this.

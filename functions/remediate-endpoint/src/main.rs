@@ -18,7 +18,7 @@ async fn main() -> Result<(), Error> {
     // The routing document names the receivers that get each decision.
     let routing = app::load_routing(Some(&sdk)).await.context("loading the routing document")?;
     let secrets = SecretResolver::new(Some(&sdk), settings::allow_plaintext_secrets());
-    let app = App::new(routing, secrets, EnrichMode::Off("remediation function".into()), RetryPolicy::default());
+    let app = App::new(routing, secrets, EnrichMode::Off("remediation function".into()), RetryPolicy::default())?;
     let (remediator, app) = (&remediator, &app);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Request>| async move {
         let deadline = app::deadline_from_epoch_ms(event.context.deadline);

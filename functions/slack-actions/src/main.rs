@@ -27,7 +27,8 @@ async fn main() -> Result<(), Error> {
         list("SAGEALARM_SLACK_ALLOWED_USERS"),
         list("SAGEALARM_SLACK_ALLOWED_CHANNELS"),
         Arc::new(LambdaDispatch::new(&sdk, function)),
-    );
+    )
+    .context("building the HTTP client for Slack's response_url")?;
     let actions = &actions;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<LambdaFunctionUrlRequest>| async move {
         let req = event.payload;

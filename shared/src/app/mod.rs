@@ -13,7 +13,7 @@ pub mod settings;
 
 pub use remediation::{carry_out, Carried, Dispatched, Remediation};
 
-use crate::deliver::http::RetryPolicy;
+use crate::deliver::http::{ClientError, RetryPolicy};
 use crate::deliver::{DeliveryResult, Receivers, Routing};
 use crate::enrich::{Enricher, Enrichment};
 use crate::intake::{self, IntakeError};
@@ -143,9 +143,10 @@ pub enum HandleError {
 }
 
 impl App {
-    pub fn new(routing: Routing, secrets: SecretResolver, enrich: EnrichMode, retry: RetryPolicy) -> Self {
-        let receivers = Receivers::new(routing.receivers, secrets, retry);
-        Self { routes: routing.routes, receivers, enrich, remediation: None }
+    /// Fails only when the HTTP client cannot be built: the cold start says so.
+    pub fn new(routing: Routing, secrets: SecretResolver, enrich: EnrichMode, retry: RetryPolicy) -> Result<Self, ClientError> {
+        let receivers = Receivers::new(routing.receivers, secrets, retry)?;
+        Ok(Self { routes: routing.routes, receivers, enrich, remediation: None })
     }
 
     pub fn with_remediation(mut self, r: Remediation) -> Self {
@@ -239,7 +240,7 @@ route:
             deadline_margin: Duration::from_millis(100),
             request_timeout: Duration::from_secs(2),
         };
-        App::new(Routing::parse(&doc).unwrap(), SecretResolver::new(None, true), EnrichMode::Off("test".into()), retry)
+        App::new(Routing::parse(&doc).unwrap(), SecretResolver::new(None, true), EnrichMode::Off("test".into()), retry).unwrap()
     }
 
     fn event(name: &str) -> Value {
@@ -379,7 +380,8 @@ route:
             s.uri()
         );
         let app =
-            App::new(Routing::parse(&doc).unwrap(), SecretResolver::new(None, true), EnrichMode::Off("t".into()), RetryPolicy::default());
+            App::new(Routing::parse(&doc).unwrap(), SecretResolver::new(None, true), EnrichMode::Off("t".into()), RetryPolicy::default())
+                .unwrap();
         let summary = app.handle(&event("sns-5xx-errors-alarm.json")).await.unwrap();
         let a = summary.deliveries.iter().find(|d| d.receiver == "a").unwrap();
         assert_eq!(a.error.as_deref(), Some("secret: env:SAGEALARM_TEST_UNSET: environment variable is not set"));
@@ -401,6 +403,7 @@ route:
         );
         let settings = remediation::RemediationSettings { policy: crate::remediate::Policy::default(), frequency_s: 10 };
         App::new(Routing::parse(&doc).unwrap(), SecretResolver::new(None, true), EnrichMode::Off("t".into()), RetryPolicy::default())
+            .unwrap()
             .with_remediation(Remediation { dispatch, buttons: false, settings })
     }
 
@@ -468,5 +471,37 @@ route:
         assert!(results[0].ok && results[1].ok, "{results:?}");
         assert_eq!(results[2].error.as_deref(), Some("receiver \"ghost\" is not configured"));
         crate::deliver::slack::render::check_limits(&crate::deliver::slack::render::follow_up(&f)).unwrap();
+    }
+
+    /// Two alarms in one SNS event are enriched side by side: each waits out its AWS calls (here
+    /// a service slower than the enrichment deadline) at the same time as the other.
+    #[tokio::test]
+    async fn the_alarms_of_one_event_are_enriched_concurrently() {
+        let aws = MockServer::start().await;
+        Mock::given(method("POST")).respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(3))).mount(&aws).await;
+        let deadline = Duration::from_millis(800);
+        let sdk =
+            aws_config::SdkConfig::builder()
+                .behavior_version(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new("us-east-1"))
+                .credentials_provider(aws_sdk_sagemaker::config::SharedCredentialsProvider::new(
+                    aws_sdk_sagemaker::config::Credentials::new("AKIDEXAMPLE", "secret", None, None, "test"),
+                ))
+                .endpoint_url(aws.uri())
+                .build();
+        let enricher = Enricher::new(&sdk, crate::enrich::EnrichSettings { deadline, ..Default::default() });
+        let other = event("sns-5xx-errors-alarm.json");
+        let mut event = event("sns-gpu-utilization-alarm.json");
+        event["Records"].as_array_mut().unwrap().push(other["Records"][0].clone());
+        let started = std::time::Instant::now();
+        let reports = reports(intake::parse_event(&event).unwrap(), &EnrichMode::Aws(Arc::new(enricher))).await;
+        let took = started.elapsed();
+        assert_eq!(reports.len(), 2);
+        for r in &reports {
+            let Report::Alarm(a) = r else { panic!("an alarm") };
+            assert!(a.enrichment.notes.iter().any(|n| n.message.contains("enrichment deadline")), "{:?}", a.enrichment.notes);
+        }
+        // One after the other would take two deadlines.
+        assert!(took >= deadline && took < deadline * 2 - Duration::from_millis(200), "took {took:?}");
     }
 }

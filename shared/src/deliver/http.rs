@@ -39,13 +39,20 @@ impl Default for RetryPolicy {
     }
 }
 
-pub fn client(policy: &RetryPolicy) -> reqwest::Client {
+/// The HTTP client could not be built (TLS set-up): the cold start fails with this rather than
+/// deliver through a client without timeouts, which one stuck receiver would hang until Lambda
+/// kills the invocation.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the HTTP client for delivery: {0}")]
+pub struct ClientError(String);
+
+pub fn client(policy: &RetryPolicy) -> Result<reqwest::Client, ClientError> {
     reqwest::Client::builder()
         .timeout(policy.request_timeout)
         .connect_timeout(Duration::from_secs(3))
         .user_agent(concat!("sagealarm/", env!("CARGO_PKG_VERSION")))
         .build()
-        .unwrap_or_else(|_| reqwest::Client::new())
+        .map_err(|e| ClientError(one_line(&e.to_string())))
 }
 
 /// Seconds form only: Slack and PagerDuty send delta-seconds.
@@ -158,7 +165,7 @@ mod tests {
 
     /// [`deliver`] to the destination's own URL.
     async fn send(n: &impl OwnUrl, body: &Value, policy: &RetryPolicy, deadline: Instant) -> Result<(), Failure> {
-        deliver(&client(policy), n, n.own_url(), body, policy, deadline).await
+        deliver(&client(policy).unwrap(), n, n.own_url(), body, policy, deadline).await
     }
 
     fn in_secs(s: u64) -> Instant {

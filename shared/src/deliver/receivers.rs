@@ -43,9 +43,9 @@ pub struct Receivers {
 }
 
 impl Receivers {
-    pub fn new(receivers: Vec<Configured>, secrets: SecretResolver, retry: RetryPolicy) -> Self {
+    pub fn new(receivers: Vec<Configured>, secrets: SecretResolver, retry: RetryPolicy) -> Result<Self, http::ClientError> {
         let slots = receivers.into_iter().map(|configured| Slot { configured, ready: OnceCell::new() }).collect();
-        Self { slots, secrets, http: http::client(&retry), retry, delivered: Delivered::default() }
+        Ok(Self { slots, secrets, http: http::client(&retry)?, retry, delivered: Delivered::default() })
     }
 
     async fn destination(&self, name: &str) -> Result<Arc<dyn Destination>, Failure> {

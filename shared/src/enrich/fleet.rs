@@ -1,6 +1,7 @@
 //! The outlier: which instance, GPU or container stands out from its fleet, with the numbers,
 //! and a small trend per instance. Pure: fed with fetched series, easy to test.
 
+use super::hardware::Hardware;
 use super::metrics::{Member, Series};
 use super::Window;
 use crate::model::Statistic;
@@ -54,8 +55,50 @@ enum Kind {
     Ratio,
 }
 
-fn kind(metric: &str, stat: &Statistic) -> Kind {
-    if metric.contains("Utilization") && !metric.starts_with("Serverless") {
+/// What an instance-level utilisation is summed over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Over {
+    Gpus,
+    Vcpus,
+}
+
+impl Over {
+    pub fn noun(self, n: u32) -> String {
+        let one = match self {
+            Over::Gpus => "GPU",
+            Over::Vcpus => "vCPU",
+        };
+        format!("{n} {one}{}", if n == 1 { "" } else { "s" })
+    }
+}
+
+/// In `/aws/sagemaker/Endpoints` these are summed over an instance's GPUs or vCPUs (0 – 100 × n);
+/// only their `*Normalized` twins, and per-GPU series, are 0 – 100.
+const SUMMED: [(&str, &str, Over); 3] = [
+    ("GPUUtilization", "GPUUtilizationNormalized", Over::Gpus),
+    ("GPUMemoryUtilization", "GPUMemoryUtilizationNormalized", Over::Gpus),
+    ("CPUUtilization", "CPUUtilizationNormalized", Over::Vcpus),
+];
+
+/// The normalized twin and what the sum runs over, for a summed metric.
+pub fn summed(namespace: &str, metric: &str) -> Option<(&'static str, Over)> {
+    if namespace != super::metrics::ENDPOINTS_NS {
+        return None;
+    }
+    SUMMED.iter().find(|(m, _, _)| *m == metric).map(|(_, n, o)| (*n, *o))
+}
+
+/// A series whose values run past 100: summed, and not one GPU's own series.
+fn is_summed(s: &Series) -> bool {
+    s.member.gpu.is_none() && summed(&s.namespace, &s.metric).is_some()
+}
+
+fn kind(metric: &str, stat: &Statistic, summed: bool) -> Kind {
+    if summed {
+        // 0 – 100 × n: a gap in points means nothing without n; compare as a ratio.
+        Kind::Ratio
+    } else if metric.contains("Utilization") && !metric.starts_with("Serverless") {
         Kind::Percent
     } else if stat.as_str() == "Sum" || metric == "ConcurrentRequestsPerModel" {
         Kind::Share
@@ -64,11 +107,79 @@ fn kind(metric: &str, stat: &Statistic) -> Kind {
     }
 }
 
+/// How a figure over the alarm's evaluation window was made from the per-period points, said
+/// with it: a mean of per-minute p99s is not a p99, so percentiles are their worst period.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Figure {
+    pub how: Aggregate,
+    pub stat: Statistic,
+    pub period_s: i32,
+    /// The evaluation window the points cover.
+    pub over_s: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Aggregate {
+    /// Sum and SampleCount: the periods added up.
+    Sum,
+    /// Maximum and Minimum: the extreme of the periods' extremes.
+    Max,
+    Min,
+    /// Average: the mean of the periods' averages.
+    MeanOfPeriods,
+    /// Percentiles and the rest: the worst period.
+    MaxOfPeriods,
+}
+
+impl Figure {
+    fn of(stat: &Statistic, w: &Window) -> Self {
+        let how = match stat.as_str() {
+            "Sum" | "SampleCount" => Aggregate::Sum,
+            "Maximum" => Aggregate::Max,
+            "Minimum" => Aggregate::Min,
+            "Average" => Aggregate::MeanOfPeriods,
+            _ => Aggregate::MaxOfPeriods,
+        };
+        Figure { how, stat: stat.clone(), period_s: w.period_s, over_s: (w.anchor - w.alarm_start).num_seconds() }
+    }
+
+    fn apply(&self, vals: &[f64]) -> f64 {
+        match self.how {
+            Aggregate::Sum => vals.iter().sum(),
+            Aggregate::Max | Aggregate::MaxOfPeriods => vals.iter().cloned().fold(f64::MIN, f64::max),
+            Aggregate::Min => vals.iter().cloned().fold(f64::MAX, f64::min),
+            Aggregate::MeanOfPeriods => vals.iter().sum::<f64>() / vals.len() as f64,
+        }
+    }
+}
+
+impl std::fmt::Display for Figure {
+    /// `sum over 15 min`, `max per-minute p99 over 15 min`, `mean of per-minute averages over 5 min`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let over = crate::model::units::period(self.over_s.max(0) as u32);
+        let per = match self.period_s {
+            60 => "per-minute".to_string(),
+            3600 => "hourly".to_string(),
+            p => format!("per-{}", crate::model::units::period(p.max(0) as u32).replace(' ', "-")),
+        };
+        match self.how {
+            Aggregate::Sum => write!(f, "sum over {over}"),
+            Aggregate::Max => write!(f, "max over {over}"),
+            Aggregate::Min => write!(f, "min over {over}"),
+            Aggregate::MeanOfPeriods => write!(f, "mean of {per} averages over {over}"),
+            Aggregate::MaxOfPeriods => write!(f, "max {per} {} over {over}", self.stat),
+        }
+    }
+}
+
 /// One metric across the fleet, over the alarm's evaluation window.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Spread {
     pub metric: String,
     pub stat: Statistic,
+    /// What each value is.
+    pub figure: Figure,
     pub level: Level,
     /// Highest first.
     pub values: Vec<(Member, f64)>,
@@ -81,6 +192,7 @@ pub struct Spread {
 pub struct Outlier {
     pub metric: String,
     pub stat: Statistic,
+    pub figure: Figure,
     pub level: Level,
     pub member: Member,
     pub value: f64,
@@ -114,8 +226,15 @@ pub struct InstanceRow {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Fleet {
     pub period_s: i32,
-    /// How many instances (or containers) report.
+    /// How many instances (or containers) report: have data in or after the alarm window.
     pub size: usize,
+    /// Listed by CloudWatch (which keeps a stream's name for two weeks) but with no data in or
+    /// after the alarm window: scaled in or replaced. Not counted, no row, no comparison.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gone: Option<Gone>,
+    /// The alarm's own metric when it is a sum over GPUs or vCPUs, against its real range.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summed: Option<Summed>,
     pub spreads: Vec<Spread>,
     /// The headline: what stands out most, by the alarm's own metric first.
     pub outlier: Option<Outlier>,
@@ -125,6 +244,34 @@ pub struct Fleet {
     /// The outlier's row first.
     pub rows: Vec<InstanceRow>,
     pub trend_metric: Option<String>,
+}
+
+/// Members listed with no data in or after the alarm window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Gone {
+    pub count: usize,
+    /// Their latest point in the fetched window, when they had one.
+    pub last_seen: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A summed utilisation (the alarm's own metric) and what it is summed over.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summed {
+    pub metric: String,
+    /// The 0 – 100 twin the outlier is judged on.
+    pub normalized: String,
+    pub over: Over,
+    /// GPUs or vCPUs per instance: from the per-GPU streams or the instance type.
+    pub per_instance: Option<u32>,
+    /// The busiest instance's value of the summed metric over the alarm window.
+    pub busiest: Option<(String, f64)>,
+}
+
+impl Summed {
+    /// `0 – 400%`: one instance's range.
+    pub fn range_max(&self) -> Option<f64> {
+        self.per_instance.map(|n| 100.0 * f64::from(n))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -156,10 +303,16 @@ fn row_key(m: &Member) -> Option<&str> {
     m.instance.as_deref().or(m.container.as_deref())
 }
 
-/// The value of a series over the alarm's evaluation window, summarised by its statistic.
+/// The periods the alarm evaluated: those that ended inside its evaluation window (a point is
+/// stamped with its period's start).
+fn in_window(t: chrono::DateTime<chrono::Utc>, w: &Window) -> bool {
+    let end = t + chrono::Duration::seconds(i64::from(w.period_s));
+    end > w.alarm_start && end <= w.anchor
+}
+
+/// The value of a series over the alarm's evaluation window, as [`Figure`] says.
 fn window_value(s: &Series, w: &Window) -> Option<f64> {
-    let from = w.alarm_start - chrono::Duration::seconds(i64::from(w.period_s));
-    let mut vals: Vec<f64> = s.points.iter().filter(|(t, _)| *t >= from && *t <= w.anchor).map(|(_, v)| *v).collect();
+    let mut vals: Vec<f64> = s.points.iter().filter(|(t, _)| in_window(*t, w)).map(|(_, v)| *v).collect();
     if vals.is_empty() {
         // Sparse metrics: the latest point before the alarm stands in.
         vals = s.points.iter().rev().find(|(t, _)| *t <= w.anchor).map(|(_, v)| *v).into_iter().collect();
@@ -167,12 +320,12 @@ fn window_value(s: &Series, w: &Window) -> Option<f64> {
     if vals.is_empty() {
         return None;
     }
-    Some(match s.stat.as_str() {
-        "Sum" | "SampleCount" => vals.iter().sum(),
-        "Maximum" => vals.iter().cloned().fold(f64::MIN, f64::max),
-        "Minimum" => vals.iter().cloned().fold(f64::MAX, f64::min),
-        _ => vals.iter().sum::<f64>() / vals.len() as f64,
-    })
+    Some(Figure::of(&s.stat, w).apply(&vals))
+}
+
+/// Whether a member is still there: any point from the alarm window on.
+fn reports(s: &Series, w: &Window) -> bool {
+    s.points.iter().any(|(t, _)| *t + chrono::Duration::seconds(i64::from(w.period_s)) > w.alarm_start)
 }
 
 fn median(v: &[f64]) -> f64 {
@@ -188,9 +341,11 @@ fn median(v: &[f64]) -> f64 {
     }
 }
 
-fn spread(metric: &str, stat: &Statistic, lvl: Level, mut values: Vec<(Member, f64)>) -> Spread {
+fn spread(metric: &str, stat: &Statistic, summed: bool, w: &Window, lvl: Level, mut values: Vec<(Member, f64)>) -> Spread {
     values.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    let mut s = Spread { metric: metric.into(), stat: stat.clone(), level: lvl, values, outlier: None, even: false };
+    let figure = Figure::of(stat, w);
+    let mut s =
+        Spread { metric: metric.into(), stat: stat.clone(), figure: figure.clone(), level: lvl, values, outlier: None, even: false };
     let n = s.values.len();
     if n < 2 {
         return s;
@@ -202,7 +357,7 @@ fn spread(metric: &str, stat: &Statistic, lvl: Level, mut values: Vec<(Member, f
     let med = median(&others);
     let total: f64 = s.values.iter().map(|(_, v)| v.max(0.0)).sum();
     let share = (total > 0.0).then(|| top.max(0.0) / total);
-    let k = kind(metric, stat);
+    let k = kind(metric, stat, summed);
     let stands_out = match k {
         // Clear of the fleet's median and of the runner-up: two hot members are not "one outlier".
         Kind::Percent => top - med >= 20.0 && top >= med * 1.3 && top - second >= 10.0,
@@ -213,6 +368,7 @@ fn spread(metric: &str, stat: &Statistic, lvl: Level, mut values: Vec<(Member, f
         s.outlier = Some(Outlier {
             metric: metric.into(),
             stat: stat.clone(),
+            figure,
             level: lvl,
             member: s.values[0].0.clone(),
             value: top,
@@ -236,10 +392,44 @@ fn headline_rank(metric: &str, own: Option<&str>) -> usize {
     HEADLINE_ORDER.iter().position(|m| *m == metric).map(|p| p + 1).unwrap_or(HEADLINE_ORDER.len() + 1)
 }
 
-/// `None` when no per-instance, per-GPU or per-container series came back.
-pub fn analyse(series: &[Series], w: &Window, own: Option<&str>, target_instance: Option<&str>) -> Option<Fleet> {
+/// `None` when no per-instance, per-GPU or per-container series came back. `hardware`: the
+/// instance type's GPUs and vCPUs, for a summed metric when no per-GPU streams say.
+pub fn analyse(series: &[Series], w: &Window, own: Option<&str>, target_instance: Option<&str>, hardware: Hardware) -> Option<Fleet> {
+    // Members CloudWatch still lists but that report nothing from the alarm window on are gone.
+    let mut live_keys: Vec<&str> = vec![];
+    let mut listed_keys: Vec<&str> = vec![];
+    for s in series {
+        if let Some(k) = row_key(&s.member) {
+            if !listed_keys.contains(&k) {
+                listed_keys.push(k);
+            }
+            if reports(s, w) && !live_keys.contains(&k) {
+                live_keys.push(k);
+            }
+        }
+    }
+    let live = |s: &Series| row_key(&s.member).is_none_or(|k| live_keys.contains(&k));
+    let gone_keys: Vec<&str> = listed_keys.iter().copied().filter(|k| !live_keys.contains(k)).collect();
+    let gone = (!gone_keys.is_empty()).then(|| Gone {
+        count: gone_keys.len(),
+        last_seen: series
+            .iter()
+            .filter(|s| row_key(&s.member).is_some_and(|k| gone_keys.contains(&k)))
+            .filter_map(|s| s.points.last().map(|(t, _)| *t))
+            .max(),
+    });
+    let series: Vec<Series> = series.iter().filter(|s| live(s)).cloned().collect();
+    let series = series.as_slice();
+
+    // A summed own metric is shown against its range; the outlier is judged on its 0 – 100 twin.
+    let own_summed = own.and_then(|o| series.iter().find(|s| s.metric == o && is_summed(s)));
+    let judge_on = match own_summed.and_then(|s| summed(&s.namespace, &s.metric)) {
+        Some((normalized, _)) if series.iter().any(|s| s.metric == normalized) => Some(normalized),
+        _ => own,
+    };
+
     // Group by (metric, stat, level): each group is one comparison across the fleet.
-    let mut groups: BTreeMap<(String, Statistic, Level), Vec<(Member, f64)>> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, Statistic, Level, bool), Vec<(Member, f64)>> = BTreeMap::new();
     let mut keys: Vec<String> = vec![];
     // Each series summarised once; the spreads and the table cells both read these.
     let values: Vec<Option<f64>> = series.iter().map(|s| window_value(s, w)).collect();
@@ -250,14 +440,26 @@ pub fn analyse(series: &[Series], w: &Window, own: Option<&str>, target_instance
             }
         }
         if let Some(v) = *value {
-            groups.entry((s.metric.clone(), s.stat.clone(), level(&s.member))).or_default().push((s.member.clone(), v));
+            groups.entry((s.metric.clone(), s.stat.clone(), level(&s.member), is_summed(s))).or_default().push((s.member.clone(), v));
         }
     }
     if keys.is_empty() {
         return None;
     }
-    let mut spreads: Vec<Spread> = groups.into_iter().map(|((m, st, l), v)| spread(&m, &st, l, v)).collect();
-    spreads.sort_by_key(|s| (headline_rank(&s.metric, own), s.level == Level::Instance));
+    let mut spreads: Vec<Spread> = groups.into_iter().map(|((m, st, l, sum), v)| spread(&m, &st, sum, w, l, v)).collect();
+    spreads.sort_by_key(|s| (headline_rank(&s.metric, judge_on), s.level == Level::Instance));
+    let summed_scale = own_summed.and_then(|s| {
+        let (normalized, over) = summed(&s.namespace, &s.metric)?;
+        let per_instance = match over {
+            Over::Gpus => gpus_per_instance(series).or(hardware.gpus),
+            Over::Vcpus => hardware.vcpus,
+        };
+        let busiest = spreads.iter().find(|sp| sp.metric == s.metric && sp.level == Level::Instance).and_then(|sp| {
+            let (m, v) = sp.values.first()?;
+            Some((row_key(m)?.to_string(), *v))
+        });
+        Some(Summed { metric: s.metric.clone(), normalized: normalized.to_string(), over, per_instance, busiest })
+    });
 
     let outlier = spreads.iter().find_map(|s| s.outlier.clone());
     let verdict = if outlier.is_some() {
@@ -298,7 +500,8 @@ pub fn analyse(series: &[Series], w: &Window, own: Option<&str>, target_instance
         })
         .collect();
     if let Some(tm) = &trend_metric {
-        let percent = kind(tm, &Statistic::default()) == Kind::Percent;
+        let sum = series.iter().any(|s| &s.metric == tm && is_summed(s));
+        let percent = kind(tm, &Statistic::default(), sum) == Kind::Percent;
         let trends: Vec<Vec<f64>> = rows.iter().map(|r| trend_values(series, &r.name, tm)).collect();
         let (lo, hi) = if percent {
             (0.0, 100.0)
@@ -320,7 +523,29 @@ pub fn analyse(series: &[Series], w: &Window, own: Option<&str>, target_instance
             .then_with(|| a.name.cmp(&b.name))
     });
 
-    Some(Fleet { period_s: w.period_s, size: keys.len(), spreads, outlier, verdict, columns, rows, trend_metric })
+    Some(Fleet {
+        period_s: w.period_s,
+        size: keys.len(),
+        gone,
+        summed: summed_scale,
+        spreads,
+        outlier,
+        verdict,
+        columns,
+        rows,
+        trend_metric,
+    })
+}
+
+/// The most GPUs one instance has per-GPU streams for.
+fn gpus_per_instance(series: &[Series]) -> Option<u32> {
+    let mut per: BTreeMap<&str, std::collections::BTreeSet<&str>> = BTreeMap::new();
+    for s in series {
+        if let (Some(i), Some(g)) = (s.member.instance.as_deref(), s.member.gpu.as_deref()) {
+            per.entry(i).or_default().insert(g);
+        }
+    }
+    per.values().map(|g| g.len() as u32).max()
 }
 
 /// An instance's value for a column; for per-GPU metrics, its busiest GPU.
@@ -402,7 +627,7 @@ mod tests {
             }
             s.push(series("CPUUtilizationNormalized", "Average", inst, None, 30.0));
         }
-        let f = analyse(&s, &window(), None, None).unwrap();
+        let f = analyse(&s, &window(), None, None, Hardware::default()).unwrap();
         let o = f.outlier.as_ref().unwrap();
         assert_eq!((o.member.instance.as_deref(), o.member.gpu.as_deref(), o.value), (Some("i-b"), Some("2"), 99.0));
         assert_eq!(o.others, 11);
@@ -424,7 +649,7 @@ mod tests {
             .enumerate()
             .map(|(i, n)| series("GPUUtilizationNormalized", "Average", n, Some("0"), 40.0 + i as f64 * 2.0))
             .collect();
-        let f = analyse(&s, &window(), None, None).unwrap();
+        let f = analyse(&s, &window(), None, None, Hardware::default()).unwrap();
         assert!(f.outlier.is_none());
         match f.verdict {
             Some(Verdict::Even { members, min, max, .. }) => assert_eq!((members, min, max), (3, 40.0, 44.0)),
@@ -439,7 +664,7 @@ mod tests {
             series("Invocation5XXErrors", "Sum", "i-b", None, 40.0),
             series("Invocation5XXErrors", "Sum", "i-c", None, 0.0),
         ];
-        let f = analyse(&s, &window(), Some("Invocation5XXErrors"), None).unwrap();
+        let f = analyse(&s, &window(), Some("Invocation5XXErrors"), None, Hardware::default()).unwrap();
         let o = f.outlier.unwrap();
         assert_eq!(o.member.instance.as_deref(), Some("i-b"));
         assert!(o.share.unwrap() > 0.9);
@@ -451,7 +676,7 @@ mod tests {
             series("ConcurrentRequestsPerModel", "Maximum", "i-a", None, 90.0),
             series("ConcurrentRequestsPerModel", "Maximum", "i-b", None, 8.0),
         ];
-        let f = analyse(&s, &window(), None, None).unwrap();
+        let f = analyse(&s, &window(), None, None, Hardware::default()).unwrap();
         assert_eq!(f.outlier.unwrap().member.instance.as_deref(), Some("i-a"));
     }
 
@@ -462,16 +687,17 @@ mod tests {
             series("GPUUtilizationNormalized", "Average", "i-b", Some("0"), 85.0),
             series("GPUUtilizationNormalized", "Average", "i-c", Some("0"), 20.0),
         ];
-        let f = analyse(&s, &window(), None, None).unwrap();
+        let f = analyse(&s, &window(), None, None, Hardware::default()).unwrap();
         assert!(f.outlier.is_none());
         assert!(matches!(f.verdict, Some(Verdict::Uneven { .. })));
     }
 
     #[test]
     fn a_single_instance_has_nothing_to_compare_with() {
-        let f = analyse(&[series("CPUUtilizationNormalized", "Average", "i-a", None, 50.0)], &window(), None, None).unwrap();
+        let f = analyse(&[series("CPUUtilizationNormalized", "Average", "i-a", None, 50.0)], &window(), None, None, Hardware::default())
+            .unwrap();
         assert_eq!(f.verdict, Some(Verdict::Single { name: "i-a".into() }));
-        assert!(analyse(&[], &window(), None, None).is_none());
+        assert!(analyse(&[], &window(), None, None, Hardware::default()).is_none());
     }
 
     #[test]
@@ -479,5 +705,91 @@ mod tests {
         assert_eq!(sparkline(&[0.0, 50.0, 100.0], 0.0, 100.0), "▁▅█");
         assert_eq!(sparkline(&[5.0, 5.0], 5.0, 5.0), "▅▅");
         assert_eq!(sparkline(&vec![1.0; 100], 0.0, 1.0).chars().count(), SPARK_POINTS);
+    }
+
+    /// Points every minute of the fetched window up to `until` (minutes after the start).
+    fn series_until(metric: &str, instance: &str, gpu: Option<&str>, level: f64, until: i64) -> Series {
+        let mut s = series(metric, "Average", instance, gpu, level);
+        let cut = window().start + Duration::minutes(until);
+        s.points.retain(|(t, _)| *t < cut);
+        s
+    }
+
+    #[test]
+    fn scaled_in_instances_are_not_counted_compared_or_shown() {
+        let mut s = vec![];
+        for inst in ["i-a", "i-b", "i-c"] {
+            for g in 0..4 {
+                let v = if inst == "i-b" && g == 2 { 99.0 } else { 40.0 };
+                s.push(series("GPUUtilizationNormalized", "Average", inst, Some(&g.to_string()), v));
+            }
+        }
+        // Replaced 25 minutes before the alarm: their last points are long before its window.
+        for inst in ["i-old1", "i-old2"] {
+            for g in 0..4 {
+                s.push(series_until("GPUUtilizationNormalized", inst, Some(&g.to_string()), 5.0, 10));
+            }
+        }
+        // Listed but with nothing at all in the fetched window (data hours old).
+        s.push(series_until("GPUUtilizationNormalized", "i-old3", Some("0"), 5.0, 0));
+        let f = analyse(&s, &window(), None, None, Hardware::default()).unwrap();
+        assert_eq!(f.size, 3);
+        let names: Vec<&str> = f.rows.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names.len(), 3, "{names:?}");
+        assert!(!names.iter().any(|n| n.starts_with("i-old")), "{names:?}");
+        let gone = f.gone.as_ref().unwrap();
+        assert_eq!(gone.count, 3);
+        assert_eq!(gone.last_seen, Some(window().start + Duration::minutes(9)));
+        let o = f.outlier.as_ref().unwrap();
+        assert_eq!((o.member.instance.as_deref(), o.member.gpu.as_deref(), o.others), (Some("i-b"), Some("2"), 11));
+        assert_eq!(crate::render::enrichment::reporting(&f), "3 reporting; 3 more listed with no data since 13:36 — scaled in or replaced");
+    }
+
+    #[test]
+    fn a_summed_utilisation_is_shown_against_its_range_and_the_outlier_judged_normalized() {
+        let mut s = vec![];
+        // Summed over 4 GPUs: 212% on i-b is a busy instance, not a number past 100%.
+        for (inst, summed, normalized) in [("i-a", 120.0, 30.0), ("i-b", 212.0, 53.0), ("i-c", 100.0, 25.0)] {
+            s.push(series("GPUUtilization", "Average", inst, None, summed));
+            s.push(series("GPUUtilizationNormalized", "Average", inst, None, normalized));
+        }
+        let f = analyse(&s, &window(), Some("GPUUtilization"), None, crate::enrich::hardware::of("ml.g5.12xlarge")).unwrap();
+        let o = f.outlier.as_ref().unwrap();
+        assert_eq!((o.metric.as_str(), o.member.instance.as_deref()), ("GPUUtilizationNormalized", Some("i-b")));
+        let sum = f.summed.as_ref().unwrap();
+        assert_eq!((sum.per_instance, sum.range_max()), (Some(4), Some(400.0)));
+        assert_eq!(sum.busiest, Some(("i-b".to_string(), 212.0)));
+        let line = crate::render::enrichment::summed_line(&f).unwrap();
+        assert!(line.contains("summed over 4 GPUs per instance (0–400%)") && line.contains("i-b is at 212% of 400%"), "{line}");
+        assert!(
+            crate::render::enrichment::fleet_table(&f, 5).starts_with("instance  GPU Σ"),
+            "{}",
+            crate::render::enrichment::fleet_table(&f, 5)
+        );
+        // The sparkline of a summed metric is scaled to its data, not cut off at 100.
+        let row = f.rows.iter().find(|r| r.name == "i-b").unwrap();
+        assert!(row.trend.ends_with('█'), "{}", row.trend);
+        assert!(f.rows.iter().find(|r| r.name == "i-c").unwrap().trend.contains('▁'));
+    }
+
+    #[test]
+    fn figures_cover_the_evaluated_periods_only_and_say_what_they_are() {
+        let w = window();
+        // One point a minute, each 1: the alarm evaluated the five periods that ended by 14:07.
+        let ones = |stat: &str| Series {
+            namespace: "AWS/SageMaker".into(),
+            metric: "Invocation5XXErrors".into(),
+            stat: stat.into(),
+            member: Member { instance: Some("i-a".into()), gpu: None, container: None },
+            points: (0..42).map(|i| (w.start + Duration::minutes(i), 1.0)).collect(),
+        };
+        assert_eq!(window_value(&ones("Sum"), &w), Some(5.0), "five periods, not six");
+        let f = Figure::of(&Statistic::from("p99"), &w);
+        assert_eq!(f.to_string(), "max per-minute p99 over 5 min");
+        assert_eq!(Figure::of(&Statistic::from("Sum"), &w).to_string(), "sum over 5 min");
+        assert_eq!(Figure::of(&Statistic::from("Average"), &w).to_string(), "mean of per-minute averages over 5 min");
+        let mut p99 = ones("p99");
+        p99.points[37].1 = 7.0;
+        assert_eq!(window_value(&p99, &w), Some(7.0), "the worst period, not a mean of percentiles");
     }
 }

@@ -6,7 +6,7 @@ use super::{Chain, Ctx, OwnMetric, Window};
 use crate::model::Statistic;
 use crate::target::SageMakerTarget;
 use aws_sdk_cloudwatch::primitives::DateTime as AwsTime;
-use aws_sdk_cloudwatch::types::{Dimension, DimensionFilter, Metric, MetricDataQuery, MetricStat, ScanBy, StatusCode};
+use aws_sdk_cloudwatch::types::{Dimension, DimensionFilter, Metric, MetricDataQuery, MetricStat, RecentlyActive, ScanBy, StatusCode};
 use aws_sdk_cloudwatch::Client;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -142,7 +142,15 @@ async fn list(ctx: &Ctx, chain: &Chain, client: &Client, namespace: &str, filter
     let mut out = vec![];
     let mut token: Option<String> = None;
     for _ in 0..MAX_LIST_PAGES {
-        let req = client.list_metrics().namespace(namespace).set_dimensions(Some(filters.clone())).set_next_token(token.take());
+        // Streams keep their names for two weeks; with data in the last three hours only, the
+        // series budget goes to instances that may still be there (the rest are sorted out by
+        // their data, `fleet::analyse`).
+        let req = client
+            .list_metrics()
+            .namespace(namespace)
+            .set_dimensions(Some(filters.clone()))
+            .recently_active(RecentlyActive::Pt3H)
+            .set_next_token(token.take());
         match ctx.call(chain, req.send()).await {
             Ok(page) => {
                 out.extend(page.metrics().iter().filter_map(|m| {

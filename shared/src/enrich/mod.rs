@@ -8,6 +8,7 @@
 
 pub mod endpoint;
 pub mod fleet;
+pub mod hardware;
 pub mod logs;
 pub mod metrics;
 pub mod redact;
@@ -194,7 +195,9 @@ impl Enricher {
                 i.enhanced_metrics = Some(endpoint::EnhancedMetrics { enabled: true, frequency_s: None, inferred: true });
             }
         }
-        let fleet = fleet::analyse(&series, &window, own.as_ref().map(|m| m.name.as_str()), sm.instance.as_deref());
+        let instance_type = info.as_ref().and_then(|i| i.variant(sm.variant.as_deref())).and_then(|v| v.instance_type.as_deref());
+        let hardware = instance_type.map(hardware::of).unwrap_or_default();
+        let fleet = fleet::analyse(&series, &window, own.as_ref().map(|m| m.name.as_str()), sm.instance.as_deref(), hardware);
         let mut logs = logs;
         if let Some(l) = logs.as_mut() {
             let first: Vec<&str> = fleet.iter().flat_map(|f| f.priority_instances()).chain(sm.instance.as_deref()).collect();

@@ -63,6 +63,7 @@ fn describe_config_ok(model: bool) -> Rule {
 /// Three instances × 4 GPUs; `i-0bbb` GPU 2 runs hot. ListMetrics answers in two pages.
 fn list_metrics_ok() -> Rule {
     mock!(aws_sdk_cloudwatch::Client::list_metrics).then_compute_output(|req| {
+        assert_eq!(req.recently_active(), Some(&aws_sdk_cloudwatch::types::RecentlyActive::Pt3H), "only streams with recent data");
         let ns = req.namespace().unwrap_or_default().to_string();
         let mut metrics = vec![];
         for i in INSTANCES {

@@ -23,6 +23,15 @@ pub struct Outcome {
     pub reason: String,
     pub before: Value,
     pub after: Value,
+    /// Done, but something around it did not work (the record of the action), said with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+}
+
+/// A change SageMaker accepted, and what went wrong around it.
+struct Done {
+    reason: String,
+    warning: Option<String>,
 }
 
 pub struct Remediator {
@@ -68,6 +77,7 @@ impl Remediator {
             reason,
             before,
             after: Value::Null,
+            warning: None,
         };
         let found = match self.facts(alarm, action, now).await {
             Ok(f) => f,
@@ -93,10 +103,13 @@ impl Remediator {
                 reason: "every guardrail passed; nothing was changed (dry run)".into(),
                 before,
                 after,
+                warning: None,
             };
         }
         match self.execute(&found, &plan, now).await {
-            Ok(reason) => Outcome { action: action.name(), endpoint, decision: Decision::Done, reason, before, after },
+            Ok(Done { reason, warning }) => {
+                Outcome { action: action.name(), endpoint, decision: Decision::Done, reason, before, after, warning }
+            }
             Err(e) => refused(format!("SageMaker refused the change: {e}"), before),
         }
     }
@@ -177,7 +190,8 @@ impl Remediator {
         Ok(Found { facts, endpoint_arn: arn, config_name: d.endpoint_config_name().map(str::to_string) })
     }
 
-    async fn execute(&self, found: &Found, plan: &Plan, now: DateTime<Utc>) -> Result<String, String> {
+    /// `Err`: SageMaker did not take the change. Once it has, the outcome is done whatever follows.
+    async fn execute(&self, found: &Found, plan: &Plan, now: DateTime<Utc>) -> Result<Done, String> {
         let endpoint = &found.facts.endpoint;
         let reason = match plan {
             Plan::ScaleOut { variant, from, to } => {
@@ -206,19 +220,20 @@ impl Remediator {
                 format!("endpoint config {new} (a copy of {current} with enhanced metrics every {to} s) is deploying blue/green; the endpoint stays InService")
             }
         };
-        self.sagemaker
+        let recorded = self
+            .sagemaker
             .add_tags()
             .resource_arn(&found.endpoint_arn)
             .tags(Tag::builder().key(LAST_ACTION_TAG).value(format!("{} {}", now.to_rfc3339(), found.facts.alarm_key)).build())
             .send()
-            .await
-            .map_err(|e| {
-                format!(
-                    "done, but recording it failed (AddTags: {}): the cooldown will rely on the endpoint's modification time",
-                    error_line(&e)
-                )
-            })?;
-        Ok(reason)
+            .await;
+        let warning = recorded.err().map(|e| {
+            format!(
+                "recording the action failed (AddTags: {}): the cooldown relies on the endpoint's modification time, and a repeat delivery of this alarm is not recognised",
+                error_line(&e)
+            )
+        });
+        Ok(Done { reason, warning })
     }
 
     /// A new endpoint config that is the current one, every field of it, plus MetricsConfig.
@@ -450,7 +465,18 @@ mod enhanced_metrics_tests {
                         .iter()
                         .any(|t| t.key() == Some(LAST_ACTION_TAG) && t.value().is_some_and(|v| v.ends_with(" gpu@2026-11-23T14:00:00Z")))
             })
-            .then_output(|| aws_sdk_sagemaker::operation::add_tags::AddTagsOutput::builder().build());
+            .sequence()
+            .output(|| aws_sdk_sagemaker::operation::add_tags::AddTagsOutput::builder().build())
+            // The second time, the change goes through but recording it does not.
+            .error(|| {
+                aws_sdk_sagemaker::operation::add_tags::AddTagsError::generic(
+                    aws_sdk_sagemaker::error::ErrorMetadata::builder()
+                        .code("AccessDeniedException")
+                        .message("not authorized to perform sagemaker:AddTags")
+                        .build(),
+                )
+            })
+            .build();
         let targets = mock!(aws_sdk_applicationautoscaling::Client::describe_scalable_targets)
             .then_output(|| DescribeScalableTargetsOutput::builder().build());
         let sm = mock_client!(
@@ -484,5 +510,14 @@ mod enhanced_metrics_tests {
         );
         assert_eq!(o.after, serde_json::json!({ "plan": "enable-enhanced-metrics", "from": null, "to": 30 }));
         assert_eq!((create.num_calls(), update.num_calls(), record.num_calls()), (1, 1, 1));
+        assert_eq!(o.warning, None);
+
+        // The endpoint changed; only the record of it failed: done, with a warning, never "refused".
+        let o = r.run(&alarm, Action::EnableEnhancedMetrics { frequency_s: 30 }, false, now).await;
+        assert_eq!(o.decision, Decision::Done, "{o:?}");
+        assert!(o.reason.starts_with("endpoint config deepgram-prod-cfg-em30-"), "{}", o.reason);
+        let w = o.warning.as_deref().unwrap();
+        assert!(w.starts_with("recording the action failed (AddTags: AccessDeniedException: not authorized"), "{w}");
+        assert_eq!((update.num_calls(), record.num_calls()), (2, 2));
     }
 }

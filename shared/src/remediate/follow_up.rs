@@ -29,7 +29,11 @@ impl FollowUp {
         };
         Self {
             headline: format!("sagealarm {} on {}: {decision}", o.action, o.endpoint),
-            reason: o.reason.clone(),
+            // A warning (the action was not recorded) travels with the reason to every receiver.
+            reason: match &o.warning {
+                Some(w) => format!("{} ⚠️ {w}", o.reason),
+                None => o.reason.clone(),
+            },
             requested_by: req.requested_by.clone(),
             alarm_name: req.alarm.alarm_name.clone(),
             endpoint: o.endpoint.clone(),

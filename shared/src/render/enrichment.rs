@@ -3,7 +3,7 @@
 //! for its destination.
 
 use crate::enrich::endpoint::{EndpointInfo, VariantInfo};
-use crate::enrich::fleet::{Fleet, Level, Outlier, Verdict};
+use crate::enrich::fleet::{Fleet, Level, Outlier, Over, Verdict};
 use crate::enrich::logs::{LogLine, StreamExcerpt};
 use crate::model::text::truncate;
 use crate::model::units::{self, Unit};
@@ -104,11 +104,11 @@ pub fn outlier_sentence(o: &Outlier) -> String {
     let who = o.member.label();
     match o.share {
         Some(share) => format!(
-            "{who} stands out: it carries {:.0}% of the fleet's {} ({} {}), the median of the other {} is {}.",
+            "{who} stands out: it carries {:.0}% of the fleet's {} ({}, {}), the median of the other {} is {}.",
             share * 100.0,
             o.metric,
             fmt(&o.metric, o.value),
-            o.stat,
+            o.figure,
             members(o.level, o.others),
             fmt(&o.metric, o.others_median)
         ),
@@ -116,11 +116,38 @@ pub fn outlier_sentence(o: &Outlier) -> String {
             "{who} stands out: {} {} ({}) vs a median of {} on the other {}.",
             o.metric,
             fmt(&o.metric, o.value),
-            o.stat,
+            o.figure,
             fmt(&o.metric, o.others_median),
             members(o.level, o.others)
         ),
     }
+}
+
+/// `3 reporting; 3 more listed with no data since 04:10 — scaled in or replaced`.
+pub fn reporting(f: &Fleet) -> String {
+    let mut out = format!("{} reporting", f.size);
+    if let Some(g) = &f.gone {
+        let since = g.last_seen.map(|t| format!("since {}", t.format("%H:%M"))).unwrap_or_else(|| "in the window".into());
+        out.push_str(&format!("; {} more listed with no data {since} — scaled in or replaced", g.count));
+    }
+    out
+}
+
+/// For an alarm on a summed utilisation: what the number means.
+/// `GPUUtilization is summed over 4 GPUs per instance (0–400%): i-0b… is at 212% of 400%; the
+/// outlier is judged on GPUUtilizationNormalized (0–100%).`
+pub fn summed_line(f: &Fleet) -> Option<String> {
+    let s = f.summed.as_ref()?;
+    let range = match (s.per_instance, s.range_max()) {
+        (Some(n), Some(max)) => format!(" over {} per instance (0–{max:.0}%)", s.over.noun(n)),
+        _ => format!(" over each instance's {}", if s.over == Over::Gpus { "GPUs" } else { "vCPUs" }),
+    };
+    let busiest = match (&s.busiest, s.range_max()) {
+        (Some((who, v)), Some(max)) => format!(": {who} is at {v:.0}% of {max:.0}%"),
+        (Some((who, v)), None) => format!(": {who} is at {v:.0}%"),
+        _ => String::new(),
+    };
+    Some(format!("{} is summed{range}, not a percentage of 100{busiest}; the outlier is judged on {} (0–100%).", s.metric, s.normalized))
 }
 
 fn short(metric: &str) -> String {
@@ -157,7 +184,9 @@ pub fn fleet_table(f: &Fleet, max_rows: usize) -> String {
                     None => "–".into(),
                 })
                 .collect();
-            (short(c), vals)
+            // A summed column is marked: its values run to 100 × GPUs (or vCPUs).
+            let summed = f.summed.as_ref().is_some_and(|s| &s.metric == c);
+            (if summed { format!("{} Σ", short(c)) } else { short(c) }, vals)
         })
         .collect();
     let widths: Vec<usize> =

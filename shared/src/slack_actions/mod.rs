@@ -47,9 +47,15 @@ impl Response {
 }
 
 impl SlackActions {
-    pub fn new(signing_secret: Secret, allowed_users: Vec<String>, allowed_channels: Vec<String>, dispatch: Arc<dyn Dispatch>) -> Self {
-        let http = reqwest::Client::builder().timeout(Duration::from_millis(1500)).build().unwrap_or_default();
-        Self {
+    /// Fails only when the HTTP client (with its timeout) cannot be built: never a client without one.
+    pub fn new(
+        signing_secret: Secret,
+        allowed_users: Vec<String>,
+        allowed_channels: Vec<String>,
+        dispatch: Arc<dyn Dispatch>,
+    ) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder().timeout(Duration::from_millis(1500)).build()?;
+        Ok(Self {
             signing_secret,
             allowed_users,
             allowed_channels,
@@ -57,7 +63,7 @@ impl SlackActions {
             response_url_prefix: RESPONSE_URL_PREFIX.into(),
             http,
             seen: Mutex::default(),
-        }
+        })
     }
 
     /// One request. `now` is Unix seconds.
@@ -241,7 +247,7 @@ mod tests {
     }
 
     fn app(rec: Arc<Recorder>, prefix: &str) -> SlackActions {
-        let mut a = SlackActions::new(Secret::new(SECRET), vec!["U0ALICE".into()], vec![], rec);
+        let mut a = SlackActions::new(Secret::new(SECRET), vec!["U0ALICE".into()], vec![], rec).unwrap();
         a.response_url_prefix = prefix.into();
         a
     }

@@ -9,6 +9,10 @@ use crate::report::{subject_line, AlarmReport, Report};
 use serde_json::{json, Map, Value};
 
 pub const SUMMARY_MAX: usize = 1024;
+/// PagerDuty rejects an event over 512 KB (HTTP 400): kept a little under, for the envelope.
+pub const EVENT_MAX_BYTES: usize = 512 * 1024 - 4 * 1024;
+/// What `custom_details` gives up first when the event is too big, largest and least read first.
+const TRIM_ORDER: [&str; 6] = ["endpoint", "logs", "fleet", "enrichment_notes", "description", "reason"];
 pub const DEDUP_KEY_MAX: usize = 255;
 
 /// Deterministic, ≤ 255 chars, the same for ALARM and OK of one alarm. ARNs longer than that
@@ -126,6 +130,7 @@ fn alarm(r: &AlarmReport, routing_key: &str, severity: Severity) -> Value {
     }
     payload.insert("class".into(), r.metric_label.clone().into());
     payload.insert("custom_details".into(), custom_details(r));
+    fit(&mut payload);
 
     let links: Vec<Value> = r.links.iter().map(|l| json!({ "href": l.url, "text": l.text })).collect();
     let mut body = json!({
@@ -140,6 +145,37 @@ fn alarm(r: &AlarmReport, routing_key: &str, severity: Severity) -> Value {
         body["client_url"] = first.url.clone().into();
     }
     body
+}
+
+/// Keeps the event under PagerDuty's 512 KB by dropping whole `custom_details` entries, biggest
+/// first in [`TRIM_ORDER`], and says which (as Alertmanager does): never a rejected page.
+fn fit(payload: &mut Map<String, Value>) {
+    let size = |p: &Map<String, Value>| serde_json::to_vec(p).map(|v| v.len()).unwrap_or(usize::MAX);
+    if size(payload) <= EVENT_MAX_BYTES {
+        return;
+    }
+    let Some(Value::Object(mut details)) = payload.remove("custom_details") else { return };
+    let mut dropped = vec![];
+    for key in TRIM_ORDER {
+        if details.remove(key).is_some() {
+            dropped.push(key);
+        }
+        let note = format!(
+            "cut to fit PagerDuty's 512 KB event limit: {} left out; the Slack message and the links have them",
+            dropped.join(", ")
+        );
+        details.insert("trimmed".into(), note.into());
+        let without = size(payload);
+        let with = serde_json::to_vec(&details).map(|v| v.len()).unwrap_or(usize::MAX);
+        if without.saturating_add(with) <= EVENT_MAX_BYTES {
+            payload.insert("custom_details".into(), Value::Object(details));
+            return;
+        }
+    }
+    // Still too big: only what identifies the alarm stays.
+    let keep = ["alarm_name", "alarm_arn", "state", "state_change_time", "metric", "threshold", "trimmed"];
+    details.retain(|k, _| keep.contains(&k.as_str()));
+    payload.insert("custom_details".into(), Value::Object(details));
 }
 
 /// The structured facts, for PagerDuty's incident details and for automation reading them.
@@ -180,6 +216,8 @@ fn custom_details(r: &AlarmReport) -> Value {
             "outlier": f.outlier,
             "table": enr::fleet_table(f, 64),
             "size": f.size,
+            "reporting": enr::reporting(f),
+            "summed": enr::summed_line(f),
             "period_s": f.period_s,
         });
     }
@@ -210,6 +248,10 @@ pub fn check_event(ev: &Value) -> Result<(), String> {
     let key = ev["dedup_key"].as_str().ok_or("dedup_key missing")?;
     if key.is_empty() || key.chars().count() > DEDUP_KEY_MAX {
         return Err(format!("dedup_key has {} chars", key.chars().count()));
+    }
+    let bytes = serde_json::to_vec(ev).map(|v| v.len()).unwrap_or(usize::MAX);
+    if bytes > 512 * 1024 {
+        return Err(format!("event is {bytes} bytes, over PagerDuty's 512 KB"));
     }
     match action {
         "resolve" | "acknowledge" => Ok(()),
@@ -287,5 +329,40 @@ mod tests {
         assert_eq!(k.chars().count(), DEDUP_KEY_MAX);
         assert_eq!(k, dedup_key(&long), "deterministic");
         assert_ne!(k, dedup_key(&format!("{long}x")));
+    }
+
+    #[test]
+    fn an_event_too_big_for_pagerduty_is_trimmed_with_a_note() {
+        use crate::enrich::endpoint::{ComponentInfo, EndpointInfo};
+        let Report::Alarm(mut a) = reports_from_str(&fixture("sns-gpu-utilization-alarm.json")).remove(0) else { panic!() };
+        let component = |i: usize| ComponentInfo {
+            name: format!("component-{i}-{}", "x".repeat(200)),
+            status: Some("InService".into()),
+            endpoint: Some("deepgram-prod".into()),
+            variant: Some("AllTraffic".into()),
+            current_copies: Some(1),
+            desired_copies: Some(1),
+        };
+        a.enrichment.endpoint = Some(EndpointInfo {
+            name: "deepgram-prod".into(),
+            status: crate::model::EndpointStatus::InService,
+            failure_reason: None,
+            config_name: None,
+            created: None,
+            last_modified: None,
+            variants: vec![],
+            enhanced_metrics: None,
+            components: (0..4000).map(component).collect(),
+            remediate: None,
+        });
+        let ev = render(&Report::Alarm(a), KEY, Severity::Critical);
+        check_event(&ev).unwrap();
+        let details = &ev["payload"]["custom_details"];
+        assert!(details.get("endpoint").is_none());
+        assert!(
+            details["trimmed"].as_str().unwrap().starts_with("cut to fit PagerDuty's 512 KB event limit: endpoint left out"),
+            "{details}"
+        );
+        assert_eq!(details["alarm_name"], "deepgram-high-gpu");
     }
 }

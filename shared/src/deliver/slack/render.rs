@@ -208,8 +208,11 @@ fn enrichment_blocks(r: &AlarmReport) -> Vec<(u8, Value)> {
             let icon = if f.outlier.is_some() { "🔥 " } else { "" };
             text.push_str(&format!("{icon}*{}*\n", mrkdwn(&h, 600)));
         }
+        if let Some(line) = enr::summed_line(f) {
+            text.push_str(&format!("{}\n", mrkdwn(&line, 400)));
+        }
         let period = units::period(f.period_s.max(0) as u32);
-        text.push_str(&format!("_{} reporting · values over the alarm window · trend per {period}_\n", f.size));
+        text.push_str(&format!("_{} · values over the alarm window · trend per {period}_\n", mrkdwn(&enr::reporting(f), 300)));
         text.push_str(&format!("```{}```", mrkdwn(&enr::fleet_table(f, 12), 2200)));
         out.push((0, section(&text)));
     }
