@@ -101,6 +101,38 @@ async fn three_instances_one_hot_gpu_with_oom_in_its_logs() {
     assert!(text.contains("CUDA out of memory"));
 }
 
+/// After a scale-in, with a container that floods its log with a benign ERROR before the OOM:
+/// only live instances count and get rows, the hot GPU is named with its figure, and the OOM and
+/// panic lines at the state change come through the flood.
+#[tokio::test]
+async fn scaled_in_fleet_with_noisy_logs() {
+    if !emulators() {
+        return;
+    }
+    let (a, e) = scenario("scaled-in-noisy", "sns-gpu-utilization-alarm.json").await;
+    let f = e.fleet.as_ref().unwrap();
+    assert_eq!(f.size, 3, "only the live instances count");
+    assert!(f.rows.iter().all(|r| !["i-0d4e5f60718293a41", "i-0e5f60718293a4b52", "i-0f60718293a4b5c63"].contains(&r.name.as_str())));
+    // The two replaced 40 min ago are listed (recently active); the one gone for 5 h may not be.
+    let gone = f.gone.as_ref().expect("the replaced instances are said");
+    assert!((2..=3).contains(&gone.count), "{gone:?}");
+    let o = f.outlier.as_ref().unwrap();
+    assert_eq!((o.member.instance.as_deref(), o.member.gpu.as_deref()), (Some("i-0b2c3d4e5f6071829"), Some("2")));
+    assert_eq!(o.others, 11, "3 live instances × 4 GPUs, less the hot one");
+
+    let logs = e.logs.as_ref().unwrap();
+    let first = &logs.streams[0];
+    let sigs: Vec<&str> = first.lines.iter().map(|l| l.signature.as_str()).collect();
+    assert_eq!(&sigs[..2], &["panic", "oom"], "{sigs:?}");
+    assert!(logs.scanned < 12_000, "the flood was not read whole: {}", logs.scanned);
+
+    let text = rendered(a, e);
+    assert!(text.contains("3 reporting;") && text.contains("more listed with no data since"), "{text}");
+    assert!(text.contains("i-0b2c3d4e5f6071829 GPU 2 stands out"), "{text}");
+    assert!(text.contains("CUDA out of memory") && text.contains("panicked at"), "{text}");
+    assert!(!text.contains("i-0d4e5f60718293a41"), "a gone instance is not shown");
+}
+
 #[tokio::test]
 async fn even_load_is_said_plainly() {
     if !emulators() {

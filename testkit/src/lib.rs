@@ -33,6 +33,11 @@ pub struct World {
     /// Minutes between seeded datapoints: LocalStack takes ~10 ms per datum, so tests seed
     /// sparsely and the demo densely.
     pub step_minutes: i64,
+    /// Instances scaled in or replaced: `(id, minutes before the anchor of their last datapoint)`.
+    /// CloudWatch still lists their streams; they must not count.
+    pub gone: Vec<(String, i64)>,
+    /// Benign ERROR lines the hot instance logs before the state change, several a second.
+    pub noise: usize,
 }
 
 impl World {
@@ -49,6 +54,8 @@ impl World {
             log_group: true,
             component: None,
             step_minutes: 5,
+            gone: vec![],
+            noise: 0,
         };
         Ok(match name {
             "hot-gpu" => World { hot: Some((1, 2)), ..base },
@@ -57,8 +64,18 @@ impl World {
             "no-log-group" => World { hot: Some((1, 2)), log_group: false, ..base },
             "serverless" => World { serverless: true, instances: vec![], gpus_per_instance: 0, ..base },
             "inference-component" => World { component: Some(format!("{endpoint}-ic")), hot: Some((0, 0)), ..base },
+            // After a scale-in: three live instances (one hot GPU), three gone (two replaced 40 min
+            // before the alarm, one 5 h before), and 12,000 benign ERROR lines before the OOM.
+            "scaled-in-noisy" => World {
+                hot: Some((1, 2)),
+                gone: vec![("i-0d4e5f60718293a41".into(), 40), ("i-0e5f60718293a4b52".into(), 40), ("i-0f60718293a4b5c63".into(), 300)],
+                noise: 12_000,
+                ..base
+            },
             other => {
-                anyhow::bail!("unknown scenario {other:?}: hot-gpu, even, enhanced-off, no-log-group, serverless, inference-component")
+                anyhow::bail!(
+                    "unknown scenario {other:?}: hot-gpu, even, enhanced-off, no-log-group, serverless, inference-component, scaled-in-noisy"
+                )
             }
         })
     }
@@ -229,6 +246,28 @@ async fn seed_metrics(cw: &aws_sdk_cloudwatch::Client, w: &World, anchor: DateTi
             }
         }
     }
+    // Scaled-in instances: the same streams, with data that stops long before the alarm.
+    for (i, (inst, last)) in w.gone.iter().enumerate() {
+        for m in (0..6).map(|k| -last - k * w.step_minutes) {
+            let at = AwsTime::from_millis((anchor + Duration::minutes(m)).timestamp_millis());
+            let base = [("EndpointName", w.endpoint.as_str()), ("VariantName", w.variant.as_str()), ("InstanceId", inst.as_str())];
+            for g in 0..w.gpus_per_instance {
+                let gid = g.to_string();
+                let mut d = base.to_vec();
+                d.push(("GpuId", gid.as_str()));
+                let v = 35.0 + wobble(i + g as usize, m);
+                endpoints.push(
+                    MetricDatum::builder()
+                        .metric_name("GPUUtilizationNormalized")
+                        .set_dimensions(Some(dims(&d)))
+                        .timestamp(at)
+                        .value(v)
+                        .unit(StandardUnit::Percent)
+                        .build(),
+                );
+            }
+        }
+    }
     batches.push((ENDPOINTS_NS, endpoints));
     batches.push((INVOCATIONS_NS, invocations));
     batches.push((COMPONENTS_NS, components));
@@ -273,17 +312,25 @@ async fn seed_logs(logs: &aws_sdk_cloudwatchlogs::Client, w: &World, anchor: Dat
             lines.push((-2, "ERROR upstream token refresh failed for https://svc:hunter2@auth.internal/token (Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.c2VjcmV0cGF5bG9hZA.c2lnbmF0dXJlMTIz)".into()));
         }
         lines.sort_by_key(|(m, _)| *m);
-        let events: Vec<InputLogEvent> = lines
+        let mut events: Vec<(i64, String)> = lines
             .iter()
             .enumerate()
-            .map(|(k, (m, msg))| {
-                InputLogEvent::builder()
-                    .timestamp((anchor + Duration::minutes(*m) + Duration::milliseconds(k as i64)).timestamp_millis())
-                    .message(msg)
-                    .build()
-            })
-            .collect::<Result<_, _>>()?;
-        logs.put_log_events().log_group_name(&group).log_stream_name(stream).set_log_events(Some(events)).send().await?;
+            .map(|(k, (m, msg))| ((anchor + Duration::minutes(*m) + Duration::milliseconds(k as i64)).timestamp_millis(), msg.clone()))
+            .collect();
+        if hot && w.noise > 0 {
+            // A benign ERROR many times a second, from 40 to 3 minutes before the state change.
+            let from = (anchor - Duration::minutes(40)).timestamp_millis();
+            let step = (37 * 60_000 / w.noise as i64).max(1);
+            events
+                .extend((0..w.noise as i64).map(|k| (from + k * step, format!("ERROR cache: miss for prompt prefix {k:x}, recomputing"))));
+            events.sort_by_key(|(t, _)| *t);
+        }
+        // PutLogEvents takes at most 10,000 events a call, in time order.
+        for chunk in events.chunks(10_000) {
+            let batch: Vec<InputLogEvent> =
+                chunk.iter().map(|(t, msg)| InputLogEvent::builder().timestamp(*t).message(msg).build()).collect::<Result<_, _>>()?;
+            logs.put_log_events().log_group_name(&group).log_stream_name(stream).set_log_events(Some(batch)).send().await?;
+        }
     }
     Ok(())
 }
