@@ -1,6 +1,7 @@
 //! Slack Block Kit message for an incoming webhook, within every Block Kit limit whatever the input.
 
 use crate::model::text::{clamp_escaped, code, mrkdwn, plain, truncate};
+use crate::enrich::serverless::Finding;
 use crate::model::units;
 use crate::model::{AlarmKind, Origin};
 use crate::remediate::follow_up::FollowUp;
@@ -169,6 +170,10 @@ pub fn fallback_text(r: &AlarmReport) -> String {
         s.push_str(" — ");
         s.push_str(&enr::outlier_sentence(o));
     }
+    if let Some(d) = &r.enrichment.serverless {
+        s.push_str(" — ");
+        s.push_str(&enr::serverless_headline(d));
+    }
     clamp_escaped(mrkdwn(&s, 900), limits::FALLBACK_TEXT)
 }
 
@@ -211,6 +216,22 @@ fn enrichment_blocks(r: &AlarmReport) -> Vec<(u8, Value)> {
         let period = units::period(f.period_s.max(0) as u32);
         text.push_str(&format!("_{} reporting · values over the alarm window · trend per {period}_\n", f.size));
         text.push_str(&format!("```{}```", mrkdwn(&enr::fleet_table(f, 12), 2200)));
+        out.push((0, section(&text)));
+    }
+    // A serverless variant has no fleet: its own diagnosis goes where the outlier would.
+    if let Some(d) = &e.serverless {
+        let pressing = !matches!(d.finding, Finding::NoPressure | Finding::NoData);
+        let mut text = format!("{}*{}*\n", if pressing { "⚡ " } else { "" }, mrkdwn(&enr::serverless_headline(d), 600));
+        text.push_str(&format!(
+            "_serverless variant {} · the {} min before the alarm · per {}_",
+            mrkdwn(&d.variant, 100),
+            d.span_minutes,
+            units::period(d.period_s.max(0) as u32)
+        ));
+        let table = enr::serverless_table(d);
+        if !table.is_empty() {
+            text.push_str(&format!("\n```{}```", mrkdwn(&table, 2000)));
+        }
         out.push((0, section(&text)));
     }
     if let Some(info) = &e.endpoint {
