@@ -421,11 +421,11 @@ pub fn advice(d: &Diagnosis) -> Vec<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use chrono::TimeZone;
 
-    fn window() -> Window {
+    pub(crate) fn window() -> Window {
         let anchor = Utc.with_ymd_and_hms(2026, 11, 20, 14, 7, 31).unwrap();
         Window {
             start: anchor - Duration::minutes(31),
@@ -448,12 +448,12 @@ mod tests {
         r
     }
 
-    fn config(max: i32, pc: Option<i32>) -> Option<Serverless> {
+    pub(crate) fn config(max: i32, pc: Option<i32>) -> Option<Serverless> {
         Some(Serverless { memory_mb: Some(4096), max_concurrency: Some(max), provisioned_concurrency: pc })
     }
 
     /// The burst: max 20, provisioned 4 full, 40 invocations a minute spilling.
-    fn burst() -> Readings {
+    pub(crate) fn burst() -> Readings {
         readings(&[
             ("ServerlessConcurrentExecutionsUtilization", "Maximum", &[0.1, 0.2, 0.4, 0.45, 0.45]),
             ("ServerlessProvisionedConcurrencyUtilization", "Maximum", &[0.5, 1.0, 1.0, 1.0, 1.0]),

@@ -316,16 +316,14 @@ pub fn serverless_lines(d: &Diagnosis) -> Vec<(&'static str, String)> {
     if let Some(l) = &d.latency {
         let mut parts = vec![];
         if let (Some(o), Some(m)) = (l.overhead_avg_us, l.model_avg_us) {
-            parts.push(format!("avg {} overhead + {} model", us(o), us(m)));
-        }
-        if let Some(s) = l.overhead_share {
-            parts.push(format!("overhead {} of it", ratio(s)));
+            let share = l.overhead_share.map(|s| format!(" (overhead {})", ratio(s))).unwrap_or_default();
+            parts.push(format!("avg overhead {} + model {}{share}", us(o), us(m)));
         }
         if let Some(o) = l.overhead_max_us {
-            parts.push(format!("overhead max {}", us(o)));
+            parts.push(format!("max overhead {}", us(o)));
         }
         if let Some(m) = l.model_max_us {
-            parts.push(format!("model max {}", us(m)));
+            parts.push(format!("max model {}", us(m)));
         }
         out.push(("Latency", parts.join(", ")));
     }

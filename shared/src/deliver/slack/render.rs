@@ -521,4 +521,20 @@ mod tests {
         );
         assert_eq!(b["confirm"]["confirm"]["text"], "Do it");
     }
+
+    #[test]
+    fn a_serverless_diagnosis_takes_the_outliers_place_within_limits() {
+        use crate::enrich::serverless::{analyse, tests as sv};
+        let Report::Alarm(mut r) = reports_from_str(&fixture("sns-serverless-provisioned-concurrency-alarm.json")).remove(0) else {
+            panic!("an alarm")
+        };
+        r.enrichment.serverless = Some(analyse(&sv::burst(), &sv::window(), sv::config(20, Some(4))));
+        let msg = render(&Report::Alarm(r.clone()), &[]);
+        check_limits(&msg).unwrap();
+        let headline = "Provisioned concurrency 4 is saturated: 40 invocations/min spilled to on-demand, cold starts ~8.2 s, overhead latency up to 2.9 s";
+        assert!(msg["text"].as_str().unwrap().ends_with(headline), "{}", msg["text"]);
+        let section = msg["blocks"].as_array().unwrap().iter().find_map(|b| b["text"]["text"].as_str().filter(|t| t.starts_with("⚡"))).unwrap();
+        assert!(section.contains("Provisioned  4, 100% used at peak, 540 invocations served, 130 spilled to on-demand (peak 40/min)"), "{section}");
+        assert!(section.contains("Cold starts  6, ~8.2 s each (longest 8.4 s)"), "{section}");
+    }
 }
