@@ -188,7 +188,8 @@ async fn serverless_with_provisioned_concurrency_under_a_burst_is_diagnosed_from
     assert!(advice.contains("Max concurrency 20: the peak used 9 (45%), 11 concurrent executions of headroom left."), "{advice}");
 
     let (slack, pd) = rendered_both(a, e);
-    let headline = "Provisioned concurrency 4 is saturated: 40 invocations/min spilled to on-demand, cold starts ~8.2 s, overhead latency up to 2.9 s";
+    let headline =
+        "Provisioned concurrency 4 is saturated: 40 invocations/min spilled to on-demand, cold starts ~8.2 s, overhead latency up to 2.9 s";
     assert!(slack.contains(headline), "{slack}");
     assert!(!slack.contains("enhanced metrics"), "no enhanced-metrics wording for serverless: {slack}");
     assert_eq!(pd["payload"]["custom_details"]["serverless"]["headline"], headline);

@@ -60,7 +60,9 @@ impl World {
             // on-demand, cold starts of ~8.2 s, overhead latency up to 2.9 s.
             "serverless" => World { serverless: Some(ServerlessWorld::PROVISIONED), instances: vec![], gpus_per_instance: 0, ..base },
             // No provisioned concurrency: the burst reaches max concurrency 5, cold starts of ~6.1 s.
-            "serverless-on-demand" => World { serverless: Some(ServerlessWorld::ON_DEMAND), instances: vec![], gpus_per_instance: 0, ..base },
+            "serverless-on-demand" => {
+                World { serverless: Some(ServerlessWorld::ON_DEMAND), instances: vec![], gpus_per_instance: 0, ..base }
+            }
             "inference-component" => World { component: Some(format!("{endpoint}-ic")), hot: Some((0, 0)), ..base },
             other => {
                 anyhow::bail!(
@@ -326,7 +328,13 @@ fn serverless_metrics(w: &World, s: &ServerlessWorld, anchor: DateTime<Utc>) -> 
         let burst = (-8..=0).contains(&m);
         let peak = (-3..=0).contains(&m);
         let invocations = if burst { s.invocations.1 } else { s.invocations.0 };
-        let util = if peak { s.utilization.1 } else if burst { (s.utilization.0 + s.utilization.1) / 2.0 } else { s.utilization.0 };
+        let util = if peak {
+            s.utilization.1
+        } else if burst {
+            (s.utilization.0 + s.utilization.1) / 2.0
+        } else {
+            s.utilization.0
+        };
         out.push(value("ServerlessConcurrentExecutionsUtilization", util, StandardUnit::None));
         out.push(value("Invocations", invocations, StandardUnit::None));
         out.push(value("Invocation4XXErrors", if peak { s.throttled } else { 0.0 }, StandardUnit::None));
@@ -334,7 +342,8 @@ fn serverless_metrics(w: &World, s: &ServerlessWorld, anchor: DateTime<Utc>) -> 
         out.push(value("MemoryUtilization", 55.0 + if burst { 7.0 } else { 0.0 } + wobble(1, m), StandardUnit::Percent));
         let model_us = 400_000.0;
         out.push(set("ModelLatency", invocations, 150_000.0, 650_000.0, model_us));
-        let (overhead_avg, overhead_max) = if burst { (900_000.0, if m == -7 { s.overhead_max_us } else { 2.6e6 }) } else { (30_000.0, 80_000.0) };
+        let (overhead_avg, overhead_max) =
+            if burst { (900_000.0, if m == -7 { s.overhead_max_us } else { 2.6e6 }) } else { (30_000.0, 80_000.0) };
         out.push(set("OverheadLatency", invocations, 10_000.0, overhead_max.min(s.overhead_max_us), overhead_avg));
         if burst && m <= -5 {
             let (n, lo, hi) = s.cold_starts;

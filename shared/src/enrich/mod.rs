@@ -187,7 +187,10 @@ impl Enricher {
                     Some((e, v)) => (vec![], Some(serverless::fetch(&ctx, &branches[1], &self.cloudwatch, e, v, &window).await)),
                     None => {
                         let m = endpoint_name.as_deref();
-                        (metrics::fetch(&ctx, &branches[1], &self.cloudwatch, &sm, m, own.as_ref(), &window, settings.max_series).await, None)
+                        (
+                            metrics::fetch(&ctx, &branches[1], &self.cloudwatch, &sm, m, own.as_ref(), &window, settings.max_series).await,
+                            None,
+                        )
                     }
                 }
             },
@@ -231,7 +234,11 @@ impl Enricher {
         }
         let serverless_advice = serverless.as_ref().map(serverless::advice);
         let advice = endpoint::advice(info.as_ref(), &sm, fleet.as_ref(), series.is_empty(), serverless_advice);
-        ctx.finish(Enrichment { window: Some(window), endpoint: info, fleet, serverless, logs, advice, ..Enrichment::default() }, &chain, started)
+        ctx.finish(
+            Enrichment { window: Some(window), endpoint: info, fleet, serverless, logs, advice, ..Enrichment::default() },
+            &chain,
+            started,
+        )
     }
 }
 

@@ -47,12 +47,15 @@ const MAX_CONCURRENCY_LIMIT: u32 = 200;
 const MEMORY_STEP_MB: i32 = 1024;
 const MEMORY_MAX_MB: i32 = 6144;
 
+/// A metric's datapoints, oldest first.
+pub type Points = Vec<(DateTime<Utc>, f64)>;
+
 /// What the one GetMetricData returned: points per `(metric, statistic)`, only those with data.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Readings {
     pub variant: String,
     pub period_s: i32,
-    pub points: BTreeMap<(String, String), Vec<(DateTime<Utc>, f64)>>,
+    pub points: BTreeMap<(String, String), Points>,
 }
 
 impl Readings {
@@ -184,7 +187,8 @@ pub(super) async fn fetch(ctx: &Ctx, chain: &Chain, client: &Client, endpoint: &
             }
         };
         for r in page.metric_data_results() {
-            let Some((metric, stat)) = r.id().and_then(|id| id.strip_prefix('s')).and_then(|n| n.parse::<usize>().ok()).and_then(|i| QUERIES.get(i))
+            let Some((metric, stat)) =
+                r.id().and_then(|id| id.strip_prefix('s')).and_then(|n| n.parse::<usize>().ok()).and_then(|i| QUERIES.get(i))
             else {
                 continue;
             };
@@ -333,7 +337,7 @@ pub fn advice(d: &Diagnosis) -> Vec<String> {
     let needed = d.needed_concurrency();
     let max_c = d.max_concurrency();
     let pc = d.provisioned_concurrency();
-    let how = "set it in a copy of the endpoint config's ServerlessConfig, then run `aws sagemaker update-endpoint`";
+    let how = "Set it in a copy of the endpoint config's ServerlessConfig, then run `aws sagemaker update-endpoint`.";
 
     if let (Some(p), Some(n)) = (d.provisioned.as_ref().filter(|_| d.finding != Finding::NoData), needed) {
         let covered = pc.is_some_and(|c| c >= n as i32);
@@ -341,7 +345,7 @@ pub fn advice(d: &Diagnosis) -> Vec<String> {
             let raise_max = max_c.filter(|m| (*m as u32) < n).map(|_| format!(" and MaxConcurrency at least {n}")).unwrap_or_default();
             out.push(format!(
                 "Provisioned concurrency {} was full: {} invocations went to on-demand capacity (up to {}/min), each a possible cold start. \
-                 The peak needed {n} concurrent executions: ProvisionedConcurrency {n}{raise_max} would have covered it: {how}. \
+                 The peak needed {n} concurrent executions: ProvisionedConcurrency {n}{raise_max} would have covered it. {how} \
                  It is billed while idle; to follow the load instead, scale it with Application Auto Scaling \
                  (sagemaker:variant:DesiredProvisionedConcurrency, target SageMakerVariantProvisionedConcurrencyUtilization).",
                 pc.map(|c| c.to_string()).unwrap_or_else(|| "?".into()),
@@ -357,7 +361,7 @@ pub fn advice(d: &Diagnosis) -> Vec<String> {
             let suggest = ((f64::from(n) * 1.25).ceil() as u32).clamp(n + 1, MAX_CONCURRENCY_LIMIT);
             out.push(format!(
                 "Max concurrency {m} is the limit: the peak used {n} ({}), {left} left; requests beyond it are throttled{}. \
-                 Raise MaxConcurrency to {suggest} (the peak + 25%, at most {MAX_CONCURRENCY_LIMIT} per endpoint): {how}.",
+                 Raise MaxConcurrency to {suggest} (the peak + 25%, at most {MAX_CONCURRENCY_LIMIT} per endpoint). {how}",
                 pct(u),
                 d.errors_4xx.filter(|e| *e > 0.0).map(|e| format!(" ({} 4XX errors in the window)", sig(e))).unwrap_or_default(),
             ));
@@ -367,7 +371,7 @@ pub fn advice(d: &Diagnosis) -> Vec<String> {
     }
 
     if let Some(c) = d.cold_starts.as_ref().filter(|_| pc.is_none_or(|p| p <= 0)) {
-        let keep_warm = needed.map(|n| format!(" ProvisionedConcurrency {n} (the peak) would keep them warm: {how}.")).unwrap_or_default();
+        let keep_warm = needed.map(|n| format!(" ProvisionedConcurrency {n} (the peak) would keep them warm. {how}")).unwrap_or_default();
         out.push(format!(
             "{} cold start{} in the {} min before the alarm, ~{} each{}: with no provisioned concurrency every scale-up from idle pays it.{keep_warm}",
             sig(c.count),
@@ -396,7 +400,7 @@ pub fn advice(d: &Diagnosis) -> Vec<String> {
         let next = mb.map(|m| ((m / MEMORY_STEP_MB) + 1) * MEMORY_STEP_MB).filter(|n| *n <= MEMORY_MAX_MB);
         out.push(match (mb, next) {
             (Some(m), Some(n)) => format!(
-                "Memory peaked at {}% of {m} MB; running out restarts the container (a cold start, 5XX). MemorySizeInMB {n} is the next size: {how}.",
+                "Memory peaked at {}% of {m} MB; running out restarts the container (a cold start, 5XX). MemorySizeInMB {n} is the next size. {how}",
                 sig(p.round())
             ),
             (Some(m), None) => format!(
@@ -560,6 +564,9 @@ pub(crate) mod tests {
         let d = analyse(&Readings { variant: "AllTraffic".into(), period_s: 60, points: BTreeMap::new() }, &window(), config(5, None));
         assert_eq!(d.finding, Finding::NoData);
         assert_eq!(d.needed_concurrency(), None);
-        assert_eq!(advice(&d), vec!["CloudWatch had no serverless metrics for variant AllTraffic in the window: no traffic, or not published yet."]);
+        assert_eq!(
+            advice(&d),
+            vec!["CloudWatch had no serverless metrics for variant AllTraffic in the window: no traffic, or not published yet."]
+        );
     }
 }

@@ -220,7 +220,9 @@ pub fn serverless_headline(d: &Diagnosis) -> String {
             d.peak_utilization.map(ratio).unwrap_or_default()
         ),
         Finding::ProvisionedSaturated => match p.filter(|p| p.spillover > 0.0) {
-            Some(p) => format!("Provisioned concurrency {pc} is saturated: {} invocations/min spilled to on-demand", sig(p.spillover_peak_per_min)),
+            Some(p) => {
+                format!("Provisioned concurrency {pc} is saturated: {} invocations/min spilled to on-demand", sig(p.spillover_peak_per_min))
+            }
             None => format!("Provisioned concurrency {pc} is fully used, nothing spilled yet"),
         },
         Finding::ColdStarts => {
@@ -234,7 +236,9 @@ pub fn serverless_headline(d: &Diagnosis) -> String {
         ),
         Finding::Errors => format!("{} 5XX errors in the {} min before the alarm", sig(d.errors_5xx.unwrap_or_default()), d.span_minutes),
         Finding::NoPressure => format!("No serverless pressure: concurrency peaked at {peak} of max {max}, no spillover, no cold starts"),
-        Finding::NoData => return format!("No serverless metrics for variant {} in the window: no traffic, or not published yet.", d.variant),
+        Finding::NoData => {
+            return format!("No serverless metrics for variant {} in the window: no traffic, or not published yet.", d.variant)
+        }
     };
     let mut more = vec![];
     if let Some(c) = &d.cold_starts {

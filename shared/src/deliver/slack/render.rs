@@ -1,7 +1,7 @@
 //! Slack Block Kit message for an incoming webhook, within every Block Kit limit whatever the input.
 
-use crate::model::text::{clamp_escaped, code, mrkdwn, plain, truncate};
 use crate::enrich::serverless::Finding;
+use crate::model::text::{clamp_escaped, code, mrkdwn, plain, truncate};
 use crate::model::units;
 use crate::model::{AlarmKind, Origin};
 use crate::remediate::follow_up::FollowUp;
@@ -533,8 +533,12 @@ mod tests {
         check_limits(&msg).unwrap();
         let headline = "Provisioned concurrency 4 is saturated: 40 invocations/min spilled to on-demand, cold starts ~8.2 s, overhead latency up to 2.9 s";
         assert!(msg["text"].as_str().unwrap().ends_with(headline), "{}", msg["text"]);
-        let section = msg["blocks"].as_array().unwrap().iter().find_map(|b| b["text"]["text"].as_str().filter(|t| t.starts_with("⚡"))).unwrap();
-        assert!(section.contains("Provisioned  4, 100% used at peak, 540 invocations served, 130 spilled to on-demand (peak 40/min)"), "{section}");
+        let section =
+            msg["blocks"].as_array().unwrap().iter().find_map(|b| b["text"]["text"].as_str().filter(|t| t.starts_with("⚡"))).unwrap();
+        assert!(
+            section.contains("Provisioned  4, 100% used at peak, 540 invocations served, 130 spilled to on-demand (peak 40/min)"),
+            "{section}"
+        );
         assert!(section.contains("Cold starts  6, ~8.2 s each (longest 8.4 s)"), "{section}");
     }
 }
