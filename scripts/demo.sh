@@ -5,11 +5,17 @@
 # of memory. Shows the Slack message and the PagerDuty event it sent to local stand-ins.
 # Installs what it needs (Python venvs, the build) and stops everything it started.
 # Usage: scripts/demo.sh [EVENT.json] (default: the endpoint-level GPU alarm)
-#        SAGEALARM_DEMO_SCENARIO=even|enhanced-off|no-log-group|serverless|inference-component|scaled-in-noisy
+#        SAGEALARM_DEMO_SCENARIO=even|enhanced-off|no-log-group|serverless|serverless-on-demand|inference-component|scaled-in-noisy
 set -euo pipefail
 cd "$(dirname "$0")/.."
-EVENT_SRC="${1:-events/sns-gpu-utilization-alarm.json}"
 SCENARIO="${SAGEALARM_DEMO_SCENARIO:-hot-gpu}"
+# Each world's own alarm unless one is given: a GPU alarm means nothing to a serverless endpoint.
+case "$SCENARIO" in
+    serverless) DEFAULT_EVENT="events/sns-serverless-provisioned-concurrency-alarm.json" ;;
+    serverless-on-demand) DEFAULT_EVENT="events/sns-serverless-concurrency-alarm.json" ;;
+    *) DEFAULT_EVENT="events/sns-gpu-utilization-alarm.json" ;;
+esac
+EVENT_SRC="${1:-$DEFAULT_EVENT}"
 WORK=".demo"
 TARGET="${CARGO_TARGET_DIR:-target}"
 CARGO_LAMBDA_VERSION="1.9.2"

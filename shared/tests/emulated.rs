@@ -9,6 +9,7 @@
 use chrono::{Duration, Utc};
 use sagealarm::deliver::{pagerduty::render as pagerduty, slack::render as slack};
 use sagealarm::enrich::fleet::Verdict;
+use sagealarm::enrich::serverless::Finding;
 use sagealarm::enrich::{EnrichSettings, Enricher, Enrichment};
 use sagealarm::model::{Alarm, Notification};
 use sagealarm::report::{build_alarm, Report};
@@ -57,12 +58,18 @@ fn notes(e: &Enrichment) -> Vec<String> {
 
 /// Renders both bodies, checks their limits, returns the Slack message as text.
 fn rendered(a: Alarm, e: Enrichment) -> String {
+    rendered_both(a, e).0
+}
+
+/// The Slack message as text and the PagerDuty event, both checked against their limits.
+fn rendered_both(a: Alarm, e: Enrichment) -> (String, serde_json::Value) {
     let target = sagealarm::target::resolve(&a);
     let report = Report::Alarm(Box::new(build_alarm(a, target, e)));
     let msg = slack::render(&report, &[]);
     slack::check_limits(&msg).unwrap();
-    pagerduty::check_event(&pagerduty::render(&report, "0123456789abcdef0123456789abcdef", sagealarm::model::Severity::Critical)).unwrap();
-    msg.to_string()
+    let pd = pagerduty::render(&report, "0123456789abcdef0123456789abcdef", sagealarm::model::Severity::Critical);
+    pagerduty::check_event(&pd).unwrap();
+    (msg.to_string(), pd)
 }
 
 #[tokio::test]
@@ -176,19 +183,95 @@ async fn missing_log_group_is_said_and_the_rest_arrives() {
     assert!(rendered(a, e).contains("does not exist"));
 }
 
+/// The burst: provisioned concurrency 4 full, 40 invocations a minute spilling to
+/// on-demand, cold starts of ~8.2 s, overhead up to 2.9 s. The alarm's own `Serverless…` metric
+/// says "serverless" before DescribeEndpoint does: one GetMetricData, no ListMetrics.
 #[tokio::test]
-async fn serverless_endpoint_says_what_applies_instead_of_instances() {
+async fn serverless_with_provisioned_concurrency_under_a_burst_is_diagnosed_from_its_own_metrics() {
     if !emulators() {
         return;
     }
-    let (a, e) = scenario("serverless", "sns-serverless-concurrency-alarm.json").await;
+    let (a, e) = scenario("serverless", "sns-serverless-provisioned-concurrency-alarm.json").await;
+    assert_eq!(notes(&e), Vec::<String>::new(), "nothing should be missing");
     let info = e.endpoint.as_ref().unwrap();
     assert!(info.is_serverless(), "{info:?}");
+    // moto keeps ProvisionedConcurrency in the config it returns.
+    assert_eq!(info.variants[0].serverless.and_then(|s| s.provisioned_concurrency), Some(4));
     assert!(e.fleet.is_none());
+    let stats = e.stats.as_ref().unwrap();
+    // DescribeEndpoint → DescribeEndpointConfig ‖ GetMetricData ‖ FilterLogEvents.
+    assert_eq!((stats.calls, stats.critical_path_calls), (4, 2), "{stats:?}");
+
+    let d = e.serverless.as_ref().expect("a serverless diagnosis");
+    assert_eq!(d.finding, Finding::ProvisionedSaturated);
+    let p = d.provisioned.as_ref().unwrap();
+    // Nine burst minutes × 40 spilled, all within the ten minutes before the alarm.
+    assert_eq!((p.spillover, p.spillover_peak_per_min, p.peak_utilization), (360.0, 40.0, Some(1.0)));
+    // 45% of max concurrency 20.
+    assert_eq!(d.needed_concurrency(), Some(9));
+    let c = d.cold_starts.as_ref().unwrap();
+    assert_eq!(c.count, 8.0);
+    assert!((c.avg_us.unwrap() - 8.2e6).abs() < 1.0, "{c:?}");
+    assert_eq!(d.latency.as_ref().and_then(|l| l.overhead_max_us), Some(2.9e6));
+    assert_eq!(d.metrics.len(), 12, "every metric of the set came back: {:?}", d.metrics);
+
     let advice = e.advice.join("\n");
-    assert!(advice.contains("Serverless endpoint: there are no instances or GPUs to compare"), "{advice}");
-    assert!(advice.contains("max concurrency 5 and 4096 MB"), "{advice}");
-    assert!(rendered(a, e).contains("serverless"));
+    assert!(advice.contains("ProvisionedConcurrency 9 would have covered it"), "{advice}");
+    assert!(advice.contains("Max concurrency 20: the peak used 9 (45%), 11 concurrent executions of headroom left."), "{advice}");
+
+    let (slack, pd) = rendered_both(a, e);
+    let headline =
+        "Provisioned concurrency 4 is saturated: 40 invocations/min spilled to on-demand, cold starts ~8.2 s, overhead latency up to 2.9 s";
+    assert!(slack.contains(headline), "{slack}");
+    assert!(!slack.contains("enhanced metrics"), "no enhanced-metrics wording for serverless: {slack}");
+    assert_eq!(pd["payload"]["custom_details"]["serverless"]["headline"], headline);
+    assert!(pd["payload"]["summary"].as_str().unwrap().ends_with(headline));
+}
+
+/// No provisioned concurrency: the burst reaches max concurrency 5 and every scale-up is a cold start.
+#[tokio::test]
+async fn serverless_without_provisioned_concurrency_at_its_max_is_diagnosed() {
+    if !emulators() {
+        return;
+    }
+    let (a, e) = scenario("serverless-on-demand", "sns-serverless-concurrency-alarm.json").await;
+    assert_eq!(notes(&e), Vec::<String>::new());
+    let d = e.serverless.as_ref().expect("a serverless diagnosis");
+    assert_eq!(d.finding, Finding::MaxConcurrencyReached);
+    assert!(d.provisioned.is_none() && d.provisioned_concurrency().is_none(), "{d:?}");
+    // 97% of 5.
+    assert_eq!(d.needed_concurrency(), Some(5));
+    assert_eq!(d.cold_starts.as_ref().map(|c| c.count), Some(4.0));
+    // Four peak minutes × 12 throttled.
+    assert_eq!(d.errors_4xx, Some(48.0));
+
+    let advice = e.advice.join("\n");
+    assert!(advice.contains("Max concurrency 5 is the limit: the peak used 5 (97%), 0 left"), "{advice}");
+    assert!(advice.contains("Raise MaxConcurrency to 7"), "{advice}");
+    assert!(advice.contains("ProvisionedConcurrency 5 (the peak) would keep them warm"), "{advice}");
+    let (slack, _) = rendered_both(a, e);
+    assert!(
+        slack.contains(
+            "Max concurrency 5 is nearly used up: concurrency peaked at 5 (97%), requests beyond it are throttled, cold starts ~6.1 s, overhead latency up to 2.4 s"
+        ),
+        "{slack}"
+    );
+}
+
+/// An alarm on a metric every endpoint has: DescribeEndpoint tells the variant is serverless, and
+/// its metric set follows.
+#[tokio::test]
+async fn serverless_found_by_describe_endpoint_gets_its_metrics_next() {
+    if !emulators() {
+        return;
+    }
+    let (_, e) = scenario("serverless", "sns-model-latency-p99-alarm.json").await;
+    assert_eq!(notes(&e), Vec::<String>::new());
+    assert_eq!(e.serverless.as_ref().map(|d| d.finding), Some(Finding::ProvisionedSaturated));
+    let stats = e.stats.as_ref().unwrap();
+    // The instance lookups ran before the endpoint was known (2 ListMetrics, nothing to fetch),
+    // then GetMetricData for the serverless set.
+    assert_eq!((stats.calls, stats.critical_path_calls), (6, 3), "{stats:?}");
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 
 use anyhow::{Context, Result};
 use aws_sdk_cloudwatch::primitives::DateTime as AwsTime;
-use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit, StatisticSet};
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use aws_sdk_sagemaker::types::{
     ContainerDefinition, MetricsConfig, ProductionVariant, ProductionVariantInstanceType, ProductionVariantServerlessConfig,
@@ -24,7 +24,8 @@ pub struct World {
     pub gpus_per_instance: u32,
     /// `MetricsConfig.EnableEnhancedMetrics`; when off no per-instance metrics are published.
     pub enhanced_metrics: bool,
-    pub serverless: bool,
+    /// A serverless variant (4096 MB) instead of instances, with its own metric set under a burst.
+    pub serverless: Option<ServerlessWorld>,
     /// The instance index and GPU that run hot (99 %) and log CUDA out-of-memory errors.
     pub hot: Option<(usize, u32)>,
     pub log_group: bool,
@@ -49,7 +50,7 @@ impl World {
             instances: vec!["i-0a1b2c3d4e5f60718".into(), "i-0b2c3d4e5f6071829".into(), "i-0c3d4e5f607182930".into()],
             gpus_per_instance: 4,
             enhanced_metrics: true,
-            serverless: false,
+            serverless: None,
             hot: None,
             log_group: true,
             component: None,
@@ -62,7 +63,13 @@ impl World {
             "even" => base,
             "enhanced-off" => World { enhanced_metrics: false, ..base },
             "no-log-group" => World { hot: Some((1, 2)), log_group: false, ..base },
-            "serverless" => World { serverless: true, instances: vec![], gpus_per_instance: 0, ..base },
+            // The burst: provisioned concurrency 4 full, 40 invocations a minute spilling to
+            // on-demand, cold starts of ~8.2 s, overhead latency up to 2.9 s.
+            "serverless" => World { serverless: Some(ServerlessWorld::PROVISIONED), instances: vec![], gpus_per_instance: 0, ..base },
+            // No provisioned concurrency: the burst reaches max concurrency 5, cold starts of ~6.1 s.
+            "serverless-on-demand" => {
+                World { serverless: Some(ServerlessWorld::ON_DEMAND), instances: vec![], gpus_per_instance: 0, ..base }
+            }
             "inference-component" => World { component: Some(format!("{endpoint}-ic")), hot: Some((0, 0)), ..base },
             // After a scale-in: three live instances (one hot GPU), three gone (two replaced 40 min
             // before the alarm, one 5 h before), and 12,000 benign ERROR lines before the OOM.
@@ -74,11 +81,49 @@ impl World {
             },
             other => {
                 anyhow::bail!(
-                    "unknown scenario {other:?}: hot-gpu, even, enhanced-off, no-log-group, serverless, inference-component, scaled-in-noisy"
+                    "unknown scenario {other:?}: hot-gpu, even, enhanced-off, no-log-group, serverless, serverless-on-demand, inference-component, scaled-in-noisy"
                 )
             }
         })
     }
+}
+
+/// A serverless variant and the burst its metrics show.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerlessWorld {
+    pub max_concurrency: i32,
+    pub provisioned_concurrency: Option<i32>,
+    /// Concurrent executions ÷ max concurrency, before and at the height of the burst.
+    pub utilization: (f64, f64),
+    /// Invocations per minute, before and during the burst.
+    pub invocations: (f64, f64),
+    /// Cold starts per burst minute and how long each took (µs): min, max.
+    pub cold_starts: (f64, f64, f64),
+    /// OverheadLatency at the burst's worst minute (µs).
+    pub overhead_max_us: f64,
+    /// Throttled requests (4XX) per minute at the burst's height.
+    pub throttled: f64,
+}
+
+impl ServerlessWorld {
+    pub const PROVISIONED: Self = Self {
+        max_concurrency: 20,
+        provisioned_concurrency: Some(4),
+        utilization: (0.1, 0.45),
+        invocations: (60.0, 200.0),
+        cold_starts: (2.0, 8.0e6, 8.4e6),
+        overhead_max_us: 2.9e6,
+        throttled: 0.0,
+    };
+    pub const ON_DEMAND: Self = Self {
+        max_concurrency: 5,
+        provisioned_concurrency: None,
+        utilization: (0.2, 0.97),
+        invocations: (30.0, 150.0),
+        cold_starts: (1.0, 6.0e6, 6.2e6),
+        overhead_max_us: 2.4e6,
+        throttled: 12.0,
+    };
 }
 
 /// Whether the emulators are up (`SAGEALARM_EMULATORS=1`, set by `scripts/emulators.sh env`).
@@ -164,8 +209,14 @@ pub async fn seed_endpoint(sm: &aws_sdk_sagemaker::Client, w: &World) -> Result<
         .send()
         .await?;
     let mut variant = ProductionVariant::builder().variant_name(&w.variant).model_name(&model);
-    variant = if w.serverless {
-        variant.serverless_config(ProductionVariantServerlessConfig::builder().memory_size_in_mb(4096).max_concurrency(5).build())
+    variant = if let Some(s) = &w.serverless {
+        variant.serverless_config(
+            ProductionVariantServerlessConfig::builder()
+                .memory_size_in_mb(4096)
+                .max_concurrency(s.max_concurrency)
+                .set_provisioned_concurrency(s.provisioned_concurrency)
+                .build(),
+        )
     } else {
         variant
             .instance_type(ProductionVariantInstanceType::MlG4Dn12Xlarge)
@@ -174,7 +225,7 @@ pub async fn seed_endpoint(sm: &aws_sdk_sagemaker::Client, w: &World) -> Result<
     };
     let config = format!("{}-cfg", w.endpoint);
     let mut req = sm.create_endpoint_config().endpoint_config_name(&config).production_variants(variant.build());
-    if !w.serverless {
+    if w.serverless.is_none() {
         req = req.metrics_config(
             MetricsConfig::builder().enable_enhanced_metrics(w.enhanced_metrics).metric_publish_frequency_in_seconds(10).build(),
         );
@@ -206,7 +257,10 @@ async fn seed_metrics(cw: &aws_sdk_cloudwatch::Client, w: &World, anchor: DateTi
             MetricDatum::builder().metric_name(name).set_dimensions(Some(d)).timestamp(at).value(v).unit(unit).build()
         };
         let hot_level = if m < -25 { 45.0 } else { (45.0 + (m + 25) as f64 * 6.0).min(99.0) };
-        if !w.enhanced_metrics || w.serverless {
+        if w.serverless.is_some() {
+            continue;
+        }
+        if !w.enhanced_metrics {
             // Only endpoint-level metrics exist.
             invocations.push(datum(
                 "Invocations",
@@ -268,6 +322,9 @@ async fn seed_metrics(cw: &aws_sdk_cloudwatch::Client, w: &World, anchor: DateTi
             }
         }
     }
+    if let Some(s) = &w.serverless {
+        invocations.extend(serverless_metrics(w, s, anchor));
+    }
     batches.push((ENDPOINTS_NS, endpoints));
     batches.push((INVOCATIONS_NS, invocations));
     batches.push((COMPONENTS_NS, components));
@@ -282,6 +339,64 @@ async fn seed_metrics(cw: &aws_sdk_cloudwatch::Client, w: &World, anchor: DateTi
         }
     }
     Ok(())
+}
+
+/// The serverless set, every minute from 20 minutes before the alarm: steady load, then a burst
+/// over the last nine minutes (peaking three minutes before the alarm), as SageMaker publishes it
+/// (latencies as statistic sets: count, sum, min, max per minute).
+fn serverless_metrics(w: &World, s: &ServerlessWorld, anchor: DateTime<Utc>) -> Vec<MetricDatum> {
+    let d = dims(&[("EndpointName", &w.endpoint), ("VariantName", &w.variant)]);
+    let mut out = vec![];
+    for m in -20..=2i64 {
+        let at = AwsTime::from_millis((anchor + Duration::minutes(m)).timestamp_millis());
+        let value = |name: &str, v: f64, unit: StandardUnit| {
+            MetricDatum::builder().metric_name(name).set_dimensions(Some(d.clone())).timestamp(at).value(v).unit(unit).build()
+        };
+        let set = |name: &str, count: f64, each_min: f64, each_max: f64, avg: f64| {
+            let stats = StatisticSet::builder().sample_count(count).sum(count * avg).minimum(each_min).maximum(each_max).build();
+            MetricDatum::builder()
+                .metric_name(name)
+                .set_dimensions(Some(d.clone()))
+                .timestamp(at)
+                .statistic_values(stats)
+                .unit(StandardUnit::Microseconds)
+                .build()
+        };
+        let burst = (-8..=0).contains(&m);
+        let peak = (-3..=0).contains(&m);
+        let invocations = if burst { s.invocations.1 } else { s.invocations.0 };
+        let util = if peak {
+            s.utilization.1
+        } else if burst {
+            (s.utilization.0 + s.utilization.1) / 2.0
+        } else {
+            s.utilization.0
+        };
+        out.push(value("ServerlessConcurrentExecutionsUtilization", util, StandardUnit::None));
+        out.push(value("Invocations", invocations, StandardUnit::None));
+        out.push(value("Invocation4XXErrors", if peak { s.throttled } else { 0.0 }, StandardUnit::None));
+        out.push(value("Invocation5XXErrors", 0.0, StandardUnit::None));
+        out.push(value("MemoryUtilization", 55.0 + if burst { 7.0 } else { 0.0 } + wobble(1, m), StandardUnit::Percent));
+        let model_us = 400_000.0;
+        out.push(set("ModelLatency", invocations, 150_000.0, 650_000.0, model_us));
+        let (overhead_avg, overhead_max) =
+            if burst { (900_000.0, if m == -7 { s.overhead_max_us } else { 2.6e6 }) } else { (30_000.0, 80_000.0) };
+        out.push(set("OverheadLatency", invocations, 10_000.0, overhead_max.min(s.overhead_max_us), overhead_avg));
+        if burst && m <= -5 {
+            let (n, lo, hi) = s.cold_starts;
+            out.push(set("ModelSetupTime", n, lo, hi, (lo + hi) / 2.0));
+        }
+        if let Some(pc) = s.provisioned_concurrency {
+            let pc = f64::from(pc);
+            // Full while the burst lasts; whatever did not fit spilled to on-demand capacity.
+            let (served, used) = if burst { (s.invocations.1 - 40.0, pc) } else { (s.invocations.0, pc / 2.0) };
+            out.push(value("ServerlessProvisionedConcurrencyExecutions", used, StandardUnit::None));
+            out.push(value("ServerlessProvisionedConcurrencyUtilization", used / pc, StandardUnit::None));
+            out.push(value("ServerlessProvisionedConcurrencyInvocations", served, StandardUnit::None));
+            out.push(value("ServerlessProvisionedConcurrencySpilloverInvocations", if burst { 40.0 } else { 0.0 }, StandardUnit::None));
+        }
+    }
+    out
 }
 
 async fn seed_logs(logs: &aws_sdk_cloudwatchlogs::Client, w: &World, anchor: DateTime<Utc>) -> Result<()> {

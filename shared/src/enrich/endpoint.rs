@@ -252,7 +252,14 @@ fn not_found(f: &Failure, say: impl FnOnce() -> String) -> String {
 }
 
 /// What to do or check, from what was found. Each item is one self-contained instruction.
-pub fn advice(info: Option<&EndpointInfo>, sm: &SageMakerTarget, fleet: Option<&Fleet>, no_instance_metrics: bool) -> Vec<String> {
+/// `serverless`: the advice of the serverless diagnosis, which replaces the generic text.
+pub fn advice(
+    info: Option<&EndpointInfo>,
+    sm: &SageMakerTarget,
+    fleet: Option<&Fleet>,
+    no_instance_metrics: bool,
+    serverless: Option<Vec<String>>,
+) -> Vec<String> {
     let mut out = vec![];
     let Some(info) = info else { return out };
     match &info.status {
@@ -270,6 +277,10 @@ pub fn advice(info: Option<&EndpointInfo>, sm: &SageMakerTarget, fleet: Option<&
         other => out.push(format!("Endpoint is {other}.")),
     }
     if info.is_serverless() {
+        if let Some(a) = serverless {
+            out.extend(a);
+            return out;
+        }
         let v = info.variant(sm.variant.as_deref());
         let s = v.and_then(|v| v.serverless);
         out.push(format!(

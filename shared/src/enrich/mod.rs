@@ -1,8 +1,8 @@
 //! Enrichment: what AWS can tell about the target around the alarm time.
 //!
 //! Three independent lookups run concurrently under one deadline: the endpoint ([`endpoint`]),
-//! the per-instance and per-GPU metrics ([`metrics`], analysed by [`fleet`]) and the container
-//! logs ([`logs`]). Whatever does not arrive in time or fails becomes a [`Note`] naming the call
+//! the per-instance and per-GPU metrics ([`metrics`], analysed by [`fleet`]) — or, for a
+//! serverless variant, its own metric set ([`serverless`]) — and the container logs ([`logs`]). Whatever does not arrive in time or fails becomes a [`Note`] naming the call
 //! and the reason; the alarm is delivered anyway. Retries are the SDK's (standard mode), never a
 //! loop of ours.
 
@@ -12,6 +12,7 @@ pub mod hardware;
 pub mod logs;
 pub mod metrics;
 pub mod redact;
+pub mod serverless;
 mod window;
 
 pub use endpoint::EndpointInfo;
@@ -62,6 +63,9 @@ pub struct Enrichment {
     pub endpoint: Option<EndpointInfo>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fleet: Option<Fleet>,
+    /// For a serverless variant, what its own metrics say (instead of a fleet).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serverless: Option<serverless::Diagnosis>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub logs: Option<LogReport>,
     /// What to do or check, derived from what was found (enhanced metrics off, serverless…).
@@ -162,9 +166,15 @@ impl Enricher {
         // metrics are still worth fetching.
         let own = own_metric(alarm);
         let settings = &self.settings;
+        // A `Serverless…` metric names a serverless variant before DescribeEndpoint can: its
+        // metric set is fetched at once, with no instance discovery.
+        let serverless_first = match (&endpoint_name, &sm.variant, &own) {
+            (Some(e), Some(v), Some(o)) if o.name.starts_with("Serverless") && sm.inference_component.is_none() => Some((e, v)),
+            _ => None,
+        };
         // Three independent branches, each on its own chain; together they last the longest.
         let branches: [Chain; 3] = Default::default();
-        let (info, series, logs) = tokio::join!(
+        let (info, (series, readings), logs) = tokio::join!(
             async {
                 match &endpoint_name {
                     Some(e) => {
@@ -173,7 +183,18 @@ impl Enricher {
                     None => None,
                 }
             },
-            metrics::fetch(&ctx, &branches[1], &self.cloudwatch, &sm, endpoint_name.as_deref(), own.as_ref(), &window, settings.max_series),
+            async {
+                match serverless_first {
+                    Some((e, v)) => (vec![], Some(serverless::fetch(&ctx, &branches[1], &self.cloudwatch, e, v, &window).await)),
+                    None => {
+                        let m = endpoint_name.as_deref();
+                        (
+                            metrics::fetch(&ctx, &branches[1], &self.cloudwatch, &sm, m, own.as_ref(), &window, settings.max_series).await,
+                            None,
+                        )
+                    }
+                }
+            },
             async {
                 match &endpoint_name {
                     Some(e) => logs::fetch(&ctx, &branches[2], &self.logs, e, &sm, &window, &settings.logs).await,
@@ -195,16 +216,31 @@ impl Enricher {
                 i.enhanced_metrics = Some(endpoint::EnhancedMetrics { enabled: true, frequency_s: None, inferred: true });
             }
         }
-        let instance_type = info.as_ref().and_then(|i| i.variant(sm.variant.as_deref())).and_then(|v| v.instance_type.as_deref());
-        let hardware = instance_type.map(hardware::of).unwrap_or_default();
+        // Otherwise a serverless variant shows itself in DescribeEndpoint: its metrics come next
+        // (ListMetrics found no instances to fetch, so this is the branch's second call).
+        let variant = info.as_ref().and_then(|i| i.variant(sm.variant.as_deref()));
+        let mut readings = readings;
+        if let (None, Some(e), Some(v)) = (&readings, &endpoint_name, variant.filter(|v| v.serverless.is_some())) {
+            readings = Some(serverless::fetch(&ctx, &chain, &self.cloudwatch, e, &v.name, &window).await);
+        }
+        // Diagnosed unless the endpoint says the variant has instances.
+        let serverless = readings
+            .filter(|_| variant.is_none_or(|v| v.serverless.is_some()))
+            .map(|r| serverless::analyse(&r, &window, variant.and_then(|v| v.serverless)));
+        let hardware = variant.and_then(|v| v.instance_type.as_deref()).map(hardware::of).unwrap_or_default();
         let fleet = fleet::analyse(&series, &window, own.as_ref().map(|m| m.name.as_str()), sm.instance.as_deref(), hardware);
         let mut logs = logs;
         if let Some(l) = logs.as_mut() {
             let first: Vec<&str> = fleet.iter().flat_map(|f| f.priority_instances()).chain(sm.instance.as_deref()).collect();
             l.put_first(&first);
         }
-        let advice = endpoint::advice(info.as_ref(), &sm, fleet.as_ref(), series.is_empty());
-        ctx.finish(Enrichment { window: Some(window), endpoint: info, fleet, logs, advice, ..Enrichment::default() }, &chain, started)
+        let serverless_advice = serverless.as_ref().map(serverless::advice);
+        let advice = endpoint::advice(info.as_ref(), &sm, fleet.as_ref(), series.is_empty(), serverless_advice);
+        ctx.finish(
+            Enrichment { window: Some(window), endpoint: info, fleet, serverless, logs, advice, ..Enrichment::default() },
+            &chain,
+            started,
+        )
     }
 }
 

@@ -5,8 +5,9 @@
 use crate::enrich::endpoint::{EndpointInfo, VariantInfo};
 use crate::enrich::fleet::{Fleet, Level, Outlier, Over, Verdict};
 use crate::enrich::logs::{LogLine, StreamExcerpt};
+use crate::enrich::serverless::{Diagnosis, Finding};
 use crate::model::text::truncate;
-use crate::model::units::{self, Unit};
+use crate::model::units::{self, sig, Unit};
 
 /// `InService · config deepgram-prod-cfg · modified 2026-11-20 13:02 UTC`, then one line per variant.
 pub fn endpoint_lines(e: &EndpointInfo) -> Vec<String> {
@@ -17,7 +18,8 @@ pub fn endpoint_lines(e: &EndpointInfo) -> Vec<String> {
     if let Some(t) = e.last_modified {
         head.push(format!("modified {}", t.format("%Y-%m-%d %H:%M UTC")));
     }
-    head.push(match e.enhanced_metrics {
+    // Enhanced metrics are per instance: a serverless endpoint has none to turn on.
+    head.extend((!e.is_serverless()).then(|| match e.enhanced_metrics {
         Some(m) if m.inferred => "enhanced metrics on (per-instance metrics are published)".into(),
         Some(m) if m.enabled => format!(
             "enhanced metrics on{}",
@@ -25,7 +27,7 @@ pub fn endpoint_lines(e: &EndpointInfo) -> Vec<String> {
         ),
         Some(_) => "enhanced metrics OFF".into(),
         None => "enhanced metrics not configured".into(),
-    });
+    }));
     let mut lines = vec![head.join(" · ")];
     lines.extend(e.variants.iter().map(variant_line));
     lines.extend(e.components.iter().map(|c| {
@@ -224,4 +226,152 @@ pub fn log_line(l: &LogLine, max: usize) -> String {
 pub fn stream_title(s: &StreamExcerpt, outlier: Option<&str>) -> String {
     let tag = if s.instance.is_some() && s.instance.as_deref() == outlier { " (outlier)" } else { "" };
     format!("{}{tag}: {} matching line{}", s.stream, s.matched, if s.matched == 1 { "" } else { "s" })
+}
+
+fn us(v: f64) -> String {
+    Unit::Microseconds.format(v)
+}
+
+fn ratio(v: f64) -> String {
+    format!("{:.0}%", v * 100.0)
+}
+
+/// The serverless headline, where the instance outlier goes: the lead finding, then the cold
+/// starts and overhead that explain the latency, in human units.
+pub fn serverless_headline(d: &Diagnosis) -> String {
+    let p = d.provisioned.as_ref();
+    let pc = d.provisioned_concurrency().map(|c| c.to_string()).unwrap_or_else(|| "?".into());
+    let peak = d.needed_concurrency().map(|n| n.to_string()).unwrap_or_else(|| "?".into());
+    let max = d.max_concurrency().map(|m| m.to_string()).unwrap_or_else(|| "?".into());
+    let mut lead = match d.finding {
+        Finding::MaxConcurrencyReached => format!(
+            "Max concurrency {max} is nearly used up: concurrency peaked at {peak} ({}), requests beyond it are throttled",
+            d.peak_utilization.map(ratio).unwrap_or_default()
+        ),
+        Finding::ProvisionedSaturated => match p.filter(|p| p.spillover > 0.0) {
+            Some(p) => {
+                format!("Provisioned concurrency {pc} is saturated: {} invocations/min spilled to on-demand", sig(p.spillover_peak_per_min))
+            }
+            None => format!("Provisioned concurrency {pc} is fully used, nothing spilled yet"),
+        },
+        Finding::ColdStarts => {
+            let n = d.cold_starts.as_ref().map(|c| c.count).unwrap_or(0.0);
+            format!("{} cold start{} in the {} min before the alarm", sig(n), if n == 1.0 { "" } else { "s" }, d.span_minutes)
+        }
+        Finding::MemoryHigh => format!(
+            "Memory peaked at {}%{}",
+            sig(d.memory_peak_pct.unwrap_or_default().round()),
+            d.config.and_then(|c| c.memory_mb).map(|m| format!(" of {m} MB")).unwrap_or_default()
+        ),
+        Finding::Errors => format!("{} 5XX errors in the {} min before the alarm", sig(d.errors_5xx.unwrap_or_default()), d.span_minutes),
+        Finding::NoPressure => format!("No serverless pressure: concurrency peaked at {peak} of max {max}, no spillover, no cold starts"),
+        Finding::NoData => {
+            return format!("No serverless metrics for variant {} in the window: no traffic, or not published yet.", d.variant)
+        }
+    };
+    let mut more = vec![];
+    if let Some(c) = &d.cold_starts {
+        more.push(match (d.finding, c.avg_us) {
+            (Finding::ColdStarts, Some(a)) => format!("~{} each", us(a)),
+            (_, Some(a)) => format!("cold starts ~{}", us(a)),
+            _ => String::new(),
+        });
+    }
+    // Overhead under half a second is normal routing; above it, it is the story.
+    if let Some(o) = d.latency.as_ref().and_then(|l| l.overhead_max_us).filter(|o| *o >= 500_000.0) {
+        more.push(format!("overhead latency up to {}", us(o)));
+    }
+    if d.finding != Finding::MemoryHigh {
+        if let Some(m) = d.memory_peak_pct.filter(|m| *m >= 90.0) {
+            more.push(format!("memory at {}%", sig(m.round())));
+        }
+    }
+    if d.finding != Finding::Errors {
+        if let Some(e) = d.errors_5xx.filter(|e| *e > 0.0) {
+            more.push(format!("{} 5XX errors", sig(e)));
+        }
+    }
+    more.retain(|m| !m.is_empty());
+    if !more.is_empty() {
+        lead.push_str(", ");
+        lead.push_str(&more.join(", "));
+    }
+    lead
+}
+
+/// The diagnosis as label/value lines (for a code block): concurrency, provisioned concurrency,
+/// cold starts, latency, memory, traffic and errors — each only when its metrics had data.
+pub fn serverless_lines(d: &Diagnosis) -> Vec<(&'static str, String)> {
+    let mut out = vec![];
+    let max = d.max_concurrency();
+    match (d.needed_concurrency(), d.peak_utilization) {
+        (Some(n), Some(u)) => out.push((
+            "Concurrency",
+            format!(
+                "peak {n} of max {} ({}){}",
+                max.map(|m| m.to_string()).unwrap_or_else(|| "?".into()),
+                ratio(u),
+                max.map(|m| format!(", {} left", (m - n as i32).max(0))).unwrap_or_default()
+            ),
+        )),
+        (None, Some(u)) => out.push(("Concurrency", format!("peak {} of max concurrency", ratio(u)))),
+        (Some(n), None) => out.push(("Concurrency", format!("peak ~{n} (estimated)"))),
+        (None, None) => {}
+    }
+    if let Some(p) = &d.provisioned {
+        let mut parts = vec![d.provisioned_concurrency().map(|c| c.to_string()).unwrap_or_else(|| "?".into())];
+        if let Some(u) = p.peak_utilization {
+            parts.push(format!("{} used at peak", ratio(u)));
+        }
+        if let Some(i) = p.invocations {
+            parts.push(format!("{} invocations served", sig(i)));
+        }
+        parts.push(if p.spillover > 0.0 {
+            format!("{} spilled to on-demand (peak {}/min)", sig(p.spillover), sig(p.spillover_peak_per_min))
+        } else {
+            "no spillover".into()
+        });
+        out.push(("Provisioned", parts.join(", ")));
+    }
+    match &d.cold_starts {
+        Some(c) => out.push((
+            "Cold starts",
+            format!(
+                "{}, ~{} each{}",
+                sig(c.count),
+                c.avg_us.map(us).unwrap_or_else(|| "?".into()),
+                c.max_us.map(|m| format!(" (longest {})", us(m))).unwrap_or_default()
+            ),
+        )),
+        None if d.metrics.iter().any(|m| m == "ModelSetupTime") || d.finding != Finding::NoData => out.push(("Cold starts", "none".into())),
+        None => {}
+    }
+    if let Some(l) = &d.latency {
+        let mut parts = vec![];
+        if let (Some(o), Some(m)) = (l.overhead_avg_us, l.model_avg_us) {
+            let share = l.overhead_share.map(|s| format!(" (overhead {})", ratio(s))).unwrap_or_default();
+            parts.push(format!("avg overhead {} + model {}{share}", us(o), us(m)));
+        }
+        if let Some(o) = l.overhead_max_us {
+            parts.push(format!("max overhead {}", us(o)));
+        }
+        if let Some(m) = l.model_max_us {
+            parts.push(format!("max model {}", us(m)));
+        }
+        out.push(("Latency", parts.join(", ")));
+    }
+    if let Some(m) = d.memory_peak_pct {
+        let of = d.config.and_then(|c| c.memory_mb).map(|mb| format!(" of {mb} MB")).unwrap_or_default();
+        out.push(("Memory", format!("peak {}%{of}", sig(m.round()))));
+    }
+    if d.invocations.is_some() || d.errors_4xx.is_some() || d.errors_5xx.is_some() {
+        let n = |v: Option<f64>| v.map(sig).unwrap_or_else(|| "–".into());
+        out.push(("Traffic", format!("{} invocations, 4XX {}, 5XX {}", n(d.invocations), n(d.errors_4xx), n(d.errors_5xx))));
+    }
+    out
+}
+
+/// [`serverless_lines`] aligned for a code block.
+pub fn serverless_table(d: &Diagnosis) -> String {
+    serverless_lines(d).iter().map(|(k, v)| format!("{k:<12} {v}")).collect::<Vec<_>>().join("\n")
 }

@@ -109,6 +109,9 @@ fn alarm(r: &AlarmReport, routing_key: &str, severity: Severity) -> Value {
     if let Some(o) = r.enrichment.fleet.as_ref().and_then(|f| f.outlier.as_ref()) {
         summary.push_str(&format!(" — {}", enr::outlier_sentence(o)));
     }
+    if let Some(d) = &r.enrichment.serverless {
+        summary.push_str(&format!(" — {}", enr::serverless_headline(d)));
+    }
     let sm = r.target.sagemaker();
     let source = sm
         .and_then(|s| s.endpoint.clone().or_else(|| s.inference_component.clone()))
@@ -219,6 +222,13 @@ fn custom_details(r: &AlarmReport) -> Value {
             "reporting": enr::reporting(f),
             "summed": enr::summed_line(f),
             "period_s": f.period_s,
+        });
+    }
+    if let Some(sv) = &e.serverless {
+        d["serverless"] = json!({
+            "headline": enr::serverless_headline(sv),
+            "summary": enr::serverless_lines(sv).iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>(),
+            "details": sv,
         });
     }
     if let Some(l) = &e.logs {

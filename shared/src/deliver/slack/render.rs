@@ -1,5 +1,6 @@
 //! Slack Block Kit message for an incoming webhook, within every Block Kit limit whatever the input.
 
+use crate::enrich::serverless::Finding;
 use crate::model::text::{clamp_escaped, code, mrkdwn, plain, truncate};
 use crate::model::units;
 use crate::model::{AlarmKind, Origin};
@@ -169,6 +170,10 @@ pub fn fallback_text(r: &AlarmReport) -> String {
         s.push_str(" — ");
         s.push_str(&enr::outlier_sentence(o));
     }
+    if let Some(d) = &r.enrichment.serverless {
+        s.push_str(" — ");
+        s.push_str(&enr::serverless_headline(d));
+    }
     clamp_escaped(mrkdwn(&s, 900), limits::FALLBACK_TEXT)
 }
 
@@ -214,6 +219,22 @@ fn enrichment_blocks(r: &AlarmReport) -> Vec<(u8, Value)> {
         let period = units::period(f.period_s.max(0) as u32);
         text.push_str(&format!("_{} · values over the alarm window · trend per {period}_\n", mrkdwn(&enr::reporting(f), 300)));
         text.push_str(&format!("```{}```", mrkdwn(&enr::fleet_table(f, 12), 2200)));
+        out.push((0, section(&text)));
+    }
+    // A serverless variant has no fleet: its own diagnosis goes where the outlier would.
+    if let Some(d) = &e.serverless {
+        let pressing = !matches!(d.finding, Finding::NoPressure | Finding::NoData);
+        let mut text = format!("{}*{}*\n", if pressing { "⚡ " } else { "" }, mrkdwn(&enr::serverless_headline(d), 600));
+        text.push_str(&format!(
+            "_serverless variant {} · the {} min before the alarm · per {}_",
+            mrkdwn(&d.variant, 100),
+            d.span_minutes,
+            units::period(d.period_s.max(0) as u32)
+        ));
+        let table = enr::serverless_table(d);
+        if !table.is_empty() {
+            text.push_str(&format!("\n```{}```", mrkdwn(&table, 2000)));
+        }
         out.push((0, section(&text)));
     }
     if let Some(info) = &e.endpoint {
@@ -502,5 +523,25 @@ mod tests {
             (Some("Scale out AllTraffic to 4"), Some("sagealarm-remediate-scale-out"))
         );
         assert_eq!(b["confirm"]["confirm"]["text"], "Do it");
+    }
+
+    #[test]
+    fn a_serverless_diagnosis_takes_the_outliers_place_within_limits() {
+        use crate::enrich::serverless::{analyse, tests as sv};
+        let Report::Alarm(mut r) = reports_from_str(&fixture("sns-serverless-provisioned-concurrency-alarm.json")).remove(0) else {
+            panic!("an alarm")
+        };
+        r.enrichment.serverless = Some(analyse(&sv::burst(), &sv::window(), sv::config(20, Some(4))));
+        let msg = render(&Report::Alarm(r.clone()), &[]);
+        check_limits(&msg).unwrap();
+        let headline = "Provisioned concurrency 4 is saturated: 40 invocations/min spilled to on-demand, cold starts ~8.2 s, overhead latency up to 2.9 s";
+        assert!(msg["text"].as_str().unwrap().ends_with(headline), "{}", msg["text"]);
+        let section =
+            msg["blocks"].as_array().unwrap().iter().find_map(|b| b["text"]["text"].as_str().filter(|t| t.starts_with("⚡"))).unwrap();
+        assert!(
+            section.contains("Provisioned  4, 100% used at peak, 540 invocations served, 130 spilled to on-demand (peak 40/min)"),
+            "{section}"
+        );
+        assert!(section.contains("Cold starts  6, ~8.2 s each (longest 8.4 s)"), "{section}");
     }
 }
