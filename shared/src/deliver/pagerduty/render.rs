@@ -105,6 +105,9 @@ fn alarm(r: &AlarmReport, routing_key: &str, severity: Severity) -> Value {
     if let Some(o) = r.enrichment.fleet.as_ref().and_then(|f| f.outlier.as_ref()) {
         summary.push_str(&format!(" — {}", enr::outlier_sentence(o)));
     }
+    if let Some(h) = r.enrichment.capacity.as_ref().and_then(|c| c.headline.as_ref()) {
+        summary.push_str(&format!(" — {h}"));
+    }
     let sm = r.target.sagemaker();
     let source = sm
         .and_then(|s| s.endpoint.clone().or_else(|| s.inference_component.clone()))
@@ -191,6 +194,13 @@ fn custom_details(r: &AlarmReport) -> Value {
             .map(|s| json!({ "stream": enr::stream_title(s, outlier), "lines": s.lines.iter().map(|x| enr::log_line(x, 400)).collect::<Vec<_>>() }))
             .collect();
         d["logs"] = json!({ "group": l.group, "matched": l.matched, "scanned": l.scanned, "complete": l.complete, "streams": streams });
+    }
+    if let Some(c) = &e.capacity {
+        let anchor = e.window.as_ref().map(|w| w.anchor).unwrap_or_else(|| a.anchor_time());
+        d["capacity"] = json!({ "headline": c.headline, "summary": enr::capacity_lines(c, anchor), "details": c });
+    }
+    if let Some(l) = enr::changes_line(&e.changes, e.endpoint.is_some() || e.capacity.is_some()) {
+        d["recent_changes"] = json!({ "summary": l, "details": e.changes });
     }
     if !e.advice.is_empty() {
         d["what_to_check"] = e.advice.clone().into();
