@@ -5,7 +5,7 @@
 # of memory. Shows the Slack message and the PagerDuty event it sent to local stand-ins.
 # Installs what it needs (Python venvs, the build) and stops everything it started.
 # Usage: scripts/demo.sh [EVENT.json] (default: the endpoint-level GPU alarm)
-#        SAGEALARM_DEMO_SCENARIO=even|enhanced-off|no-log-group|serverless|inference-component
+#        SAGEALARM_DEMO_SCENARIO=even|enhanced-off|no-log-group|serverless|inference-component|at-max|scaling
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EVENT_SRC="${1:-events/sns-gpu-utilization-alarm.json}"
