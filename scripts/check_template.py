@@ -12,6 +12,8 @@ Fails when:
     Slack's one per second), or exceeds 900 s;
   - it grants an action on Resource "*" (or "arn:...:*") whose service supports resource-level
     scoping - only the actions in UNSCOPABLE may use "*";
+  - it grants an Application Auto Scaling action that is not Describe* (the enrichment function
+    only reads scalable targets, policies and activities);
   - the function lacks an action the enrichment code calls (so the test is not satisfied by an
     empty policy);
   - a parameter default, an allowed value, an environment variable or any other string in the
@@ -75,8 +77,11 @@ UNSCOPABLE = {
     # SageMaker: "except for ListTags, resource-level restrictions are not available on List-
     # calls"; the function lists the inference components of the alarm's endpoint.
     "sagemaker:listinferencecomponents",
-    # Application Auto Scaling: Describe* actions support no resource type.
+    # Application Auto Scaling: Describe* actions support no resource type (the remediation
+    # function reads the target; the enrichment function reads targets, policies, activities).
     "application-autoscaling:describescalabletargets",
+    "application-autoscaling:describescalingpolicies",
+    "application-autoscaling:describescalingactivities",
 }
 
 # What the enrichment function calls; the role must grant each (else enrichment fails at 3 a.m.).
@@ -88,6 +93,9 @@ REQUIRED_ACTIONS = {
     "cloudwatch:listmetrics",
     "cloudwatch:getmetricdata",
     "logs:filterlogevents",
+    "application-autoscaling:describescalabletargets",
+    "application-autoscaling:describescalingpolicies",
+    "application-autoscaling:describescalingactivities",
     "ssm:getparameter",
     "secretsmanager:getsecretvalue",
     "sqs:sendmessage",  # the on-failure destination sends with the function's role
@@ -107,6 +115,7 @@ DEADLINE_ENV = "SAGEALARM_ENRICH_DEADLINE_MS"
 DEFAULT_DEADLINE_MS = 10000
 
 SAGEMAKER_READ = re.compile(r"^(describe|list|get|search)[a-z0-9]*\*?$")
+AUTOSCALING_READ = re.compile(r"^describe[a-z0-9]*\*?$")
 
 SECRET_VALUE_PATTERNS = [
     ("Slack webhook URL", re.compile(r"hooks\.slack(-gov)?\.com/(services|workflows|triggers)/", re.I)),
@@ -342,6 +351,10 @@ class Checker:
                     self.fail(f"{tag}: {a} is not one of the remediation writes ({', '.join(sorted(writes))})")
                 elif al in TAG_CONDITIONED and OPT_IN_CONDITION not in json.dumps(s.get("Condition") or {}).lower():
                     self.fail(f"{tag}: {a} without a Condition on {OPT_IN_CONDITION} - IAM must enforce the opt-in too")
+            # Capacity context only reads: registering, deregistering or changing a scalable target
+            # or policy would let this role resize endpoints through Application Auto Scaling.
+            if service == "application-autoscaling" and not AUTOSCALING_READ.match(name):
+                self.fail(f"{tag}: {a} is not read-only (Application Auto Scaling actions here must be Describe*)")
             if star and al not in UNSCOPABLE:
                 self.fail(f"{tag}: {a} on Resource '*' - its service supports resource-level permissions; "
                           f"scope it (only {', '.join(sorted(UNSCOPABLE))} may use '*')")
@@ -527,6 +540,8 @@ def good_template() -> dict:
                                       sub("arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:endpoint-config/*"),
                                       sub("arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:inference-component/*")]},
                         {"Sid": "Unscopable", "Effect": "Allow", "Action": ["sagemaker:ListInferenceComponents", "cloudwatch:GetMetricData", "cloudwatch:ListMetrics"], "Resource": "*"},
+                        {"Sid": "Autoscaling", "Effect": "Allow", "Action": ["application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies",
+                                                                            "application-autoscaling:DescribeScalingActivities"], "Resource": "*"},
                         {"Sid": "EndpointLogs", "Effect": "Allow", "Action": "logs:FilterLogEvents", "Resource": sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/sagemaker/Endpoints/*")},
                         {"Sid": "Dlq", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": {"Fn::GetAtt": ["Queue", "Arn"]}},
                     ]}}],
@@ -627,6 +642,8 @@ def self_test() -> int:
         ("Action '*'", add_stmt({"Effect": "Allow", "Action": "*", "Resource": ep}), "every service"),
         ("NotAction", add_stmt({"Effect": "Allow", "NotAction": "iam:*", "Resource": ep}), "NotAction"),
         ("write in a separate AWS::IAM::Policy", separate_policy, "not read-only"),
+        ("Application Auto Scaling write", add_stmt({"Effect": "Allow", "Action": "application-autoscaling:RegisterScalableTarget", "Resource": "*"}), "not read-only"),
+        ("application-autoscaling:* wildcard", add_stmt({"Effect": "Allow", "Action": "application-autoscaling:*", "Resource": "*"}), "not read-only"),
         ("scopable DescribeEndpoint on '*'", add_stmt({"Effect": "Allow", "Action": "sagemaker:DescribeEndpoint", "Resource": "*"}), "Resource '*'"),
         ("FilterLogEvents on '*'", add_stmt({"Effect": "Allow", "Action": "logs:FilterLogEvents", "Resource": ["*"]}), "Resource '*'"),
         ("GetSecretValue on arn:...:*", add_stmt({"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "arn:aws:secretsmanager:us-east-1:123456789012:*"}), "Resource '*'"),

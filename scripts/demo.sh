@@ -5,7 +5,7 @@
 # of memory. Shows the Slack message and the PagerDuty event it sent to local stand-ins.
 # Installs what it needs (Python venvs, the build) and stops everything it started.
 # Usage: scripts/demo.sh [EVENT.json] (default: the endpoint-level GPU alarm)
-#        SAGEALARM_DEMO_SCENARIO=even|enhanced-off|no-log-group|serverless|serverless-on-demand|inference-component|scaled-in-noisy
+#        SAGEALARM_DEMO_SCENARIO=even|enhanced-off|no-log-group|serverless|serverless-on-demand|inference-component|scaled-in-noisy|at-max|scaling
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCENARIO="${SAGEALARM_DEMO_SCENARIO:-hot-gpu}"

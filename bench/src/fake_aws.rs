@@ -2,11 +2,13 @@
 //! the time an enriched alarm takes is made of that delay and the code's own concurrency, not of
 //! an emulator's speed (LocalStack takes seconds for a few hundred GetMetricData queries).
 //!
-//! It speaks what the SDK crates in Cargo.lock send: SageMaker and CloudWatch Logs are awsJson1_1
-//! (`X-Amz-Target`), CloudWatch (aws-sdk-cloudwatch ≥ 1.100) is Smithy RPC v2 CBOR
+//! It speaks what the SDK crates in Cargo.lock send: SageMaker, CloudWatch Logs and Application
+//! Auto Scaling are awsJson1_1 (`X-Amz-Target`), CloudWatch (aws-sdk-cloudwatch ≥ 1.100) is Smithy RPC v2 CBOR
 //! (`POST /service/GraniteServiceVersion20100801/operation/<Op>`). The endpoint has `instances`
 //! instances × `gpus` GPUs with enhanced metrics, like `testkit`'s worlds; GPU 2 of the second
 //! instance runs hot and logs CUDA out-of-memory errors, so the fleet analysis has work to do.
+//! The variant is autoscaled (2 up to twice its size, target tracking on invocations per
+//! instance) and scaled out once half an hour before the alarm, so capacity has work to do too.
 
 use anyhow::{anyhow, Context, Result};
 use ciborium::value::Value as Cbor;
@@ -19,6 +21,7 @@ use tiny_http::{Header, Response, Server};
 
 pub const ENDPOINT: &str = "deepgram-prod";
 pub const VARIANT: &str = "AllTraffic";
+const SCALABLE_ID: &str = "endpoint/deepgram-prod/variant/AllTraffic";
 const ENDPOINTS_NS: &str = "/aws/sagemaker/Endpoints";
 const INVOCATIONS_NS: &str = "AWS/SageMaker";
 /// ListMetrics' page size in AWS.
@@ -237,6 +240,48 @@ fn json_answer(world: &World, op: &str, body: &[u8]) -> Result<Answer> {
                 .collect();
             json!({"events": events, "searchedLogStreams": []})
         }
+        "DescribeScalableTargets" => json!({"ScalableTargets": [{
+            "ServiceNamespace": "sagemaker",
+            "ResourceId": SCALABLE_ID,
+            "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+            "MinCapacity": 2,
+            "MaxCapacity": (world.instances * 2).max(2),
+            "RoleARN": "arn:aws:iam::123456789012:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
+            "CreationTime": created,
+        }]}),
+        "DescribeScalingPolicies" => json!({"ScalingPolicies": [{
+            "PolicyARN": "arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:bench",
+            "PolicyName": "invocations-per-instance",
+            "ServiceNamespace": "sagemaker",
+            "ResourceId": SCALABLE_ID,
+            "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+            "PolicyType": "TargetTrackingScaling",
+            "TargetTrackingScalingPolicyConfiguration": {
+                "TargetValue": 200.0,
+                "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+                "ScaleOutCooldown": 300,
+                "ScaleInCooldown": 600,
+            },
+            "Alarms": [],
+            "CreationTime": created,
+        }]}),
+        "DescribeScalingActivities" => {
+            // Half an hour before now (the bench's alarm fired a minute ago).
+            let at =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(created) - 1800.0;
+            json!({"ScalingActivities": [{
+                "ActivityId": "bench-1",
+                "ServiceNamespace": "sagemaker",
+                "ResourceId": SCALABLE_ID,
+                "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+                "Description": format!("Setting desired instance count to {}.", world.instances),
+                "Cause": "monitor alarm TargetTracking-bench-AlarmHigh in state ALARM triggered policy invocations-per-instance",
+                "StartTime": at,
+                "EndTime": at + 480.0,
+                "StatusCode": "Successful",
+                "StatusMessage": format!("Successfully set desired instance count to {}. Change successfully fulfilled by sagemaker.", world.instances),
+            }]})
+        }
         other => return Err(anyhow!("operation {other} is not faked")),
     };
     Ok(Answer::Json(v))
@@ -344,4 +389,51 @@ fn cbor_answer(world: &World, op: &str, body: &[u8]) -> Result<Answer> {
         other => return Err(anyhow!("operation {other} is not faked")),
     };
     Ok(Answer::Cbor(v))
+}
+
+#[cfg(test)]
+mod tests {
+    //! The fake against the library itself, in-process: every call enrichment makes is answered
+    //! (no notes) and the critical path is the one the README's benchmark table shows (2 calls for
+    //! 3 and 16 instances, 3 for 64), with capacity's three calls beside it.
+    use super::*;
+    use sagealarm::enrich::{EnrichSettings, Enricher};
+    use sagealarm::model::Notification;
+
+    async fn enrich(instances: usize) -> (sagealarm::enrich::Enrichment, BTreeMap<String, u32>) {
+        let fake = FakeAws::start(World { instances, gpus: 4 }, Duration::from_millis(5)).unwrap();
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(&fake.url)
+            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(aws_credential_types::Credentials::new(
+                "test", "test", None, None, "bench",
+            )))
+            .build();
+        let raw = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../events/sns-gpu-utilization-alarm.json")).unwrap();
+        // The alarm fired a minute ago, as `fresh_event` makes it for the bench.
+        let anchor = (chrono::Utc::now() - chrono::Duration::minutes(1)).format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string();
+        let raw = raw.replace("2026-11-20T14:07:31.512+0000", &anchor);
+        let Notification::Alarm(a) = sagealarm::intake::parse_bytes(raw.as_bytes()).unwrap().remove(0) else { panic!("not an alarm") };
+        let target = sagealarm::target::resolve(&a);
+        let e = Enricher::new(&sdk, EnrichSettings::default()).enrich(&a, &target).await;
+        (e, fake.counts())
+    }
+
+    #[tokio::test]
+    async fn every_call_is_answered_and_the_critical_path_is_unchanged() {
+        for (instances, critical) in [(3, 2), (64, 3)] {
+            let (e, counts) = enrich(instances).await;
+            assert_eq!(e.notes, vec![], "{instances} instances: {counts:?}");
+            let st = e.stats.as_ref().unwrap();
+            assert_eq!(st.critical_path_calls, critical, "{instances} instances: {counts:?}");
+            for op in ["DescribeScalableTargets", "DescribeScalingPolicies", "DescribeScalingActivities"] {
+                assert_eq!(counts.get(op), Some(&1), "{op}: {counts:?}");
+            }
+            let c = e.capacity.as_ref().expect("the fake's scalable target");
+            assert_eq!((c.scaled[0].range, c.scaled[0].at_max), (Some((2, (instances * 2) as i32)), false));
+            assert_eq!(c.scaled[0].activities.len(), 1);
+            assert_eq!(st.calls, counts.values().sum::<u32>());
+        }
+    }
 }

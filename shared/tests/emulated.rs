@@ -1,5 +1,5 @@
 //! Enrichment end to end against emulated AWS on loopback: the real SDK clients, CloudWatch
-//! metrics on LocalStack, Logs and SageMaker on moto. `scripts/test.sh` starts the emulators
+//! metrics on LocalStack, Logs, SageMaker and Application Auto Scaling on moto. `scripts/test.sh` starts the emulators
 //! (scripts/emulators.sh), sets `AWS_ENDPOINT_URL_*` and `SAGEALARM_EMULATORS=1`, and stops them.
 //! Each test seeds its own endpoint world (unique names), so they run concurrently.
 //!
@@ -52,8 +52,11 @@ async fn scenario(name: &str, fixture: &str) -> (Alarm, Enrichment) {
     (a, e)
 }
 
+/// The notes, less the one moto always causes: it does not implement DescribeScalingActivities
+/// (HTTP 500, "not been implemented"), which `moto_lacks_scaling_activities` asserts and
+/// `enrich/tests.rs` covers with the mock layer.
 fn notes(e: &Enrichment) -> Vec<String> {
-    e.notes.iter().map(|n| format!("{}: {}", n.source, n.message)).collect()
+    e.notes.iter().filter(|n| n.source != "DescribeScalingActivities").map(|n| format!("{}: {}", n.source, n.message)).collect()
 }
 
 /// Renders both bodies, checks their limits, returns the Slack message as text.
@@ -199,8 +202,10 @@ async fn serverless_with_provisioned_concurrency_under_a_burst_is_diagnosed_from
     assert_eq!(info.variants[0].serverless.and_then(|s| s.provisioned_concurrency), Some(4));
     assert!(e.fleet.is_none());
     let stats = e.stats.as_ref().unwrap();
-    // DescribeEndpoint → DescribeEndpointConfig ‖ GetMetricData ‖ FilterLogEvents.
-    assert_eq!((stats.calls, stats.critical_path_calls), (4, 2), "{stats:?}");
+    // DescribeEndpoint → DescribeEndpointConfig ‖ GetMetricData ‖ FilterLogEvents (the minutes at
+    // the state change, then the rest of the window and the context side by side) ‖ the three
+    // Application Auto Scaling Describe calls side by side.
+    assert_eq!((stats.calls, stats.critical_path_calls), (2 + 1 + 3 + 3, 2), "{stats:?}");
 
     let d = e.serverless.as_ref().expect("a serverless diagnosis");
     assert_eq!(d.finding, Finding::ProvisionedSaturated);
@@ -270,8 +275,8 @@ async fn serverless_found_by_describe_endpoint_gets_its_metrics_next() {
     assert_eq!(e.serverless.as_ref().map(|d| d.finding), Some(Finding::ProvisionedSaturated));
     let stats = e.stats.as_ref().unwrap();
     // The instance lookups ran before the endpoint was known (2 ListMetrics, nothing to fetch),
-    // then GetMetricData for the serverless set.
-    assert_eq!((stats.calls, stats.critical_path_calls), (6, 3), "{stats:?}");
+    // then GetMetricData for the serverless set; logs (3 slices) and autoscaling (3) beside them.
+    assert_eq!((stats.calls, stats.critical_path_calls), (2 + 2 + 1 + 3 + 3, 3), "{stats:?}");
 }
 
 #[tokio::test]
@@ -288,4 +293,85 @@ async fn inference_component_containers_are_compared() {
     assert!(n.iter().any(|x| x.starts_with("DescribeInferenceComponent: ")), "{n:?}");
     let text = rendered(a, e);
     assert!(text.contains("container c-7f3e2a stands out"), "{text}");
+}
+
+/// The world: a p99-latency alarm on a fleet pinned at its Application Auto Scaling
+/// maximum (min 2, max 4, 4 running; target tracking on invocations per instance at 70 while each
+/// instance runs 142, load even). The message must say the fleet cannot grow.
+#[tokio::test]
+async fn at_its_autoscaling_maximum_the_message_says_raise_max_capacity() {
+    if !emulators() {
+        return;
+    }
+    let (a, e) = scenario("at-max", "sns-model-latency-p99-alarm.json").await;
+    assert_eq!(notes(&e), Vec::<String>::new(), "nothing else should be missing");
+    let c = e.capacity.as_ref().expect("the variant's scalable target from moto");
+    let s = &c.scaled[0];
+    assert_eq!((s.range, s.current, s.at_max, s.unit.as_str()), (Some((2, 4)), Some(4), true, "instances"));
+    assert_eq!(s.policies.len(), 1);
+    let sagealarm::enrich::capacity::Rule::TargetTracking { target, current, scale_out_cooldown_s, .. } = &s.policies[0].rule else {
+        panic!("{:?}", s.policies)
+    };
+    assert_eq!((*target, *current, *scale_out_cooldown_s), (70.0, Some(142.0), Some(300)));
+    assert_eq!(
+        c.headline.as_deref(),
+        Some("At its autoscaling maximum: 4 of 4 instances, invocations per instance 142 against a target of 70 — raise MaxCapacity")
+    );
+    assert!(matches!(e.fleet.as_ref().and_then(|f| f.verdict.as_ref()), Some(Verdict::Even { .. })), "load is even: {:?}", e.fleet);
+    let text = rendered(a, e);
+    assert!(
+        text.contains(
+            "🚧 *At its autoscaling maximum: 4 of 4 instances, invocations per instance 142 against a target of 70 — raise MaxCapacity*"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("Variant AllTraffic: 4 instances, autoscaling 2–4 — AT MAXIMUM"), "{text}");
+    // moto created the endpoint seconds ago: that is the recent change.
+    assert!(text.contains("Recent changes: ") && text.contains("endpoint created"), "{text}");
+}
+
+#[tokio::test]
+async fn a_fleet_with_room_to_grow_under_its_target_has_no_capacity_headline() {
+    if !emulators() {
+        return;
+    }
+    let (a, e) = scenario("scaling", "sns-model-latency-p99-alarm.json").await;
+    assert_eq!(notes(&e), Vec::<String>::new());
+    let c = e.capacity.as_ref().unwrap();
+    let s = &c.scaled[0];
+    assert_eq!((s.range, s.current, s.at_max), (Some((2, 8)), Some(3), false));
+    let sagealarm::enrich::capacity::Rule::TargetTracking { current, .. } = &s.policies[0].rule else { panic!("{:?}", s.policies) };
+    assert_eq!(*current, Some(60.0));
+    assert_eq!(c.headline, None);
+    let text = rendered(a, e);
+    assert!(text.contains("Variant AllTraffic: 3 instances, autoscaling 2–8"), "{text}");
+    assert!(text.contains("target tracking"), "{text}");
+    assert!(!text.contains("🚧") && !text.contains("AT MAXIMUM"), "{text}");
+}
+
+#[tokio::test]
+async fn a_variant_that_is_not_autoscaled_is_said_once() {
+    if !emulators() {
+        return;
+    }
+    let (a, e) = scenario("even", "sns-model-latency-p99-alarm.json").await;
+    let c = e.capacity.as_ref().unwrap();
+    assert_eq!(c.scaled.len(), 1);
+    assert_eq!((c.scaled[0].range, c.scaled[0].policies.len(), c.headline.as_deref()), (None, 0, None));
+    let text = rendered(a, e);
+    let said = "Variant AllTraffic is not autoscaled (not registered with Application Auto Scaling): it stays at 3 instances until someone changes it.";
+    assert_eq!(text.matches(said).count(), 1, "{text}");
+    assert_eq!(text.matches("not autoscaled").count(), 1, "{text}");
+}
+
+/// What moto lacks, said as a note (and covered by the mock layer in `enrich/tests.rs`): if moto
+/// gains DescribeScalingActivities, this fails and the filter in [`notes`] can go.
+#[tokio::test]
+async fn moto_lacks_scaling_activities() {
+    if !emulators() {
+        return;
+    }
+    let (_, e) = scenario("scaling", "sns-model-latency-p99-alarm.json").await;
+    let missing: Vec<&str> = e.notes.iter().filter(|n| n.source == "DescribeScalingActivities").map(|n| n.message.as_str()).collect();
+    assert_eq!(missing.len(), 1, "{:?}", e.notes);
 }

@@ -1,6 +1,7 @@
 //! Endpoint worlds for emulated AWS: a SageMaker endpoint (moto), its per-instance and per-GPU
-//! metrics (LocalStack CloudWatch) and its container logs (moto Logs), all around one anchor
-//! time. Used by `shared/tests/emulated.rs` and by the local demo (`seed-world`).
+//! metrics (LocalStack CloudWatch), its container logs (moto Logs) and its autoscaling (moto
+//! Application Auto Scaling: target and policy; moto has no scaling activities), all around one
+//! anchor time. Used by `shared/tests/emulated.rs` and by the local demo (`seed-world`).
 
 use anyhow::{Context, Result};
 use aws_sdk_cloudwatch::primitives::DateTime as AwsTime;
@@ -39,6 +40,18 @@ pub struct World {
     pub gone: Vec<(String, i64)>,
     /// Benign ERROR lines the hot instance logs before the state change, several a second.
     pub noise: usize,
+    /// Invocations per minute on each instance that is not hot (the hot one takes 420).
+    pub invocations_per_minute: f64,
+    /// Registered with Application Auto Scaling, or not.
+    pub autoscaling: Option<Autoscaling>,
+}
+
+/// A variant's scalable target and its target-tracking policy on invocations per instance.
+#[derive(Debug, Clone, Copy)]
+pub struct Autoscaling {
+    pub min: i32,
+    pub max: i32,
+    pub target_invocations: f64,
 }
 
 impl World {
@@ -57,7 +70,10 @@ impl World {
             step_minutes: 5,
             gone: vec![],
             noise: 0,
+            invocations_per_minute: 150.0,
+            autoscaling: None,
         };
+        let four = (1..=4).map(|i| format!("i-0{i}a1b2c3d4e5f6071")).collect::<Vec<_>>();
         Ok(match name {
             "hot-gpu" => World { hot: Some((1, 2)), ..base },
             "even" => base,
@@ -79,9 +95,20 @@ impl World {
                 noise: 12_000,
                 ..base
             },
+            // Pinned at its maximum: 4 of 4 instances, 142 invocations a minute each against a target of 70.
+            "at-max" => World {
+                instances: four,
+                invocations_per_minute: 142.0,
+                autoscaling: Some(Autoscaling { min: 2, max: 4, target_invocations: 70.0 }),
+                ..base
+            },
+            // Room to grow and under its target: autoscaling is not the story.
+            "scaling" => {
+                World { invocations_per_minute: 60.0, autoscaling: Some(Autoscaling { min: 2, max: 8, target_invocations: 70.0 }), ..base }
+            }
             other => {
                 anyhow::bail!(
-                    "unknown scenario {other:?}: hot-gpu, even, enhanced-off, no-log-group, serverless, serverless-on-demand, inference-component, scaled-in-noisy"
+                    "unknown scenario {other:?}: hot-gpu, even, enhanced-off, no-log-group, serverless, serverless-on-demand, inference-component, scaled-in-noisy, at-max, scaling"
                 )
             }
         })
@@ -153,6 +180,46 @@ pub async fn seed(sdk: &aws_config::SdkConfig, w: &World, anchor: DateTime<Utc>)
     if w.log_group {
         seed_logs(&aws_sdk_cloudwatchlogs::Client::new(sdk), w, anchor).await.context("seeding CloudWatch Logs")?;
     }
+    if let Some(a) = w.autoscaling {
+        seed_autoscaling(&aws_sdk_applicationautoscaling::Client::new(sdk), w, a).await.context("seeding Application Auto Scaling")?;
+    }
+    Ok(())
+}
+
+/// RegisterScalableTarget + PutScalingPolicy, as `aws application-autoscaling` would.
+pub async fn seed_autoscaling(aas: &aws_sdk_applicationautoscaling::Client, w: &World, a: Autoscaling) -> Result<()> {
+    use aws_sdk_applicationautoscaling::types::{
+        MetricType, PolicyType, PredefinedMetricSpecification, ScalableDimension, ServiceNamespace,
+        TargetTrackingScalingPolicyConfiguration,
+    };
+    let id = format!("endpoint/{}/variant/{}", w.endpoint, w.variant);
+    aas.register_scalable_target()
+        .service_namespace(ServiceNamespace::Sagemaker)
+        .resource_id(&id)
+        .scalable_dimension(ScalableDimension::SageMakerVariantDesiredInstanceCount)
+        .min_capacity(a.min)
+        .max_capacity(a.max)
+        .send()
+        .await
+        .context("RegisterScalableTarget")?;
+    let metric =
+        PredefinedMetricSpecification::builder().predefined_metric_type(MetricType::SageMakerVariantInvocationsPerInstance).build()?;
+    let config = TargetTrackingScalingPolicyConfiguration::builder()
+        .target_value(a.target_invocations)
+        .predefined_metric_specification(metric)
+        .scale_out_cooldown(300)
+        .scale_in_cooldown(600)
+        .build()?;
+    aas.put_scaling_policy()
+        .policy_name(format!("{}-invocations", w.endpoint))
+        .service_namespace(ServiceNamespace::Sagemaker)
+        .resource_id(&id)
+        .scalable_dimension(ScalableDimension::SageMakerVariantDesiredInstanceCount)
+        .policy_type(PolicyType::TargetTrackingScaling)
+        .target_tracking_scaling_policy_configuration(config)
+        .send()
+        .await
+        .context("PutScalingPolicy")?;
     Ok(())
 }
 
@@ -288,7 +355,12 @@ async fn seed_metrics(cw: &aws_sdk_cloudwatch::Client, w: &World, anchor: DateTi
             // Streaming connections stay where they landed: the hot instance carries more.
             let conc = if is_hot_instance { 24.0 } else { 6.0 } + wobble(i + 7, m).abs();
             invocations.push(datum("ConcurrentRequestsPerModel", dims(&base), conc.round(), StandardUnit::None));
-            invocations.push(datum("Invocations", dims(&base), if is_hot_instance { 420.0 } else { 150.0 }, StandardUnit::None));
+            invocations.push(datum(
+                "Invocations",
+                dims(&base),
+                if is_hot_instance { 420.0 } else { w.invocations_per_minute },
+                StandardUnit::None,
+            ));
             let errors = if is_hot_instance && m > -10 { 6.0 } else { 0.0 };
             invocations.push(datum("Invocation5XXErrors", dims(&base), errors, StandardUnit::None));
         }

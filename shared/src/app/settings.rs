@@ -100,7 +100,9 @@ pub fn enrich_settings() -> Result<EnrichSettings, SettingsError> {
         // `*` asks for every event (matched on our side only).
         s.logs.filter_pattern = (p.trim() != "*").then_some(p);
     }
-    s.read_tags = slack_buttons();
+    // The tags hold the buttons' opt-in and sagealarm's last action, both only with remediation
+    // deployed; the template grants ListTags exactly then.
+    s.read_tags = slack_buttons() || remediate_function().is_some();
     Ok(s)
 }
 

@@ -30,6 +30,10 @@ pub struct EndpointInfo {
     /// The `sagealarm:remediate` tag (actions the endpoint opted in to), when tags were read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remediate: Option<String>,
+    /// The `sagealarm:last-action` tag (`<RFC3339 time> <alarm key>`): what sagealarm itself last
+    /// did to the endpoint, for "Recent changes". Read by the same ListTags call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_action: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -84,8 +88,9 @@ impl EndpointInfo {
     }
 }
 
-/// `read_tags`: also ListTags, for the remediation buttons (only when they are deployed: the call
-/// needs `sagemaker:ListTags`, which a read-only role without remediation may lack).
+/// `read_tags`: also ListTags, for the remediation buttons and sagealarm's own last action (only
+/// when remediation is deployed: the call needs `sagemaker:ListTags`, which a read-only role
+/// without remediation lacks, and without remediation there is no last action to read).
 pub(super) async fn fetch(
     ctx: &Ctx,
     chain: &Chain,
@@ -126,6 +131,7 @@ pub(super) async fn fetch(
         enhanced_metrics: out.metrics_config().map(enhanced),
         components: vec![],
         remediate: None,
+        last_action: None,
     };
 
     // ListTags and DescribeEndpointConfig both only need DescribeEndpoint: side by side.
@@ -133,7 +139,10 @@ pub(super) async fn fetch(
     let tags = async {
         let arn = out.endpoint_arn().filter(|_| read_tags)?;
         match ctx.call(&tags_chain, client.list_tags().resource_arn(arn).send()).await {
-            Ok(t) => t.tags().iter().find(|t| t.key() == Some(crate::model::OPT_IN_TAG)).and_then(|t| t.value()).map(str::to_string),
+            Ok(t) => {
+                let tag = |key: &str| t.tags().iter().find(|t| t.key() == Some(key)).and_then(|t| t.value()).map(str::to_string);
+                Some((tag(crate::model::OPT_IN_TAG), tag(crate::model::LAST_ACTION_TAG)))
+            }
             Err(f) => {
                 ctx.fail("ListTags", f);
                 None
@@ -146,9 +155,9 @@ pub(super) async fn fetch(
             None => None,
         }
     };
-    let (remediate, config) = futures::join!(tags, config);
+    let (tags, config) = futures::join!(tags, config);
     chain.then_longest([&tags_chain, &config_chain]);
-    info.remediate = remediate;
+    (info.remediate, info.last_action) = tags.unwrap_or_default();
 
     let mut component_based = component.is_some();
     if let Some(config) = config {

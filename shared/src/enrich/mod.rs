@@ -1,11 +1,13 @@
 //! Enrichment: what AWS can tell about the target around the alarm time.
 //!
-//! Three independent lookups run concurrently under one deadline: the endpoint ([`endpoint`]),
+//! Four independent lookups run concurrently under one deadline: the endpoint ([`endpoint`]),
 //! the per-instance and per-GPU metrics ([`metrics`], analysed by [`fleet`]) — or, for a
-//! serverless variant, its own metric set ([`serverless`]) — and the container logs ([`logs`]). Whatever does not arrive in time or fails becomes a [`Note`] naming the call
+//! serverless variant, its own metric set ([`serverless`]) — the container logs ([`logs`]) and
+//! the autoscaling state ([`capacity`], with the recent changes). Whatever does not arrive in time or fails becomes a [`Note`] naming the call
 //! and the reason; the alarm is delivered anyway. Retries are the SDK's (standard mode), never a
 //! loop of ours.
 
+pub mod capacity;
 pub mod endpoint;
 pub mod fleet;
 pub mod hardware;
@@ -15,6 +17,7 @@ pub mod redact;
 pub mod serverless;
 mod window;
 
+pub use capacity::{Capacity, Change};
 pub use endpoint::EndpointInfo;
 pub use fleet::Fleet;
 pub use logs::{LogReport, LogSettings};
@@ -68,6 +71,14 @@ pub struct Enrichment {
     pub serverless: Option<serverless::Diagnosis>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub logs: Option<LogReport>,
+    /// Application Auto Scaling: the range, policies and recent activities of the variant (and
+    /// component); `None` when it could not be looked up (a note says why).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<Capacity>,
+    /// Endpoint updates, scaling activities and sagealarm's own last action near the alarm,
+    /// oldest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<Change>,
     /// What to do or check, derived from what was found (enhanced metrics off, serverless…).
     pub advice: Vec<String>,
     pub notes: Vec<Note>,
@@ -88,7 +99,8 @@ pub struct EnrichSettings {
     /// At most this many metric streams are fetched (64 instances × 4 GPUs × 4 metrics ≈ 1,300).
     pub max_series: usize,
     pub logs: LogSettings,
-    /// Read the endpoint's `sagealarm:remediate` tag, for the Slack buttons.
+    /// Read the endpoint's tags: `sagealarm:remediate` for the Slack buttons, `sagealarm:last-action`
+    /// for "Recent changes". On when remediation is deployed (the role then has ListTags).
     pub read_tags: bool,
 }
 
@@ -103,6 +115,7 @@ pub struct Enricher {
     sagemaker: aws_sdk_sagemaker::Client,
     cloudwatch: aws_sdk_cloudwatch::Client,
     logs: aws_sdk_cloudwatchlogs::Client,
+    autoscaling: aws_sdk_applicationautoscaling::Client,
     settings: EnrichSettings,
 }
 
@@ -114,7 +127,12 @@ impl Enricher {
         Self::from_clients(
             aws_sdk_sagemaker::Client::from_conf(aws_sdk_sagemaker::config::Builder::from(sdk).retry_config(retry.clone()).build()),
             aws_sdk_cloudwatch::Client::from_conf(aws_sdk_cloudwatch::config::Builder::from(sdk).retry_config(retry.clone()).build()),
-            aws_sdk_cloudwatchlogs::Client::from_conf(aws_sdk_cloudwatchlogs::config::Builder::from(sdk).retry_config(retry).build()),
+            aws_sdk_cloudwatchlogs::Client::from_conf(
+                aws_sdk_cloudwatchlogs::config::Builder::from(sdk).retry_config(retry.clone()).build(),
+            ),
+            aws_sdk_applicationautoscaling::Client::from_conf(
+                aws_sdk_applicationautoscaling::config::Builder::from(sdk).retry_config(retry).build(),
+            ),
             settings,
         )
     }
@@ -123,9 +141,10 @@ impl Enricher {
         sagemaker: aws_sdk_sagemaker::Client,
         cloudwatch: aws_sdk_cloudwatch::Client,
         logs: aws_sdk_cloudwatchlogs::Client,
+        autoscaling: aws_sdk_applicationautoscaling::Client,
         settings: EnrichSettings,
     ) -> Self {
-        Self { sagemaker, cloudwatch, logs, settings }
+        Self { sagemaker, cloudwatch, logs, autoscaling, settings }
     }
 
     pub fn settings(&self) -> &EnrichSettings {
@@ -172,9 +191,11 @@ impl Enricher {
             (Some(e), Some(v), Some(o)) if o.name.starts_with("Serverless") && sm.inference_component.is_none() => Some((e, v)),
             _ => None,
         };
-        // Three independent branches, each on its own chain; together they last the longest.
-        let branches: [Chain; 3] = Default::default();
-        let (info, (series, readings), logs) = tokio::join!(
+        // Four independent branches, each on its own chain; together they last the longest.
+        // Capacity is keyed by names the alarm already gave: it waits for none of the others.
+        let branches: [Chain; 4] = Default::default();
+        let scalable = capacity::resources(&sm);
+        let (info, (series, readings), logs, scaling) = tokio::join!(
             async {
                 match &endpoint_name {
                     Some(e) => {
@@ -201,6 +222,7 @@ impl Enricher {
                     None => None,
                 }
             },
+            capacity::fetch(&ctx, &branches[3], &self.autoscaling, scalable),
         );
         chain.then_longest(&branches);
         let mut info = info;
@@ -236,8 +258,20 @@ impl Enricher {
         }
         let serverless_advice = serverless.as_ref().map(serverless::advice);
         let advice = endpoint::advice(info.as_ref(), &sm, fleet.as_ref(), series.is_empty(), serverless_advice);
+        let capacity = capacity::analyse(scaling, info.as_ref(), &series, &window);
+        let changes = capacity::changes(info.as_ref(), capacity.as_ref(), &window);
         ctx.finish(
-            Enrichment { window: Some(window), endpoint: info, fleet, serverless, logs, advice, ..Enrichment::default() },
+            Enrichment {
+                window: Some(window),
+                endpoint: info,
+                fleet,
+                serverless,
+                logs,
+                capacity,
+                changes,
+                advice,
+                ..Enrichment::default()
+            },
             &chain,
             started,
         )

@@ -146,12 +146,32 @@ fn filter_logs_ok(anchor_ms: i64) -> Rule {
     })
 }
 
+/// Application Auto Scaling for a variant that is not registered: every Describe answers empty.
+pub(super) fn not_autoscaled() -> [Rule; 3] {
+    use aws_sdk_applicationautoscaling::operation as aas;
+    [
+        mock!(aws_sdk_applicationautoscaling::Client::describe_scalable_targets)
+            .then_output(|| aas::describe_scalable_targets::DescribeScalableTargetsOutput::builder().build()),
+        mock!(aws_sdk_applicationautoscaling::Client::describe_scaling_policies)
+            .then_output(|| aas::describe_scaling_policies::DescribeScalingPoliciesOutput::builder().build()),
+        mock!(aws_sdk_applicationautoscaling::Client::describe_scaling_activities)
+            .then_output(|| aas::describe_scaling_activities::DescribeScalingActivitiesOutput::builder().build()),
+    ]
+}
+
+/// Application Auto Scaling answers from `aas`: the not-registered answers unless given.
 fn enricher(sm: &[&Rule], cw: &[&Rule], logs: &[&Rule], deadline: Duration) -> Enricher {
+    let aas = not_autoscaled();
+    enricher_with(sm, cw, logs, &aas.iter().collect::<Vec<_>>(), deadline)
+}
+
+pub(super) fn enricher_with(sm: &[&Rule], cw: &[&Rule], logs: &[&Rule], aas: &[&Rule], deadline: Duration) -> Enricher {
     let retry = RetryConfig::standard().with_max_attempts(3).with_initial_backoff(Duration::from_millis(1));
     Enricher::from_clients(
         mock_client!(aws_sdk_sagemaker, RuleMode::MatchAny, sm.iter().copied(), |c| c.retry_config(retry.clone())),
         mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, cw.iter().copied(), |c| c.retry_config(retry.clone())),
         mock_client!(aws_sdk_cloudwatchlogs, RuleMode::MatchAny, logs.iter().copied(), |c| c.retry_config(retry.clone())),
+        mock_client!(aws_sdk_applicationautoscaling, RuleMode::MatchAny, aas.iter().copied(), |c| c.retry_config(retry.clone())),
         EnrichSettings { deadline, ..EnrichSettings::default() },
     )
 }
@@ -198,9 +218,10 @@ async fn hot_gpu_is_found_paged_metrics_are_merged_and_its_logs_come_first() {
     assert_eq!(logs.streams[1].lines[0].count, 3);
     assert_eq!(logs.matched, 4);
     assert!(r.advice.is_empty(), "{:?}", r.advice);
-    // Logs: the two minutes at the state change, then the context before them (this alarm's own
-    // window is those two minutes, so there is no middle slice).
-    assert_eq!(r.stats.as_ref().unwrap().calls, 2 + 4 + 2 + 2);
+    // Endpoint 2, metrics 4 + 2, logs 2 (the two minutes at the state change, then the context
+    // before them: this alarm's own window is those two minutes, so there is no middle slice),
+    // and Application Auto Scaling's three Describe calls.
+    assert_eq!(r.stats.as_ref().unwrap().calls, 2 + 4 + 2 + 2 + 3);
     // Longest dependent chain: metrics, two ListMetrics pages then two GetMetricData pages
     // (endpoint: 2, logs: 2).
     assert_eq!(r.stats.as_ref().unwrap().critical_path_calls, 2 + 2);
@@ -381,6 +402,186 @@ async fn a_generic_alarm_makes_no_aws_calls() {
     assert_eq!((de.num_calls(), lm.num_calls(), fl.num_calls()), (0, 0, 0));
 }
 
+/// Application Auto Scaling for `endpoint/deepgram-prod/variant/AllTraffic`, registered 2–`max`
+/// with target tracking on invocations per instance at 30, and these activities (minutes from the
+/// anchor, status, target count, message).
+fn autoscaled(anchor_ms: i64, max: i32, activities: &'static [(i64, &'static str, i32, &'static str)]) -> [Rule; 3] {
+    use aws_sdk_applicationautoscaling::operation as aas;
+    use aws_sdk_applicationautoscaling::primitives::DateTime as AasTime;
+    use aws_sdk_applicationautoscaling::types::{
+        MetricType, PolicyType, PredefinedMetricSpecification, ScalableDimension, ScalableTarget, ScalingActivity,
+        ScalingActivityStatusCode, ScalingPolicy, ServiceNamespace, TargetTrackingScalingPolicyConfiguration,
+    };
+    const ID: &str = "endpoint/deepgram-prod/variant/AllTraffic";
+    let created = AasTime::from_millis(anchor_ms - 86_400_000);
+    [
+        mock!(aws_sdk_applicationautoscaling::Client::describe_scalable_targets)
+            .match_requests(|r| r.resource_ids() == [ID.to_string()] && r.service_namespace() == Some(&ServiceNamespace::Sagemaker))
+            .then_output(move || {
+                aas::describe_scalable_targets::DescribeScalableTargetsOutput::builder()
+                    .scalable_targets(
+                        ScalableTarget::builder()
+                            .service_namespace(ServiceNamespace::Sagemaker)
+                            .resource_id(ID)
+                            .scalable_dimension(ScalableDimension::SageMakerVariantDesiredInstanceCount)
+                            .min_capacity(2)
+                            .max_capacity(max)
+                            .role_arn("arn:aws:iam::123456789012:role/aas")
+                            .creation_time(created)
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+            }),
+        mock!(aws_sdk_applicationautoscaling::Client::describe_scaling_policies).match_requests(|r| r.resource_id() == Some(ID)).then_output(
+            move || {
+                let tt = TargetTrackingScalingPolicyConfiguration::builder()
+                    .target_value(30.0)
+                    .predefined_metric_specification(
+                        PredefinedMetricSpecification::builder().predefined_metric_type(MetricType::SageMakerVariantInvocationsPerInstance).build().unwrap(),
+                    )
+                    .scale_out_cooldown(300)
+                    .scale_in_cooldown(600)
+                    .build()
+                    .unwrap();
+                aas::describe_scaling_policies::DescribeScalingPoliciesOutput::builder()
+                    .scaling_policies(
+                        ScalingPolicy::builder()
+                            .policy_arn("arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:x")
+                            .policy_name("invocations-per-instance")
+                            .service_namespace(ServiceNamespace::Sagemaker)
+                            .resource_id(ID)
+                            .scalable_dimension(ScalableDimension::SageMakerVariantDesiredInstanceCount)
+                            .policy_type(PolicyType::TargetTrackingScaling)
+                            .target_tracking_scaling_policy_configuration(tt)
+                            .creation_time(created)
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+            },
+        ),
+        mock!(aws_sdk_applicationautoscaling::Client::describe_scaling_activities).match_requests(|r| r.resource_id() == Some(ID)).then_output(
+            move || {
+                let acts = activities.iter().enumerate().map(|(i, (minutes, status, to, message))| {
+                    ScalingActivity::builder()
+                        .activity_id(format!("a-{i}"))
+                        .service_namespace(ServiceNamespace::Sagemaker)
+                        .resource_id(ID)
+                        .scalable_dimension(ScalableDimension::SageMakerVariantDesiredInstanceCount)
+                        .description(format!("Setting desired instance count to {to}."))
+                        .cause("monitor alarm TargetTracking-endpoint/deepgram-prod/variant/AllTraffic-AlarmHigh in state ALARM triggered policy invocations-per-instance")
+                        .start_time(AasTime::from_millis(anchor_ms + minutes * 60_000))
+                        .status_code(ScalingActivityStatusCode::from(*status))
+                        .status_message(*message)
+                        .build()
+                        .unwrap()
+                });
+                aas::describe_scaling_activities::DescribeScalingActivitiesOutput::builder().set_scaling_activities(Some(acts.collect())).build()
+            },
+        ),
+    ]
+}
+
+/// A scale-out that failed 4 minutes before the alarm (capacity for the instance type ran out):
+/// moto has no scaling activities, so this is the mock layer's.
+#[tokio::test]
+async fn a_failed_scale_out_leads_the_message_with_its_cause_and_the_critical_path_is_unchanged() {
+    let at = anchor_ms(GPU_ALARM);
+    let seen = Arc::new(AtomicUsize::new(0));
+    let (de, dc, lm, gm, fl) =
+        (describe_endpoint_ok(true), describe_config_ok(true), list_metrics_ok(), get_metric_data_ok(at, seen), filter_logs_ok(at));
+    let aas = autoscaled(
+        at,
+        6,
+        &[
+            (-4, "Failed", 4, "Failed to set desired instance count to 4. Reason: Unable to provision requested ML compute capacity due to InsufficientInstanceCapacity error. Please retry using a different ML instance type or after some time."),
+            (-25, "Successful", 3, "Successfully set desired instance count to 3. Change successfully fulfilled by sagemaker."),
+        ],
+    );
+    let e = enricher_with(&[&de, &dc], &[&lm, &gm], &[&fl], &aas.iter().collect::<Vec<_>>(), Duration::from_secs(5));
+    let r = run(&e, GPU_ALARM).await;
+    assert_eq!(r.notes, vec![], "no notes expected");
+    assert_eq!(aas.iter().map(Rule::num_calls).collect::<Vec<_>>(), [1, 1, 1]);
+    let c = r.capacity.as_ref().unwrap();
+    let s = &c.scaled[0];
+    assert_eq!((s.range, s.current, s.at_max), (Some((2, 6)), Some(3), false));
+    let acts: Vec<(String, &str, Option<&str>)> =
+        s.activities.iter().map(|a| (a.counts(), a.status.as_str(), a.failure.as_deref())).collect();
+    assert_eq!(acts, [("3 → 4".into(), "Failed", Some("insufficient capacity for ml.g5.12xlarge")), ("→ 3".into(), "Successful", None)]);
+    // Invocations per instance from the per-instance Sum fetched anyway: 40 a minute in the mock.
+    let capacity::Rule::TargetTracking { current, target, .. } = &s.policies[0].rule else { panic!("{:?}", s.policies) };
+    assert_eq!((*current, *target), (Some(40.0), 30.0));
+    assert_eq!(c.headline.as_deref(), Some("Scale-out to 4 failed 4 min before the alarm: insufficient capacity for ml.g5.12xlarge"));
+    let changes: Vec<(i64, &str)> = r.changes.iter().map(|c| (c.offset_s, c.what.as_str())).collect();
+    assert_eq!(changes, [(-25 * 60, "AllTraffic scaled → 3"), (-4 * 60, "AllTraffic scale-out 3 → 4 failed")]);
+    // The same calls as without autoscaling (logs: the minutes at the state change, then the
+    // context), plus three side by side: the longest chain is still metrics' (two ListMetrics
+    // pages, two GetMetricData pages).
+    let st = r.stats.as_ref().unwrap();
+    assert_eq!((st.calls, st.critical_path_calls), (2 + 4 + 2 + 2 + 3, 2 + 2));
+
+    let report = crate::report::Report::Alarm(Box::new(build(alarm(GPU_ALARM), r)));
+    let slack = crate::deliver::slack::render::render(&report, &[]);
+    crate::deliver::slack::render::check_limits(&slack).unwrap();
+    let text = slack.to_string();
+    assert!(text.contains("🚧 *Scale-out to 4 failed 4 min before the alarm: insufficient capacity for ml.g5.12xlarge*"), "{text}");
+    assert!(text.contains("Variant AllTraffic: 3 instances, autoscaling 2–6"), "{text}");
+    assert!(
+        text.contains(
+            "target tracking invocations-per-instance: invocations per instance target 30, now 40 · cooldown out 5 min, in 10 min"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "Recent changes: 25 min before the alarm: AllTraffic scaled → 3 · 4 min before the alarm: AllTraffic scale-out 3 → 4 failed"
+        ),
+        "{text}"
+    );
+    let pd = crate::deliver::pagerduty::render::render(&report, "k", crate::model::Severity::Critical);
+    crate::deliver::pagerduty::render::check_event(&pd).unwrap();
+    assert!(pd["payload"]["summary"]
+        .as_str()
+        .unwrap()
+        .ends_with("— Scale-out to 4 failed 4 min before the alarm: insufficient capacity for ml.g5.12xlarge"));
+    assert_eq!(pd["payload"]["custom_details"]["capacity"]["details"]["scaled"][0]["range"], serde_json::json!([2, 6]));
+}
+
+/// Application Auto Scaling refusing (no IAM grant) is a note; the rest arrives and nothing is
+/// claimed about scaling.
+#[tokio::test]
+async fn autoscaling_access_denied_is_a_note_and_claims_nothing() {
+    use aws_sdk_applicationautoscaling::operation::describe_scalable_targets::DescribeScalableTargetsError;
+    let denied = mock!(aws_sdk_applicationautoscaling::Client::describe_scalable_targets).then_error(|| {
+        DescribeScalableTargetsError::generic(
+            aws_sdk_applicationautoscaling::error::ErrorMetadata::builder()
+                .code("AccessDeniedException")
+                .message(
+                    "User: arn:aws:sts::1:assumed-role/x is not authorized to perform: application-autoscaling:DescribeScalableTargets",
+                )
+                .build(),
+        )
+    });
+    let [_, policies, activities] = not_autoscaled();
+    let (de, dc) = (describe_endpoint_ok(true), describe_config_ok(true));
+    let lm = mock!(aws_sdk_cloudwatch::Client::list_metrics).then_output(|| ListMetricsOutput::builder().build());
+    let fl = mock!(aws_sdk_cloudwatchlogs::Client::filter_log_events).then_output(|| FilterLogEventsOutput::builder().build());
+    let e = enricher_with(&[&de, &dc], &[&lm], &[&fl], &[&denied, &policies, &activities], Duration::from_secs(5));
+    let r = run(&e, GPU_ALARM).await;
+    let notes: Vec<String> = r.notes.iter().map(|n| format!("{}: {}", n.source, n.message)).collect();
+    assert_eq!(
+        notes,
+        ["DescribeScalableTargets: AccessDeniedException: User: arn:aws:sts::1:assumed-role/x is not authorized to perform: application-autoscaling:DescribeScalableTargets"]
+    );
+    assert_eq!(r.capacity, None);
+    assert!(r.endpoint.is_some());
+    let slack = crate::deliver::slack::render::render(&crate::report::Report::Alarm(Box::new(build(alarm(GPU_ALARM), r))), &[]);
+    let text = slack.to_string();
+    assert!(!text.contains("not autoscaled") && !text.contains("*Capacity*"), "{text}");
+    assert!(text.contains("⚠️ DescribeScalableTargets: AccessDeniedException"), "{text}");
+}
+
 /// Real HTTP for the two faults a mock layer cannot produce: a slow service and a garbled body.
 mod over_http {
     use super::*;
@@ -423,7 +624,10 @@ mod over_http {
         );
         let lm = mock!(aws_sdk_cloudwatch::Client::list_metrics).then_output(|| ListMetricsOutput::builder().build());
         let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&lm]);
-        let e = Enricher::from_clients(sm, cw, logs, EnrichSettings { deadline: Duration::from_millis(400), ..EnrichSettings::default() });
+        let aas = not_autoscaled();
+        let aas = mock_client!(aws_sdk_applicationautoscaling, RuleMode::MatchAny, &aas);
+        let e =
+            Enricher::from_clients(sm, cw, logs, aas, EnrichSettings { deadline: Duration::from_millis(400), ..EnrichSettings::default() });
         let started = std::time::Instant::now();
         let r = run(&e, GPU_ALARM).await;
         let notes: Vec<String> = r.notes.iter().map(|n| format!("{}: {}", n.source, n.message)).collect();

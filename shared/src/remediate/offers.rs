@@ -88,6 +88,7 @@ pub(crate) mod tests {
             enhanced_metrics: None,
             components: vec![],
             remediate: tag.map(str::to_string),
+            last_action: None,
         };
         let target = crate::target::resolve(&a);
         crate::report::build_alarm(*a, target, Enrichment { endpoint: Some(info), ..Enrichment::default() })

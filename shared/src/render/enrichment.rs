@@ -1,7 +1,8 @@
 //! Enrichment as plain text, shared by the Slack and PagerDuty renderers: the endpoint line, the
-//! outlier sentence, the per-instance table, the log lines. Not escaped: each renderer escapes
-//! for its destination.
+//! outlier sentence, the per-instance table, the serverless diagnosis, the capacity lines and
+//! recent changes, the log lines. Not escaped: each renderer escapes for its destination.
 
+use crate::enrich::capacity::{relative, Capacity, Change, ResourceKind, Rule, Scaled, CHANGE_LOOKBACK, SHOWN_ACTIVITIES};
 use crate::enrich::endpoint::{EndpointInfo, VariantInfo};
 use crate::enrich::fleet::{Fleet, Level, Outlier, Over, Verdict};
 use crate::enrich::logs::{LogLine, StreamExcerpt};
@@ -374,4 +375,93 @@ pub fn serverless_lines(d: &Diagnosis) -> Vec<(&'static str, String)> {
 /// [`serverless_lines`] aligned for a code block.
 pub fn serverless_table(d: &Diagnosis) -> String {
     serverless_lines(d).iter().map(|(k, v)| format!("{k:<12} {v}")).collect::<Vec<_>>().join("\n")
+}
+
+/// One line per resource, then its policies and newest activities, indented. A resource that is
+/// not autoscaled is one line that says so.
+pub fn capacity_lines(c: &Capacity, anchor: chrono::DateTime<chrono::Utc>) -> Vec<String> {
+    let mut out = vec![];
+    for s in &c.scaled {
+        out.push(scaled_line(s));
+        for p in &s.policies {
+            out.push(format!("  {}", policy_line(&p.name, &p.rule)));
+        }
+        for a in s.activities.iter().take(SHOWN_ACTIVITIES) {
+            let why = a.failure.as_deref().map(|f| format!(": {f}")).unwrap_or_default();
+            out.push(format!(
+                "  {} ({}): {} {}{why}",
+                a.start.format("%H:%M UTC"),
+                relative((a.start - anchor).num_seconds()),
+                a.counts(),
+                a.status
+            ));
+        }
+    }
+    out
+}
+
+fn scaled_line(s: &Scaled) -> String {
+    let who = match s.kind {
+        ResourceKind::Variant => format!("Variant {}", s.name),
+        ResourceKind::Component => format!("Inference component {}", s.name),
+    };
+    let Some((min, max)) = s.range else {
+        if let Some((min, max)) = s.managed {
+            return format!("{who}: not registered with Application Auto Scaling; SageMaker managed instance scaling keeps it within {min}–{max} instances.");
+        }
+        let fixed = s.current.or(s.desired).map(|n| format!(": it stays at {n} {} until someone changes it", s.unit)).unwrap_or_default();
+        return format!("{who} is not autoscaled (not registered with Application Auto Scaling){fixed}.");
+    };
+    let count = match (s.current, s.desired) {
+        (Some(c), Some(d)) if c != d => format!("{c} {} (desired {d})", s.unit),
+        (Some(n), _) | (None, Some(n)) => format!("{n} {}", s.unit),
+        (None, None) => format!("? {}", s.unit),
+    };
+    let mut line = format!("{who}: {count}, autoscaling {min}–{max}");
+    if s.at_max {
+        line.push_str(" — AT MAXIMUM");
+    }
+    if !s.suspended.is_empty() {
+        line.push_str(&format!(" · suspended: {}", s.suspended.join(", ")));
+    }
+    if s.policies.is_empty() {
+        line.push_str(" · no scaling policy");
+    }
+    line
+}
+
+fn cooldown(s: Option<i32>) -> String {
+    s.map(|s| units::period(s.max(0) as u32)).unwrap_or_else(|| "default".into())
+}
+
+fn policy_line(name: &str, rule: &Rule) -> String {
+    match rule {
+        Rule::TargetTracking { metric, target, current, scale_out_cooldown_s, scale_in_cooldown_s, scale_in_disabled } => {
+            let now = current.map(|v| format!(", now {}", sig(if v.abs() >= 10.0 { v.round() } else { v }))).unwrap_or_default();
+            format!(
+                "target tracking {name}: {} target {}{now} · cooldown out {}, in {}{}",
+                metric.label(),
+                sig(*target),
+                cooldown(*scale_out_cooldown_s),
+                cooldown(*scale_in_cooldown_s),
+                if *scale_in_disabled { " · scale-in disabled" } else { "" }
+            )
+        }
+        Rule::StepScaling { alarms, cooldown_s } => {
+            let alarms = if alarms.is_empty() { "no alarm attached".to_string() } else { format!("alarm {}", alarms.join(", ")) };
+            format!("step scaling {name}: {alarms} · cooldown {}", cooldown(*cooldown_s))
+        }
+        Rule::Other { policy_type } => format!("{policy_type} {name}"),
+    }
+}
+
+/// `Recent changes: 18 min before the alarm: AllTraffic scaled 3 → 4 · …`; `None` when nothing is
+/// known (no endpoint and no capacity); "none" said when they are known and nothing changed.
+pub fn changes_line(changes: &[Change], known: bool) -> Option<String> {
+    if changes.is_empty() {
+        let hours = CHANGE_LOOKBACK.num_hours();
+        return known.then(|| format!("Recent changes: none in the {hours} h before the alarm (endpoint updates, scaling, sagealarm)."));
+    }
+    let items: Vec<String> = changes.iter().map(|c| format!("{}: {}", relative(c.offset_s), c.what)).collect();
+    Some(format!("Recent changes: {}", items.join(" · ")))
 }

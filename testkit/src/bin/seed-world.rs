@@ -9,7 +9,7 @@ use sagealarm_testkit::{sdk, seed, World};
 
 #[derive(Parser)]
 struct Args {
-    /// hot-gpu, even, enhanced-off, no-log-group, serverless, serverless-on-demand, inference-component
+    /// hot-gpu, even, enhanced-off, no-log-group, serverless, serverless-on-demand, inference-component, scaled-in-noisy, at-max, scaling
     #[arg(long, default_value = "hot-gpu")]
     scenario: String,
     /// The alarm whose endpoint and StateChangeTime the world is built around.

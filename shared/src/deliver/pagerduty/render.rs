@@ -112,6 +112,9 @@ fn alarm(r: &AlarmReport, routing_key: &str, severity: Severity) -> Value {
     if let Some(d) = &r.enrichment.serverless {
         summary.push_str(&format!(" — {}", enr::serverless_headline(d)));
     }
+    if let Some(h) = r.enrichment.capacity.as_ref().and_then(|c| c.headline.as_ref()) {
+        summary.push_str(&format!(" — {h}"));
+    }
     let sm = r.target.sagemaker();
     let source = sm
         .and_then(|s| s.endpoint.clone().or_else(|| s.inference_component.clone()))
@@ -240,6 +243,13 @@ fn custom_details(r: &AlarmReport) -> Value {
             .collect();
         d["logs"] = json!({ "group": l.group, "matched": l.matched, "scanned": l.scanned, "complete": l.complete, "streams": streams });
     }
+    if let Some(c) = &e.capacity {
+        let anchor = e.window.as_ref().map(|w| w.anchor).unwrap_or_else(|| a.anchor_time());
+        d["capacity"] = json!({ "headline": c.headline, "summary": enr::capacity_lines(c, anchor), "details": c });
+    }
+    if let Some(l) = enr::changes_line(&e.changes, e.endpoint.is_some() || e.capacity.is_some()) {
+        d["recent_changes"] = json!({ "summary": l, "details": e.changes });
+    }
     if !e.advice.is_empty() {
         d["what_to_check"] = e.advice.clone().into();
     }
@@ -364,6 +374,7 @@ mod tests {
             enhanced_metrics: None,
             components: (0..4000).map(component).collect(),
             remediate: None,
+            last_action: None,
         });
         let ev = render(&Report::Alarm(a), KEY, Severity::Critical);
         check_event(&ev).unwrap();

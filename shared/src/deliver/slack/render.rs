@@ -174,6 +174,10 @@ pub fn fallback_text(r: &AlarmReport) -> String {
         s.push_str(" — ");
         s.push_str(&enr::serverless_headline(d));
     }
+    if let Some(h) = r.enrichment.capacity.as_ref().and_then(|c| c.headline.as_ref()) {
+        s.push_str(" — ");
+        s.push_str(h);
+    }
     clamp_escaped(mrkdwn(&s, 900), limits::FALLBACK_TEXT)
 }
 
@@ -207,6 +211,13 @@ fn subject_fields(r: &AlarmReport) -> Vec<String> {
 fn enrichment_blocks(r: &AlarmReport) -> Vec<(u8, Value)> {
     let e = &r.enrichment;
     let mut out = vec![];
+    // Capacity that explains the alarm leads; otherwise it follows the endpoint.
+    let capacity = capacity_block(r);
+    let leads = e.capacity.as_ref().is_some_and(|c| c.headline.is_some());
+    let mut capacity = capacity.map(|b| (if leads { 0 } else { 1 }, b));
+    if leads {
+        out.extend(capacity.take());
+    }
     if let Some(f) = &e.fleet {
         let mut text = String::new();
         if let Some(h) = enr::headline(f) {
@@ -241,6 +252,7 @@ fn enrichment_blocks(r: &AlarmReport) -> Vec<(u8, Value)> {
         let lines: Vec<String> = enr::endpoint_lines(info).iter().take(12).map(|l| mrkdwn(l, 300)).collect();
         out.push((1, section(&format!("*Endpoint* {}\n{}", code(&info.name, 200), lines.join("\n")))));
     }
+    out.extend(capacity);
     if !e.advice.is_empty() {
         let items: Vec<String> = e.advice.iter().take(5).map(|a| format!("• {}", mrkdwn(a, 550))).collect();
         out.push((1, section(&format!("*What to check*\n{}", items.join("\n")))));
@@ -281,6 +293,27 @@ fn enrichment_blocks(r: &AlarmReport) -> Vec<(u8, Value)> {
         out.push((0, context(&lines)));
     }
     out
+}
+
+/// Autoscaling (headline, range, policies, activities) and the recent changes, in one section.
+fn capacity_block(r: &AlarmReport) -> Option<Value> {
+    let e = &r.enrichment;
+    let mut text = String::new();
+    if let Some(c) = &e.capacity {
+        if let Some(h) = &c.headline {
+            text.push_str(&format!("🚧 *{}*\n", mrkdwn(h, 400)));
+        }
+        let anchor = e.window.as_ref().map(|w| w.anchor).unwrap_or_else(|| r.alarm.anchor_time());
+        let lines: Vec<String> = enr::capacity_lines(c, anchor).iter().take(14).map(|l| mrkdwn(l, 300)).collect();
+        text.push_str(&format!("*Capacity*\n{}", lines.join("\n")));
+    }
+    if let Some(l) = enr::changes_line(&e.changes, e.endpoint.is_some() || e.capacity.is_some()) {
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(&mrkdwn(&l, 900));
+    }
+    (!text.is_empty()).then(|| section(&text))
 }
 
 /// Characters of text a block contributes toward Slack's total.
