@@ -428,8 +428,9 @@ pub fn analyse(series: &[Series], w: &Window, own: Option<&str>, target_instance
         _ => own,
     };
 
-    // Group by (metric, stat, level): each group is one comparison across the fleet.
-    let mut groups: BTreeMap<(String, Statistic, Level, bool), Vec<(Member, f64)>> = BTreeMap::new();
+    // Group by (metric, stat, level, summed): each group is one comparison across the fleet.
+    type Group = (String, Statistic, Level, bool);
+    let mut groups: BTreeMap<Group, Vec<(Member, f64)>> = BTreeMap::new();
     let mut keys: Vec<String> = vec![];
     // Each series summarised once; the spreads and the table cells both read these.
     let values: Vec<Option<f64>> = series.iter().map(|s| window_value(s, w)).collect();
