@@ -204,24 +204,18 @@ pub(crate) fn select(listed: Vec<Stream>, own: Option<&OwnMetric>, max: usize) -
     (keep.into_iter().map(|(_, s)| s).collect(), dropped)
 }
 
-async fn get(ctx: &Ctx, chain: &Chain, client: &Client, chunk: &[Stream], window: &Window) -> Vec<Series> {
-    let queries: Vec<MetricDataQuery> = chunk
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let metric = Metric::builder()
-                .namespace(&s.namespace)
-                .metric_name(&s.metric)
-                .set_dimensions(Some(s.dims.iter().map(|(n, v)| Dimension::builder().name(n).value(v).build()).collect()))
-                .build();
-            MetricDataQuery::builder()
-                .id(format!("m{i}"))
-                .metric_stat(MetricStat::builder().metric(metric).period(window.period_s).stat(s.stat.as_str()).build())
-                .return_data(true)
-                .build()
-        })
-        .collect();
-    let mut points: Vec<BTreeMap<i64, f64>> = vec![BTreeMap::new(); chunk.len()];
+/// GetMetricData over the window for `queries` (ids `<prefix><index>`), NextToken followed for up
+/// to [`MAX_DATA_PAGES`] pages: each query's points, epoch ms → value, by index. What came back
+/// forbidden, failed or partial is noted once per kind.
+pub(super) async fn get_points(
+    ctx: &Ctx,
+    chain: &Chain,
+    client: &Client,
+    queries: Vec<MetricDataQuery>,
+    prefix: char,
+    window: &Window,
+) -> Vec<BTreeMap<i64, f64>> {
+    let mut points: Vec<BTreeMap<i64, f64>> = vec![BTreeMap::new(); queries.len()];
     let mut trouble: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut token: Option<String> = None;
     let mut pages = 0;
@@ -243,7 +237,7 @@ async fn get(ctx: &Ctx, chain: &Chain, client: &Client, chunk: &[Stream], window
         pages += 1;
         let more = page.next_token().filter(|t| !t.is_empty()).map(str::to_string);
         for r in page.metric_data_results() {
-            let Some(i) = r.id().and_then(|id| id.strip_prefix('m')).and_then(|n| n.parse::<usize>().ok()).filter(|i| *i < chunk.len())
+            let Some(i) = r.id().and_then(|id| id.strip_prefix(prefix)).and_then(|n| n.parse::<usize>().ok()).filter(|i| *i < points.len())
             else {
                 continue;
             };
@@ -270,6 +264,27 @@ async fn get(ctx: &Ctx, chain: &Chain, client: &Client, chunk: &[Stream], window
     for (what, n) in trouble {
         ctx.note("GetMetricData", format!("{n} metric stream(s) came back with {what}"));
     }
+    points
+}
+
+async fn get(ctx: &Ctx, chain: &Chain, client: &Client, chunk: &[Stream], window: &Window) -> Vec<Series> {
+    let queries: Vec<MetricDataQuery> = chunk
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let metric = Metric::builder()
+                .namespace(&s.namespace)
+                .metric_name(&s.metric)
+                .set_dimensions(Some(s.dims.iter().map(|(n, v)| Dimension::builder().name(n).value(v).build()).collect()))
+                .build();
+            MetricDataQuery::builder()
+                .id(format!("m{i}"))
+                .metric_stat(MetricStat::builder().metric(metric).period(window.period_s).stat(s.stat.as_str()).build())
+                .return_data(true)
+                .build()
+        })
+        .collect();
+    let points = get_points(ctx, chain, client, queries, 'm', window).await;
     chunk
         .iter()
         .zip(points)

@@ -4,11 +4,10 @@
 //! published simply comes back empty); [`analyse`] and [`advice`] are pure.
 
 use super::endpoint::Serverless;
-use super::metrics::INVOCATIONS_NS;
+use super::metrics::{get_points, INVOCATIONS_NS};
 use super::{Chain, Ctx, Window};
 use crate::model::units::{sig, Unit};
-use aws_sdk_cloudwatch::primitives::DateTime as AwsTime;
-use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, ScanBy};
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use aws_sdk_cloudwatch::Client;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -169,40 +168,12 @@ pub(super) async fn fetch(ctx: &Ctx, chain: &Chain, client: &Client, endpoint: &
         })
         .collect();
     let mut out = Readings { variant: variant.to_string(), period_s: window.period_s, points: BTreeMap::new() };
-    let mut token: Option<String> = None;
-    // 18 queries × ~40 points fit one page; the bound only guards against a looping token.
-    for _ in 0..5 {
-        let req = client
-            .get_metric_data()
-            .set_metric_data_queries(Some(queries.clone()))
-            .start_time(AwsTime::from_millis(window.start_ms()))
-            .end_time(AwsTime::from_millis(window.end_ms()))
-            .scan_by(ScanBy::TimestampAscending)
-            .set_next_token(token.take());
-        let page = match ctx.call(chain, req.send()).await {
-            Ok(p) => p,
-            Err(f) => {
-                ctx.fail("GetMetricData", f);
-                break;
-            }
-        };
-        for r in page.metric_data_results() {
-            let Some((metric, stat)) =
-                r.id().and_then(|id| id.strip_prefix('s')).and_then(|n| n.parse::<usize>().ok()).and_then(|i| QUERIES.get(i))
-            else {
-                continue;
-            };
-            let pts = out.points.entry((metric.to_string(), stat.to_string())).or_default();
-            for (t, v) in r.timestamps().iter().zip(r.values()) {
-                if let (Some(t), true) = (t.to_millis().ok().and_then(DateTime::from_timestamp_millis), v.is_finite()) {
-                    pts.push((t, *v));
-                }
-            }
-        }
-        match page.next_token().filter(|t| !t.is_empty()) {
-            Some(t) => token = Some(t.to_string()),
-            None => break,
-        }
+    // 18 queries × ~40 points fit one page.
+    let points = get_points(ctx, chain, client, queries, 's', window).await;
+    for ((metric, stat), pts) in QUERIES.iter().zip(points) {
+        let got: Vec<(DateTime<Utc>, f64)> =
+            pts.into_iter().filter(|(_, v)| v.is_finite()).filter_map(|(ms, v)| Some((DateTime::from_timestamp_millis(ms)?, v))).collect();
+        out.points.insert((metric.to_string(), stat.to_string()), got);
     }
     out.points.retain(|_, v| !v.is_empty());
     for v in out.points.values_mut() {
