@@ -370,10 +370,12 @@ pub fn excerpts(events: impl IntoIterator<Item = (String, i64, String)>, setting
     (streams, matched)
 }
 
-/// Lines that differ only in numbers, hex ids or timestamps are one line repeated.
+/// Lines that differ only in numbers, hex ids (a word of hex digits with a decimal one in it:
+/// `20a0`, `7f3e2a`, never `added`) or timestamps are one line repeated.
 fn collapse_key(text: &str) -> String {
-    static NUMBERS: std::sync::LazyLock<Regex> =
-        std::sync::LazyLock::new(|| Regex::new(r"0x[0-9a-fA-F]+|[0-9a-f]{8,}|\d+(\.\d+)?").expect("static regex"));
+    static NUMBERS: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
+        Regex::new(r"0x[0-9a-fA-F]+|\b[0-9a-f]*[0-9][0-9a-f]*\b|\d+(\.\d+)?").expect("static regex")
+    });
     NUMBERS.replace_all(text, "#").into_owned()
 }
 
@@ -463,5 +465,12 @@ mod tests {
         assert_eq!(s[0], (ms(anchor - chrono::Duration::minutes(2)), ms(w.end) + 1));
         assert_eq!(s[1], (ms(w.alarm_start), ms(anchor - chrono::Duration::minutes(2))));
         assert_eq!(s[2], (ms(w.start), ms(w.alarm_start)));
+    }
+
+    #[test]
+    fn lines_differing_only_in_hex_ids_collapse_and_words_do_not() {
+        assert_eq!(collapse_key("miss for prefix 20a0, recomputing"), collapse_key("miss for prefix 2000, recomputing"));
+        assert_eq!(collapse_key("container c-7f3e2a restarted"), collapse_key("container c-1a2b3c restarted"));
+        assert_ne!(collapse_key("5 items added"), collapse_key("5 items faded"));
     }
 }
