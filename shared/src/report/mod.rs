@@ -5,8 +5,8 @@ pub mod links;
 
 use crate::enrich::Enrichment;
 use crate::model::units::{self, Unit};
-use crate::model::{Alarm, AlarmKind, AlarmState, PlainMessage};
-use crate::target::{Subject, Target};
+use crate::model::{Alarm, AlarmKind, AlarmState, Contributor, MetricQuery, PlainMessage};
+use crate::target::{insights, Subject, Target};
 use links::Link;
 use serde::Serialize;
 
@@ -16,6 +16,9 @@ pub struct AlarmReport {
     pub target: Target,
     /// `GPUUtilization (Average)`, `5xx error rate`, or the composite rule.
     pub metric_label: String,
+    /// The one time series of a multi-time-series alarm this is about: `GPU 3 on i-0123…`.
+    /// Titles name it, since every contributor is its own incident.
+    pub contributor: Option<String>,
     /// NewStateReason with values in human units.
     pub reason: String,
     /// `≥ 80%`, `outside band ANOMALY_DETECTION_BAND(m1, 2)`.
@@ -57,6 +60,7 @@ pub fn build_alarm(alarm: Alarm, target: Target, enrichment: Enrichment) -> Alar
     let links = links::for_alarm(&alarm, &target);
     AlarmReport {
         metric_label: metric_label(&alarm),
+        contributor: alarm.contributor.as_ref().map(contributor_label),
         reason: units::humanize_reason(&alarm.reason, unit),
         threshold: threshold_text(&alarm, unit),
         window: window_text(&alarm),
@@ -75,7 +79,55 @@ fn primary_unit(alarm: &Alarm) -> Unit {
         AlarmKind::AnomalyDetection { queries, .. } => {
             queries.iter().find_map(|q| q.metric_stat.as_ref()).map(|s| Unit::of(&s.metric.name, s.unit.as_deref())).unwrap_or(Unit::Plain)
         }
+        // A Metrics Insights query selects one metric: its unit is the alarm's.
+        AlarmKind::MetricMath { queries, .. } => match insights_query(queries) {
+            Some(q) => Unit::of(&q.metric, None),
+            None => Unit::Plain,
+        },
         _ => Unit::Plain,
+    }
+}
+
+/// The Metrics Insights query an alarm evaluates, when its one returned expression is one.
+fn insights_query(queries: &[MetricQuery]) -> Option<insights::InsightsQuery> {
+    let mut returned = queries.iter().filter(|q| q.return_data);
+    let q = returned.next()?;
+    if returned.next().is_some() {
+        return None;
+    }
+    insights::parse(q.expression.as_deref()?).ok()
+}
+
+/// How a title names a contributor: `GPU 3 on i-0123…`, `instance i-0123…`, `TableName orders`;
+/// its id when it has no attributes.
+pub fn contributor_label(c: &Contributor) -> String {
+    let gpu = c.attribute("GpuId").or_else(|| c.attribute("AcceleratorId"));
+    let mut parts: Vec<String> = vec![];
+    if let Some(g) = gpu {
+        parts.push(format!("GPU {g}"));
+    }
+    if let Some(k) = c.attribute("ContainerId") {
+        parts.push(format!("container {k}"));
+    }
+    if let Some(i) = c.attribute("InstanceId") {
+        match parts.last_mut() {
+            Some(last) => last.push_str(&format!(" on {i}")),
+            None => parts.push(format!("instance {i}")),
+        }
+    }
+    const NAMED: [(&str, &str); 3] = [("InferenceComponentName", "component"), ("VariantName", "variant"), ("EndpointName", "endpoint")];
+    for (key, word) in NAMED {
+        if let Some(v) = c.attribute(key) {
+            parts.push(format!("{word} {v}"));
+        }
+    }
+    const KNOWN: [&str; 7] =
+        ["GpuId", "AcceleratorId", "ContainerId", "InstanceId", "InferenceComponentName", "VariantName", "EndpointName"];
+    parts.extend(c.attributes.iter().filter(|(k, _)| !KNOWN.contains(&k.as_str())).map(|(k, v)| format!("{k} {v}")));
+    if parts.is_empty() {
+        format!("contributor {}", c.id)
+    } else {
+        parts.join(", ")
     }
 }
 
@@ -89,7 +141,10 @@ fn metric_label(alarm: &Alarm) -> String {
                 Some(q) => match (&q.label, &q.expression, &q.metric_stat) {
                     (_, _, Some(ms)) => format!("{} ({})", ms.metric.name, ms.stat.as_str()),
                     (Some(l), _, _) => l.clone(),
-                    (None, Some(e), _) => e.clone(),
+                    (None, Some(e), _) => match insights::parse(e) {
+                        Ok(q) => format!("{} ({})", q.metric, q.statistic.as_str()),
+                        Err(_) => e.clone(),
+                    },
                     _ => q.id.clone(),
                 },
                 None => "metric math".into(),

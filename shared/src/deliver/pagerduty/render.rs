@@ -99,7 +99,10 @@ fn alarm(r: &AlarmReport, routing_key: &str, severity: Severity) -> Value {
     // Missing data is a warning, never a page at the route's full severity.
     let severity = if a.state == AlarmState::InsufficientData { severity.min(Severity::Warning) } else { severity };
 
-    let mut summary = format!("{} {}: {}", a.state, a.name, r.metric_label);
+    let mut summary = match &r.contributor {
+        Some(c) => format!("{} {} ({c}): {}", a.state, a.name, r.metric_label),
+        None => format!("{} {}: {}", a.state, a.name, r.metric_label),
+    };
     if let Some(t) = &r.threshold {
         summary.push_str(&format!(" {t}"));
     }

@@ -52,7 +52,7 @@ pub fn render(report: &Report, offers: &[Offer]) -> Value {
 fn alarm(r: &AlarmReport, offers: &[Offer]) -> Value {
     let a = &r.alarm;
     let badge = state_badge(Some(a.state));
-    let mut blocks = vec![header(&format!("{badge}: {}", a.name))];
+    let mut blocks = vec![header(&title(r, badge))];
 
     let subject = subject_fields(r);
     if !subject.is_empty() {
@@ -157,7 +157,7 @@ fn alarm(r: &AlarmReport, offers: &[Offer]) -> Value {
 /// The notification text (and what clients without Block Kit show): one line that answers
 /// "what, where, how bad".
 pub fn fallback_text(r: &AlarmReport) -> String {
-    let mut s = format!("{}: {} — {}", state_badge(Some(r.alarm.state)), r.alarm.name, r.metric_label);
+    let mut s = format!("{} — {}", title(r, state_badge(Some(r.alarm.state))), r.metric_label);
     if let Some(t) = &r.threshold {
         s.push(' ');
         s.push_str(t);
@@ -179,6 +179,14 @@ pub fn fallback_text(r: &AlarmReport) -> String {
         s.push_str(h);
     }
     clamp_escaped(mrkdwn(&s, 900), limits::FALLBACK_TEXT)
+}
+
+/// `🔴 ALARM: name`, or for one contributor of a multi-time-series alarm `🔴 ALARM: name — GPU 3 on i-0123…`.
+fn title(r: &AlarmReport, badge: impl std::fmt::Display) -> String {
+    match &r.contributor {
+        Some(c) => format!("{badge}: {} — {c}", r.alarm.name),
+        None => format!("{badge}: {}", r.alarm.name),
+    }
 }
 
 fn subject_fields(r: &AlarmReport) -> Vec<String> {
