@@ -236,7 +236,7 @@ fn detail_metrics(c: &Map<String, Value>, reason: Option<&Map<String, Value>>, r
         evaluation_periods: reason.map(|r| array(r, &["recentDatapoints"]).len() as u32).filter(|n| *n > 0),
         datapoints_to_alarm: None,
         comparison: comparison_from_reason(reason_text),
-        threshold: reason.and_then(|r| number(r, &["threshold"])),
+        threshold: reason.and_then(|r| number(r, &["threshold"])).or_else(|| threshold_from_reason(reason_text)),
         threshold_metric_id: string(c, &["thresholdMetricId"]),
         treat_missing_data: None,
     };
@@ -250,6 +250,13 @@ fn detail_metrics(c: &Map<String, Value>, reason: Option<&Map<String, Value>>, r
         return AlarmKind::Unknown;
     }
     math_kind(queries, evaluation)
+}
+
+/// Contributor events carry no `reasonData`; the reason says "…the threshold (95.0)…".
+fn threshold_from_reason(reason: &str) -> Option<f64> {
+    let (_, rest) = reason.split_once("the threshold (")?;
+    let (n, _) = rest.split_once(')')?;
+    n.trim().parse().ok().filter(|t: &f64| t.is_finite())
 }
 
 /// EventBridge and alarm-action events carry no `ComparisonOperator`; CloudWatch's reason text

@@ -251,7 +251,9 @@ fn contributor_eventbridge_event_is_accepted() {
     assert_eq!((a.state, a.previous_state), (AlarmState::Alarm, None));
     assert_eq!(a.contributor, Some(gpu_contributor()));
     assert_eq!(only_query(&a).expression.as_deref(), Some(GPU_QUERY));
-    assert_eq!(a.kind.evaluation().unwrap().comparison, Some(Comparison::GreaterThanOrEqualToThreshold));
+    let e = a.kind.evaluation().unwrap();
+    // No reasonData: comparison and threshold come from the reason's words.
+    assert_eq!((e.comparison, e.threshold), (Some(Comparison::GreaterThanOrEqualToThreshold), Some(95.0)));
     assert!(matches!(&a.origin, Origin::EventBridge { id } if id == "3e1b9c7d-0f2a-4b5c-8d6e-9f0a1b2c3d4e"));
 }
 

@@ -207,3 +207,23 @@ pub fn subject_line(target: &Target) -> Option<String> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod contributor_tests {
+    use super::*;
+
+    fn c(attrs: &[(&str, &str)]) -> Contributor {
+        Contributor { id: "6d442278dba546f6".into(), attributes: attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() }
+    }
+
+    #[test]
+    fn contributors_are_named_by_what_they_are() {
+        assert_eq!(contributor_label(&c(&[("InstanceId", "i-1"), ("GpuId", "3")])), "GPU 3 on i-1");
+        assert_eq!(contributor_label(&c(&[("AcceleratorId", "0")])), "GPU 0");
+        assert_eq!(contributor_label(&c(&[("InstanceId", "i-1")])), "instance i-1");
+        assert_eq!(contributor_label(&c(&[("ContainerId", "c-9"), ("InferenceComponentName", "ic")])), "container c-9, component ic");
+        assert_eq!(contributor_label(&c(&[("EndpointName", "ep"), ("VariantName", "v")])), "variant v, endpoint ep");
+        assert_eq!(contributor_label(&c(&[("TableName", "orders")])), "TableName orders");
+        assert_eq!(contributor_label(&c(&[])), "contributor 6d442278dba546f6");
+    }
+}

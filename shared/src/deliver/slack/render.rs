@@ -481,6 +481,22 @@ mod tests {
     }
 
     #[test]
+    fn a_contributor_is_named_in_the_title_and_its_gpu_in_the_fields() {
+        for name in ["sns-contributor-gpu-alarm.json", "eventbridge-contributor-gpu-alarm.json", "lambda-action-contributor-gpu-alarm.json"]
+        {
+            let msg = render(&reports_from_str(&fixture(name)).remove(0), &[]);
+            assert_eq!(msg["blocks"][0]["text"]["text"], "🔴 ALARM: llm-prod-gpu-saturated — GPU 3 on i-0123456789abcdef0", "{name}");
+            let text = msg["text"].as_str().unwrap();
+            assert!(text.contains("GPUUtilizationNormalized (Maximum) ≥ 95%"), "{name}: {text}");
+            assert!(text.ends_with("on endpoint llm-prod / instance i-0123456789abcdef0 / GPU 3"), "{name}: {text}");
+            let fields = msg["blocks"][1]["text"]["text"].as_str().unwrap();
+            assert!(fields.contains("*GPU* `3`") && fields.contains("*Endpoint* `llm-prod`"), "{fields}");
+        }
+        let level = render(&reports_from_str(&fixture("sns-multi-time-series-alarm-level.json")).remove(0), &[]);
+        assert_eq!(level["blocks"][0]["text"]["text"], "🔴 ALARM: llm-prod-gpu-saturated");
+    }
+
+    #[test]
     fn hostile_text_cannot_mention_link_or_break_markup() {
         let msg = render(&hostile_report(10_000), &[]);
         check_limits(&msg).unwrap();
