@@ -19,6 +19,8 @@ pub struct AlarmReport {
     /// The one time series of a multi-time-series alarm this is about: `GPU 3 on i-0123…`.
     /// Titles name it, since every contributor is its own incident.
     pub contributor: Option<String>,
+    /// For the alarm level of a multi-time-series alarm: `3 of 48 time series in ALARM`.
+    pub series: Option<String>,
     /// NewStateReason with values in human units.
     pub reason: String,
     /// `≥ 80%`, `outside band ANOMALY_DETECTION_BAND(m1, 2)`.
@@ -61,6 +63,7 @@ pub fn build_alarm(alarm: Alarm, target: Target, enrichment: Enrichment) -> Alar
     AlarmReport {
         metric_label: metric_label(&alarm),
         contributor: alarm.contributor.as_ref().map(contributor_label),
+        series: if alarm.contributor.is_none() { series_count(&alarm.reason) } else { None },
         reason: units::humanize_reason(&alarm.reason, unit),
         threshold: threshold_text(&alarm, unit),
         window: window_text(&alarm),
@@ -96,6 +99,24 @@ fn insights_query(queries: &[MetricQuery]) -> Option<insights::InsightsQuery> {
         return None;
     }
     insights::parse(q.expression.as_deref()?).ok()
+}
+
+/// "3 out of 48 time series evaluated to ALARM" → `3 of 48 time series in ALARM`;
+/// "100+ time series evaluated to ALARM" → `100+ time series in ALARM`.
+pub fn series_count(reason: &str) -> Option<String> {
+    let (before, after) = reason.split_once(" time series evaluated to ")?;
+    let state: String = after.chars().take_while(|c| c.is_ascii_uppercase() || *c == '_').collect();
+    let words: Vec<&str> = before.split_whitespace().rev().take(4).collect();
+    let is_count = |w: &str| {
+        let digits = w.strip_suffix('+').unwrap_or(w);
+        !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())
+    };
+    let total = *words.first().filter(|w| is_count(w))?;
+    let count = match words.as_slice() {
+        [_, "of", "out", n, ..] if is_count(n) => format!("{n} of {total}"),
+        _ => total.to_string(),
+    };
+    Some(if state.is_empty() { format!("{count} time series") } else { format!("{count} time series in {state}") })
 }
 
 /// How a title names a contributor: `GPU 3 on i-0123…`, `instance i-0123…`, `TableName orders`;
@@ -225,5 +246,19 @@ mod contributor_tests {
         assert_eq!(contributor_label(&c(&[("EndpointName", "ep"), ("VariantName", "v")])), "variant v, endpoint ep");
         assert_eq!(contributor_label(&c(&[("TableName", "orders")])), "TableName orders");
         assert_eq!(contributor_label(&c(&[])), "contributor 6d442278dba546f6");
+    }
+
+    #[test]
+    fn alarm_level_reasons_count_their_series() {
+        assert_eq!(
+            series_count("Threshold Crossed: 3 out of 48 time series evaluated to ALARM.").as_deref(),
+            Some("3 of 48 time series in ALARM")
+        );
+        assert_eq!(series_count("6 out of 6 time series evaluated to ALARM").as_deref(), Some("6 of 6 time series in ALARM"));
+        assert_eq!(series_count("100+ time series evaluated to ALARM").as_deref(), Some("100+ time series in ALARM"));
+        assert_eq!(series_count("Threshold Crossed: 1 datapoint was greater than the threshold (1.0)."), None);
+        assert_eq!(series_count("many time series evaluated to ALARM"), None);
+        assert_eq!(series_count(" time series evaluated to "), None);
+        assert_eq!(series_count("++ time series evaluated to ALARM"), None);
     }
 }

@@ -99,7 +99,7 @@ fn alarm(r: &AlarmReport, routing_key: &str, severity: Severity) -> Value {
     // Missing data is a warning, never a page at the route's full severity.
     let severity = if a.state == AlarmState::InsufficientData { severity.min(Severity::Warning) } else { severity };
 
-    let mut summary = match &r.contributor {
+    let mut summary = match r.contributor.as_ref().or(r.series.as_ref()) {
         Some(c) => format!("{} {} ({c}): {}", a.state, a.name, r.metric_label),
         None => format!("{} {}: {}", a.state, a.name, r.metric_label),
     };

@@ -181,9 +181,10 @@ pub fn fallback_text(r: &AlarmReport) -> String {
     clamp_escaped(mrkdwn(&s, 900), limits::FALLBACK_TEXT)
 }
 
-/// `🔴 ALARM: name`, or for one contributor of a multi-time-series alarm `🔴 ALARM: name — GPU 3 on i-0123…`.
+/// `🔴 ALARM: name`; for one contributor of a multi-time-series alarm `🔴 ALARM: name — GPU 3 on i-0123…`,
+/// for its alarm level `🔴 ALARM: name — 3 of 48 time series in ALARM`.
 fn title(r: &AlarmReport, badge: impl std::fmt::Display) -> String {
-    match &r.contributor {
+    match r.contributor.as_ref().or(r.series.as_ref()) {
         Some(c) => format!("{badge}: {} — {c}", r.alarm.name),
         None => format!("{badge}: {}", r.alarm.name),
     }
@@ -493,7 +494,7 @@ mod tests {
             assert!(fields.contains("*GPU* `3`") && fields.contains("*Endpoint* `llm-prod`"), "{fields}");
         }
         let level = render(&reports_from_str(&fixture("sns-multi-time-series-alarm-level.json")).remove(0), &[]);
-        assert_eq!(level["blocks"][0]["text"]["text"], "🔴 ALARM: llm-prod-gpu-saturated");
+        assert_eq!(level["blocks"][0]["text"]["text"], "🔴 ALARM: llm-prod-gpu-saturated — 3 of 48 time series in ALARM");
     }
 
     #[test]
