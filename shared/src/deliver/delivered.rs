@@ -79,3 +79,17 @@ mod tests {
         assert!(d.contains(&format!("alarm-{}", MAX_ENTRIES + 4), "slack"));
     }
 }
+
+#[cfg(test)]
+mod contributor_tests {
+    use crate::render::test_support::*;
+
+    #[test]
+    fn the_memo_is_per_contributor_and_shared_by_routes() {
+        let key = |raw: &str| super::key(&reports_from_str(raw).remove(0)).unwrap();
+        let sns = key(&fixture("sns-contributor-gpu-alarm.json"));
+        assert_eq!(key(&fixture("eventbridge-contributor-gpu-alarm.json")), sns);
+        assert_eq!(key(&fixture("lambda-action-contributor-gpu-alarm.json")), sns);
+        assert_ne!(key(&fixture("sns-contributor-gpu-alarm.json").replace("6d442278dba546f6", "a1b2c3d4e5f60718")), sns);
+    }
+}

@@ -25,7 +25,7 @@ pub use window::Window;
 
 use crate::aws::{error_code, error_line};
 use crate::model::{Alarm, AlarmKind, Statistic};
-use crate::target::Target;
+use crate::target::{insights, Target};
 use aws_config::retry::RetryConfig;
 use aws_sdk_ssm::config::http::HttpResponse;
 use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
@@ -289,6 +289,11 @@ pub struct OwnMetric {
 fn own_metric(alarm: &Alarm) -> Option<OwnMetric> {
     let stat = match &alarm.kind {
         AlarmKind::Metric { stat, .. } => stat.clone(),
+        // A Metrics Insights alarm names its metric and statistic in the query.
+        AlarmKind::MetricMath { queries, .. } if alarm.kind.metric_stats().is_empty() => {
+            let q = queries.iter().filter_map(|q| q.expression.as_deref()).find_map(|e| insights::parse(e).ok())?;
+            return Some(OwnMetric { namespace: q.namespace, name: q.metric, stat: q.statistic });
+        }
         kind => kind.metric_stats().into_iter().next()?.clone(),
     };
     Some(OwnMetric { namespace: stat.metric.namespace, name: stat.metric.name, stat: stat.stat })

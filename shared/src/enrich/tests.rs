@@ -689,3 +689,17 @@ async fn the_lines_at_the_state_change_come_through_a_flood_of_earlier_ones() {
     );
     assert!(fl.num_calls() <= 4, "within the page cap: {}", fl.num_calls());
 }
+
+#[test]
+fn a_contributor_alarm_fetches_the_metric_its_query_selects() {
+    for name in ["sns-contributor-gpu-alarm.json", "eventbridge-contributor-gpu-alarm.json", "lambda-action-contributor-gpu-alarm.json"] {
+        let own = own_metric(&alarm(name)).unwrap_or_else(|| panic!("{name}"));
+        assert_eq!(
+            (own.namespace.as_str(), own.name.as_str(), own.stat.as_str()),
+            ("/aws/sagemaker/Endpoints", "GPUUtilizationNormalized", "Maximum"),
+            "{name}"
+        );
+    }
+    // Plain metric math still names its first MetricStat.
+    assert_eq!(own_metric(&alarm("sns-metric-math-error-rate-alarm.json")).unwrap().name, "Invocation5XXErrors");
+}

@@ -4,8 +4,8 @@
 use super::json::{array, boolean, embedded_object, get, number, object, string, uint};
 use super::time::parse_timestamp;
 use crate::model::{
-    alarm_name_of, Alarm, AlarmKind, AlarmState, ArnParts, Comparison, CompositeChild, Dimension, Evaluation, Metric, MetricQuery,
-    MetricStat, Origin, Statistic, TreatMissingData,
+    alarm_name_of, Alarm, AlarmKind, AlarmState, ArnParts, Comparison, CompositeChild, Contributor, Dimension, Evaluation, Metric,
+    MetricQuery, MetricStat, Origin, Statistic, TreatMissingData,
 };
 use serde_json::{Map, Value};
 
@@ -41,8 +41,22 @@ pub fn from_sns_message(m: &Map<String, Value>, origin: Origin) -> Option<Alarm>
         kind,
         origin,
         actions_suppressed_by: None,
+        contributor: contributor(get(m, &["AlarmContributorId"]), get(m, &["AlarmContributorAttributes"])),
         arn,
     })
+}
+
+/// A multi-time-series alarm's contributor: SNS `AlarmContributorId` + `AlarmContributorAttributes`,
+/// EventBridge / alarm action `alarmContributor {id, attributes}`. Attributes come as a map
+/// (documented) or, leniently, as `[{Name, Value}]`; without an id there is no contributor.
+fn contributor(id: Option<&Value>, attributes: Option<&Value>) -> Option<Contributor> {
+    let id = match id? {
+        Value::String(s) if !s.trim().is_empty() => s.trim().to_string(),
+        Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    let attributes = dimensions(attributes).into_iter().map(|d| (d.name, d.value)).collect();
+    Some(Contributor { id, attributes })
 }
 
 /// Only a real region code (`us-east-1`) counts; placeholder ARNs say `REGION`.
@@ -204,6 +218,12 @@ pub fn from_alarm_detail(d: &Map<String, Value>, ctx: DetailContext<'_>, origin:
         kind,
         origin,
         actions_suppressed_by: string(state_obj, &["actionsSuppressedBy"]),
+        contributor: object(d, &["alarmContributor", "AlarmContributor"]).and_then(|c| {
+            contributor(
+                get(c, &["id", "Id", "contributorId", "ContributorId"]),
+                get(c, &["attributes", "Attributes", "contributorAttributes", "ContributorAttributes"]),
+            )
+        }),
         arn,
     })
 }
@@ -216,7 +236,7 @@ fn detail_metrics(c: &Map<String, Value>, reason: Option<&Map<String, Value>>, r
         evaluation_periods: reason.map(|r| array(r, &["recentDatapoints"]).len() as u32).filter(|n| *n > 0),
         datapoints_to_alarm: None,
         comparison: comparison_from_reason(reason_text),
-        threshold: reason.and_then(|r| number(r, &["threshold"])),
+        threshold: reason.and_then(|r| number(r, &["threshold"])).or_else(|| threshold_from_reason(reason_text)),
         threshold_metric_id: string(c, &["thresholdMetricId"]),
         treat_missing_data: None,
     };
@@ -230,6 +250,13 @@ fn detail_metrics(c: &Map<String, Value>, reason: Option<&Map<String, Value>>, r
         return AlarmKind::Unknown;
     }
     math_kind(queries, evaluation)
+}
+
+/// Contributor events carry no `reasonData`; the reason says "…the threshold (95.0)…".
+fn threshold_from_reason(reason: &str) -> Option<f64> {
+    let (_, rest) = reason.split_once("the threshold (")?;
+    let (n, _) = rest.split_once(')')?;
+    n.trim().parse().ok().filter(|t: &f64| t.is_finite())
 }
 
 /// EventBridge and alarm-action events carry no `ComparisonOperator`; CloudWatch's reason text

@@ -20,7 +20,7 @@ pub enum IntakeError {
     #[error("input is not JSON: {0}")]
     NotJson(String),
     #[error(
-        "unrecognised input: expected an SNS event (`Records[]`), an EventBridge \"CloudWatch Alarm State Change\" \
+        "unrecognised input: expected an SNS event (`Records[]`), an EventBridge \"CloudWatch Alarm (Contributor) State Change\" \
          event (`detail-type` + `detail`) or a CloudWatch alarm action (`alarmData`); got {0}"
     )]
     UnknownShape(String),
@@ -81,11 +81,17 @@ fn sns(v: &Value) -> Result<Vec<Notification>, IntakeError> {
         .collect())
 }
 
+/// The alarm level and, for multi-time-series alarms, one contributor (time series).
+const ALARM_DETAIL_TYPES: [&str; 2] = ["CloudWatch Alarm State Change", "CloudWatch Alarm Contributor State Change"];
+
 fn eventbridge(v: &Value) -> Result<Notification, IntakeError> {
     let malformed = |detail: String| IntakeError::Malformed { envelope: "EventBridge event", detail };
     let event: EventBridgeEvent<Value> = serde_json::from_value(v.clone()).map_err(|e| malformed(one_line(&e.to_string())))?;
-    if event.detail_type != "CloudWatch Alarm State Change" {
-        return Err(malformed(format!("detail-type is {:?}, expected \"CloudWatch Alarm State Change\"", event.detail_type)));
+    if !ALARM_DETAIL_TYPES.contains(&event.detail_type.as_str()) {
+        return Err(malformed(format!(
+            "detail-type is {:?}, expected \"CloudWatch Alarm State Change\" or \"CloudWatch Alarm Contributor State Change\"",
+            event.detail_type
+        )));
     }
     let detail = event.detail.as_object().ok_or_else(|| malformed("`detail` is not an object".into()))?;
     let arn = event.resources.as_ref().and_then(|r| r.first()).map(String::as_str);

@@ -91,13 +91,16 @@ fn replace(v: &mut Value, path: &[String], with: Value) {
     }
 }
 
-const SHAPES: [&str; 6] = [
+const SHAPES: [&str; 9] = [
     "sns-gpu-utilization-alarm.json",
     "sns-metric-math-error-rate-alarm.json",
     "sns-anomaly-detection-alarm.json",
     "sns-composite-alarm.json",
     "eventbridge-high-concurrency-alarm.json",
     "lambda-alarm-action-high-concurrency.json",
+    "sns-contributor-gpu-alarm.json",
+    "eventbridge-contributor-gpu-alarm.json",
+    "lambda-action-contributor-gpu-alarm.json",
 ];
 
 proptest! {

@@ -225,3 +225,139 @@ fn bad_input_is_a_one_line_error_naming_what_was_expected() {
         assert!(!e.contains('\n'), "{input}: multi-line error {e}");
     }
 }
+
+// Multi-time-series (Metrics Insights GROUP BY) alarms: one notification per contributor.
+
+const GPU_QUERY: &str = "SELECT MAX(GPUUtilizationNormalized) FROM SCHEMA(\"/aws/sagemaker/Endpoints\", EndpointName, InstanceId, GpuId) WHERE EndpointName = 'llm-prod' GROUP BY InstanceId, GpuId ORDER BY MAX() DESC";
+const GPU_ALARM_ARN: &str = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:llm-prod-gpu-saturated";
+
+fn gpu_contributor() -> Contributor {
+    Contributor {
+        id: "6d442278dba546f6".into(),
+        attributes: vec![("InstanceId".into(), "i-0123456789abcdef0".into()), ("GpuId".into(), "3".into())],
+    }
+}
+
+fn only_query(a: &Alarm) -> &MetricQuery {
+    let AlarmKind::MetricMath { queries, .. } = &a.kind else { panic!("{:?}", a.kind) };
+    assert_eq!(queries.len(), 1);
+    &queries[0]
+}
+
+#[test]
+fn contributor_eventbridge_event_is_accepted() {
+    let a = alarm("eventbridge-contributor-gpu-alarm.json");
+    assert_eq!((a.name.as_str(), a.arn.as_deref()), ("llm-prod-gpu-saturated", Some(GPU_ALARM_ARN)));
+    assert_eq!((a.state, a.previous_state), (AlarmState::Alarm, None));
+    assert_eq!(a.contributor, Some(gpu_contributor()));
+    assert_eq!(only_query(&a).expression.as_deref(), Some(GPU_QUERY));
+    let e = a.kind.evaluation().unwrap();
+    // No reasonData: comparison and threshold come from the reason's words.
+    assert_eq!((e.comparison, e.threshold), (Some(Comparison::GreaterThanOrEqualToThreshold), Some(95.0)));
+    assert!(matches!(&a.origin, Origin::EventBridge { id } if id == "3e1b9c7d-0f2a-4b5c-8d6e-9f0a1b2c3d4e"));
+}
+
+#[test]
+fn contributor_sns_message_is_accepted() {
+    let a = alarm("sns-contributor-gpu-alarm.json");
+    assert_eq!((a.state, a.previous_state), (AlarmState::Alarm, Some(AlarmState::Ok)));
+    assert_eq!(a.contributor, Some(gpu_contributor()));
+    assert_eq!(only_query(&a).expression.as_deref(), Some(GPU_QUERY));
+    let e = a.kind.evaluation().unwrap();
+    assert_eq!((e.threshold, e.period_s, e.evaluation_periods), (Some(95.0), Some(60), Some(3)));
+
+    let ok = alarm("sns-contributor-gpu-ok.json");
+    assert_eq!((ok.state, ok.previous_state), (AlarmState::Ok, Some(AlarmState::Alarm)));
+    assert_eq!(ok.contributor, Some(gpu_contributor()));
+}
+
+#[test]
+fn contributor_alarm_action_is_accepted() {
+    let a = alarm("lambda-action-contributor-gpu-alarm.json");
+    assert_eq!(a.origin, Origin::AlarmAction);
+    assert_eq!(a.contributor, Some(gpu_contributor()));
+    assert_eq!(only_query(&a).expression.as_deref(), Some(GPU_QUERY));
+    assert_eq!(a.region.as_deref(), Some("us-east-1"));
+}
+
+#[test]
+fn alarm_level_notification_of_a_multi_time_series_alarm_has_no_contributor() {
+    let a = alarm("sns-multi-time-series-alarm-level.json");
+    assert_eq!(a.contributor, None);
+    assert!(a.reason.contains("3 out of 48 time series evaluated to ALARM"));
+    assert_eq!(only_query(&a).expression.as_deref(), Some(GPU_QUERY));
+    assert_eq!(a.identity(), GPU_ALARM_ARN);
+}
+
+#[test]
+fn contributor_ok_via_eventbridge_and_alarm_action() {
+    // Contributors are only ALARM or OK; an OK contributor event has the same shape.
+    for name in ["eventbridge-contributor-gpu-alarm.json", "lambda-action-contributor-gpu-alarm.json"] {
+        let raw = std::fs::read_to_string(format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let raw = raw.replacen("\"value\": \"ALARM\"", "\"value\": \"OK\"", 1);
+        let Notification::Alarm(a) = parse_bytes(raw.as_bytes()).unwrap().remove(0) else { panic!("{name}") };
+        assert_eq!((a.state, a.contributor), (AlarmState::Ok, Some(gpu_contributor())), "{name}");
+    }
+}
+
+#[test]
+fn one_identity_per_contributor_whatever_the_route() {
+    let sns = alarm("sns-contributor-gpu-alarm.json");
+    let eb = alarm("eventbridge-contributor-gpu-alarm.json");
+    let action = alarm("lambda-action-contributor-gpu-alarm.json");
+    let want = format!("{GPU_ALARM_ARN}#contributor/6d442278dba546f6");
+    for a in [&sns, &eb, &action] {
+        assert_eq!(a.identity(), want, "{:?}", a.origin);
+        assert_eq!(a.state_change_key(), Some(format!("{want}@2026-11-20T14:07:31.512+00:00")), "{:?}", a.origin);
+    }
+    // The OK of the same contributor resolves the same incident.
+    assert_eq!(alarm("sns-contributor-gpu-ok.json").identity(), want);
+    // The alarm level is not any contributor.
+    assert_ne!(alarm("sns-multi-time-series-alarm-level.json").identity(), want);
+
+    // Another GPU of the same alarm is another incident, on every route.
+    for name in ["sns-contributor-gpu-alarm.json", "eventbridge-contributor-gpu-alarm.json", "lambda-action-contributor-gpu-alarm.json"] {
+        let raw = std::fs::read_to_string(format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let other = raw.replace("6d442278dba546f6", "a1b2c3d4e5f60718");
+        let other = if name.starts_with("sns") {
+            other.replace(r#"\"GpuId\":\"3\""#, r#"\"GpuId\":\"5\""#)
+        } else {
+            other.replace(r#""GpuId": "3""#, r#""GpuId": "5""#)
+        };
+        let Notification::Alarm(b) = parse_bytes(other.as_bytes()).unwrap().remove(0) else { panic!("{name}") };
+        assert_eq!(b.contributor.as_ref().and_then(|c| c.attribute("GpuId")), Some("5"), "{name}");
+        assert_ne!(b.identity(), want, "{name}");
+        assert_eq!(b.identity(), format!("{GPU_ALARM_ARN}#contributor/a1b2c3d4e5f60718"));
+        assert_ne!(b.state_change_key(), sns.state_change_key());
+    }
+}
+
+#[test]
+fn contributor_attributes_are_read_leniently() {
+    let base = |contributor: &str| {
+        format!(
+            r#"{{"detail-type":"CloudWatch Alarm Contributor State Change","source":"aws.cloudwatch","resources":["{GPU_ALARM_ARN}"],
+              "detail":{{"alarmName":"x","alarmContributor":{contributor},"state":{{"value":"ALARM","timestamp":"2026-11-20T14:07:31.512+0000"}}}}}}"#
+        )
+    };
+    let parse = |c: &str| match parse_bytes(base(c).as_bytes()).unwrap_or_else(|e| panic!("{c}: {e}")).remove(0) {
+        Notification::Alarm(a) => a.contributor,
+        other => panic!("{other:?}"),
+    };
+    // The API's list shape, and numbers as values.
+    let c = parse(r#"{"id":"ab","attributes":[{"Name":"GpuId","Value":"1"},{"Name":"InstanceId","Value":"i-1"}]}"#).unwrap();
+    assert_eq!(c.attributes, vec![("GpuId".to_string(), "1".to_string()), ("InstanceId".to_string(), "i-1".to_string())]);
+    assert_eq!(parse(r#"{"id":"ab","attributes":{"GpuId":2}}"#).unwrap().attribute("GpuId"), Some("2"));
+    // No attributes: still a contributor; no id: none (the alarm is still delivered).
+    assert_eq!(parse(r#"{"id":"ab"}"#).unwrap().attributes, vec![]);
+    assert_eq!(parse(r#"{"attributes":{"GpuId":"2"}}"#), None);
+    assert_eq!(parse("null"), None);
+    assert_eq!(parse(r#""just a string""#), None);
+}
+
+#[test]
+fn unknown_detail_types_are_still_refused() {
+    let raw = r#"{"detail-type":"CloudWatch Alarm Configuration Change","source":"aws.cloudwatch","detail":{"alarmName":"x"}}"#;
+    let e = parse_bytes(raw.as_bytes()).unwrap_err().to_string();
+    assert!(e.contains("CloudWatch Alarm Contributor State Change") && !e.contains('\n'), "{e}");
+}

@@ -335,6 +335,23 @@ pub struct Alarm {
     pub origin: Origin,
     /// Actions suppressed by a composite's suppressor (`WaitPeriod`…): say so, but still deliver.
     pub actions_suppressed_by: Option<String>,
+    /// The one time series of a multi-time-series (Metrics Insights GROUP BY) alarm this
+    /// notification is about; `None` for ordinary alarms and alarm-level notifications.
+    pub contributor: Option<Contributor>,
+}
+
+/// One contributor (time series) of a multi-time-series alarm: CloudWatch's id and the
+/// GROUP BY keys with their values, in the order the payload gave them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Contributor {
+    pub id: String,
+    pub attributes: Vec<(String, String)>,
+}
+
+impl Contributor {
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
 }
 
 impl Alarm {
@@ -362,9 +379,11 @@ impl Alarm {
         self.origin.delivery_id().map(|id| format!("{id}/{}", self.identity()))
     }
 
-    /// The key that ties ALARM and OK of the same alarm together (PagerDuty dedup).
+    /// The key that ties ALARM and OK of the same alarm together (PagerDuty dedup, delivered
+    /// memo, remediation keys). A contributor of a multi-time-series alarm is its own incident:
+    /// `<alarm>#contributor/<id>`, the same whichever route delivered it.
     pub fn identity(&self) -> String {
-        match &self.arn {
+        let alarm = match &self.arn {
             Some(arn) => arn.clone(),
             None => format!(
                 "{}:{}:{}",
@@ -372,6 +391,10 @@ impl Alarm {
                 self.region.as_deref().unwrap_or("unknown-region"),
                 self.name
             ),
+        };
+        match &self.contributor {
+            Some(c) => format!("{alarm}#contributor/{}", c.id),
+            None => alarm,
         }
     }
 }

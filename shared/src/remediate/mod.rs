@@ -330,3 +330,31 @@ mod request_tests {
         assert_eq!(back, r);
     }
 }
+
+#[cfg(test)]
+mod contributor_tests {
+    use super::*;
+    use crate::model::Notification;
+
+    fn alarm_ref(raw: &str) -> AlarmRef {
+        let Notification::Alarm(a) = crate::intake::parse_bytes(raw.as_bytes()).unwrap().remove(0) else { panic!() };
+        AlarmRef::of(&a, &crate::target::resolve(&a)).unwrap()
+    }
+
+    fn fixture(name: &str) -> String {
+        std::fs::read_to_string(format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    #[test]
+    fn remediation_keys_are_per_contributor_and_agree_across_routes() {
+        let keys: Vec<AlarmRef> =
+            ["sns-contributor-gpu-alarm.json", "eventbridge-contributor-gpu-alarm.json", "lambda-action-contributor-gpu-alarm.json"]
+                .iter()
+                .map(|n| alarm_ref(&fixture(n)))
+                .collect();
+        assert!(keys.iter().all(|k| k.alarm_key == keys[0].alarm_key && k.endpoint == "llm-prod"), "{keys:?}");
+        assert!(keys[0].alarm_key.contains("#contributor/6d442278dba546f6@"), "{}", keys[0].alarm_key);
+        let other = alarm_ref(&fixture("sns-contributor-gpu-alarm.json").replace("6d442278dba546f6", "a1b2c3d4e5f60718"));
+        assert_ne!(other.alarm_key, keys[0].alarm_key);
+    }
+}

@@ -5,8 +5,8 @@ pub mod links;
 
 use crate::enrich::Enrichment;
 use crate::model::units::{self, Unit};
-use crate::model::{Alarm, AlarmKind, AlarmState, PlainMessage};
-use crate::target::{Subject, Target};
+use crate::model::{Alarm, AlarmKind, AlarmState, Contributor, MetricQuery, PlainMessage};
+use crate::target::{insights, Subject, Target};
 use links::Link;
 use serde::Serialize;
 
@@ -16,6 +16,11 @@ pub struct AlarmReport {
     pub target: Target,
     /// `GPUUtilization (Average)`, `5xx error rate`, or the composite rule.
     pub metric_label: String,
+    /// The one time series of a multi-time-series alarm this is about: `GPU 3 on i-0123…`.
+    /// Titles name it, since every contributor is its own incident.
+    pub contributor: Option<String>,
+    /// For the alarm level of a multi-time-series alarm: `3 of 48 time series in ALARM`.
+    pub series: Option<String>,
     /// NewStateReason with values in human units.
     pub reason: String,
     /// `≥ 80%`, `outside band ANOMALY_DETECTION_BAND(m1, 2)`.
@@ -57,6 +62,8 @@ pub fn build_alarm(alarm: Alarm, target: Target, enrichment: Enrichment) -> Alar
     let links = links::for_alarm(&alarm, &target);
     AlarmReport {
         metric_label: metric_label(&alarm),
+        contributor: alarm.contributor.as_ref().map(contributor_label),
+        series: if alarm.contributor.is_none() { series_count(&alarm.reason) } else { None },
         reason: units::humanize_reason(&alarm.reason, unit),
         threshold: threshold_text(&alarm, unit),
         window: window_text(&alarm),
@@ -75,7 +82,73 @@ fn primary_unit(alarm: &Alarm) -> Unit {
         AlarmKind::AnomalyDetection { queries, .. } => {
             queries.iter().find_map(|q| q.metric_stat.as_ref()).map(|s| Unit::of(&s.metric.name, s.unit.as_deref())).unwrap_or(Unit::Plain)
         }
+        // A Metrics Insights query selects one metric: its unit is the alarm's.
+        AlarmKind::MetricMath { queries, .. } => match insights_query(queries) {
+            Some(q) => Unit::of(&q.metric, None),
+            None => Unit::Plain,
+        },
         _ => Unit::Plain,
+    }
+}
+
+/// The Metrics Insights query an alarm evaluates, when its one returned expression is one.
+fn insights_query(queries: &[MetricQuery]) -> Option<insights::InsightsQuery> {
+    let mut returned = queries.iter().filter(|q| q.return_data);
+    let q = returned.next()?;
+    if returned.next().is_some() {
+        return None;
+    }
+    insights::parse(q.expression.as_deref()?).ok()
+}
+
+/// "3 out of 48 time series evaluated to ALARM" → `3 of 48 time series in ALARM`;
+/// "100+ time series evaluated to ALARM" → `100+ time series in ALARM`.
+pub fn series_count(reason: &str) -> Option<String> {
+    let (before, after) = reason.split_once(" time series evaluated to ")?;
+    let state: String = after.chars().take_while(|c| c.is_ascii_uppercase() || *c == '_').collect();
+    let words: Vec<&str> = before.split_whitespace().rev().take(4).collect();
+    let is_count = |w: &str| {
+        let digits = w.strip_suffix('+').unwrap_or(w);
+        !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())
+    };
+    let total = *words.first().filter(|w| is_count(w))?;
+    let count = match words.as_slice() {
+        [_, "of", "out", n, ..] if is_count(n) => format!("{n} of {total}"),
+        _ => total.to_string(),
+    };
+    Some(if state.is_empty() { format!("{count} time series") } else { format!("{count} time series in {state}") })
+}
+
+/// How a title names a contributor: `GPU 3 on i-0123…`, `instance i-0123…`, `TableName orders`;
+/// its id when it has no attributes.
+pub fn contributor_label(c: &Contributor) -> String {
+    let gpu = c.attribute("GpuId").or_else(|| c.attribute("AcceleratorId"));
+    let mut parts: Vec<String> = vec![];
+    if let Some(g) = gpu {
+        parts.push(format!("GPU {g}"));
+    }
+    if let Some(k) = c.attribute("ContainerId") {
+        parts.push(format!("container {k}"));
+    }
+    if let Some(i) = c.attribute("InstanceId") {
+        match parts.last_mut() {
+            Some(last) => last.push_str(&format!(" on {i}")),
+            None => parts.push(format!("instance {i}")),
+        }
+    }
+    const NAMED: [(&str, &str); 3] = [("InferenceComponentName", "component"), ("VariantName", "variant"), ("EndpointName", "endpoint")];
+    for (key, word) in NAMED {
+        if let Some(v) = c.attribute(key) {
+            parts.push(format!("{word} {v}"));
+        }
+    }
+    const KNOWN: [&str; 7] =
+        ["GpuId", "AcceleratorId", "ContainerId", "InstanceId", "InferenceComponentName", "VariantName", "EndpointName"];
+    parts.extend(c.attributes.iter().filter(|(k, _)| !KNOWN.contains(&k.as_str())).map(|(k, v)| format!("{k} {v}")));
+    if parts.is_empty() {
+        format!("contributor {}", c.id)
+    } else {
+        parts.join(", ")
     }
 }
 
@@ -89,7 +162,10 @@ fn metric_label(alarm: &Alarm) -> String {
                 Some(q) => match (&q.label, &q.expression, &q.metric_stat) {
                     (_, _, Some(ms)) => format!("{} ({})", ms.metric.name, ms.stat.as_str()),
                     (Some(l), _, _) => l.clone(),
-                    (None, Some(e), _) => e.clone(),
+                    (None, Some(e), _) => match insights::parse(e) {
+                        Ok(q) => format!("{} ({})", q.metric, q.statistic.as_str()),
+                        Err(_) => e.clone(),
+                    },
                     _ => q.id.clone(),
                 },
                 None => "metric math".into(),
@@ -150,5 +226,39 @@ pub fn subject_line(target: &Target) -> Option<String> {
         }
         Subject::Composite { children } if !children.is_empty() => Some(format!("children {}", children.join(", "))),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod contributor_tests {
+    use super::*;
+
+    fn c(attrs: &[(&str, &str)]) -> Contributor {
+        Contributor { id: "6d442278dba546f6".into(), attributes: attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() }
+    }
+
+    #[test]
+    fn contributors_are_named_by_what_they_are() {
+        assert_eq!(contributor_label(&c(&[("InstanceId", "i-1"), ("GpuId", "3")])), "GPU 3 on i-1");
+        assert_eq!(contributor_label(&c(&[("AcceleratorId", "0")])), "GPU 0");
+        assert_eq!(contributor_label(&c(&[("InstanceId", "i-1")])), "instance i-1");
+        assert_eq!(contributor_label(&c(&[("ContainerId", "c-9"), ("InferenceComponentName", "ic")])), "container c-9, component ic");
+        assert_eq!(contributor_label(&c(&[("EndpointName", "ep"), ("VariantName", "v")])), "variant v, endpoint ep");
+        assert_eq!(contributor_label(&c(&[("TableName", "orders")])), "TableName orders");
+        assert_eq!(contributor_label(&c(&[])), "contributor 6d442278dba546f6");
+    }
+
+    #[test]
+    fn alarm_level_reasons_count_their_series() {
+        assert_eq!(
+            series_count("Threshold Crossed: 3 out of 48 time series evaluated to ALARM.").as_deref(),
+            Some("3 of 48 time series in ALARM")
+        );
+        assert_eq!(series_count("6 out of 6 time series evaluated to ALARM").as_deref(), Some("6 of 6 time series in ALARM"));
+        assert_eq!(series_count("100+ time series evaluated to ALARM").as_deref(), Some("100+ time series in ALARM"));
+        assert_eq!(series_count("Threshold Crossed: 1 datapoint was greater than the threshold (1.0)."), None);
+        assert_eq!(series_count("many time series evaluated to ALARM"), None);
+        assert_eq!(series_count(" time series evaluated to "), None);
+        assert_eq!(series_count("++ time series evaluated to ALARM"), None);
     }
 }

@@ -1,6 +1,12 @@
 //! Target: what an alarm is about — endpoint, variant, inference component, container, instance, GPU.
+//!
+//! A Metrics Insights alarm (`SELECT … FROM SCHEMA(…) WHERE … GROUP BY …`) is read by [`insights`]:
+//! its equality filters and, for one contributor, the contributor's GROUP BY values are its
+//! dimensions, so a per-GPU alarm's contributor is a SageMaker alarm about that one GPU.
 
-use crate::model::{alarm_name_of, Alarm, AlarmKind, Metric};
+pub mod insights;
+
+use crate::model::{alarm_name_of, Alarm, AlarmKind, Contributor, Dimension, Metric, MetricQuery};
 use serde::Serialize;
 
 /// The namespaces whose metrics describe SageMaker endpoints.
@@ -72,9 +78,36 @@ pub fn resolve(alarm: &Alarm) -> Target {
             }
             Subject::Composite { children }
         }
-        kind => from_metrics(&kind.metric_stats().iter().map(|s| &s.metric).collect::<Vec<_>>()),
+        kind => {
+            let mut metrics: Vec<Metric> = kind.metric_stats().iter().map(|s| s.metric.clone()).collect();
+            if let AlarmKind::MetricMath { queries, .. } | AlarmKind::AnomalyDetection { queries, .. } = kind {
+                metrics.extend(insights_metrics(queries, alarm.contributor.as_ref()));
+            }
+            from_metrics(&metrics.iter().collect::<Vec<_>>())
+        }
     };
     Target { account: alarm.account.clone(), region: alarm.region.clone(), partition: alarm.partition.clone(), subject }
+}
+
+/// The metrics that the Metrics Insights queries among `queries` select, as far as they are known:
+/// the namespace, the metric, the equality filters and the contributor's GROUP BY values.
+/// Expressions that are not Metrics Insights (`m1 / m2`) are skipped.
+fn insights_metrics(queries: &[MetricQuery], contributor: Option<&Contributor>) -> Vec<Metric> {
+    queries
+        .iter()
+        .filter_map(|q| q.expression.as_deref())
+        .filter_map(|e| insights::parse(e).ok())
+        .map(|q| {
+            let mut dimensions: Vec<Dimension> = q.filters.into_iter().map(|(name, value)| Dimension { name, value }).collect();
+            for (name, value) in contributor.map(|c| c.attributes.as_slice()).unwrap_or_default() {
+                match dimensions.iter_mut().find(|d| &d.name == name) {
+                    Some(d) => d.value = value.clone(),
+                    None => dimensions.push(Dimension { name: name.clone(), value: value.clone() }),
+                }
+            }
+            Metric { namespace: q.namespace, name: q.metric, dimensions }
+        })
+        .collect()
 }
 
 /// Every SageMaker metric contributes the dimensions it has; the first one names the metric.
@@ -198,5 +231,82 @@ mod tests {
             .replace(r#"\"name\":\"GpuId\""#, r#"\"name\":\"AcceleratorId\""#);
         let t = target_of(ev.as_bytes());
         assert_eq!(t.sagemaker().unwrap().gpu.as_deref(), Some("0"));
+    }
+}
+
+#[cfg(test)]
+mod contributor_tests {
+    use super::*;
+    use crate::intake::parse_bytes;
+    use crate::model::Notification;
+
+    fn target_of(name: &str) -> Target {
+        let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
+        match parse_bytes(&std::fs::read(&path).unwrap()).unwrap().remove(0) {
+            Notification::Alarm(a) => resolve(&a),
+            other => panic!("not an alarm: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_contributor_is_a_sagemaker_alarm_about_its_gpu() {
+        for name in ["sns-contributor-gpu-alarm.json", "eventbridge-contributor-gpu-alarm.json", "lambda-action-contributor-gpu-alarm.json"]
+        {
+            let t = target_of(name);
+            let sm = t.sagemaker().unwrap_or_else(|| panic!("{name}: {:?}", t.subject));
+            assert_eq!(sm.endpoint.as_deref(), Some("llm-prod"), "{name}");
+            assert_eq!(sm.instance.as_deref(), Some("i-0123456789abcdef0"), "{name}");
+            assert_eq!(sm.gpu.as_deref(), Some("3"), "{name}");
+            assert_eq!((sm.namespace.as_str(), sm.metric_name.as_str()), ("/aws/sagemaker/Endpoints", "GPUUtilizationNormalized"));
+            assert_eq!((t.region.as_deref(), t.account.as_deref()), (Some("us-east-1"), Some("123456789012")));
+        }
+    }
+
+    #[test]
+    fn the_alarm_level_is_about_the_endpoint() {
+        let t = target_of("sns-multi-time-series-alarm-level.json");
+        let sm = t.sagemaker().unwrap();
+        assert_eq!((sm.endpoint.as_deref(), sm.instance.as_deref(), sm.gpu.as_deref()), (Some("llm-prod"), None, None));
+    }
+
+    #[test]
+    fn filters_and_contributor_attributes_become_dimensions() {
+        let q = |e: &str| MetricQuery { id: "q1".into(), label: None, expression: Some(e.into()), metric_stat: None, return_data: true };
+        let c = Contributor {
+            id: "c1".into(),
+            attributes: vec![
+                ("InferenceComponentName".into(), "ic-b".into()),
+                ("ContainerId".into(), "c-9".into()),
+                ("AcceleratorId".into(), "1".into()),
+            ],
+        };
+        let m = insights_metrics(
+            &[
+                q("m1 / m2"),
+                q("SELECT AVG(GPUMemoryUtilization) FROM \"/aws/sagemaker/InferenceComponents\" WHERE InferenceComponentName = 'ic-a' AND VariantName = 'AllTraffic' GROUP BY InferenceComponentName, ContainerId, AcceleratorId"),
+            ],
+            Some(&c),
+        );
+        assert_eq!(m.len(), 1, "metric math is not a Metrics Insights query");
+        let Subject::SageMaker(sm) = from_metrics(&m.iter().collect::<Vec<_>>()) else { panic!() };
+        // The contributor's value wins over the filter's: it is the series that changed state.
+        assert_eq!(sm.inference_component.as_deref(), Some("ic-b"));
+        assert_eq!((sm.variant.as_deref(), sm.container.as_deref(), sm.gpu.as_deref()), (Some("AllTraffic"), Some("c-9"), Some("1")));
+        assert_eq!(sm.namespace, "/aws/sagemaker/InferenceComponents");
+    }
+
+    #[test]
+    fn a_non_sagemaker_insights_alarm_stays_generic() {
+        let raw = std::fs::read_to_string(format!("{}/../events/eventbridge-contributor-gpu-alarm.json", env!("CARGO_MANIFEST_DIR")))
+            .unwrap()
+            .replace(
+                r#"SELECT MAX(GPUUtilizationNormalized) FROM SCHEMA(\"/aws/sagemaker/Endpoints\", EndpointName, InstanceId, GpuId) WHERE EndpointName = 'llm-prod' GROUP BY InstanceId, GpuId ORDER BY MAX() DESC"#,
+                r#"SELECT AVG(ConsumedWriteCapacityUnits) FROM \"AWS/DynamoDB\" GROUP BY TableName ORDER BY MAX() DESC"#,
+            );
+        let Notification::Alarm(a) = parse_bytes(raw.as_bytes()).unwrap().remove(0) else { panic!() };
+        assert_eq!(
+            resolve(&a).subject,
+            Subject::Generic { namespace: Some("AWS/DynamoDB".into()), metric_name: Some("ConsumedWriteCapacityUnits".into()) }
+        );
     }
 }

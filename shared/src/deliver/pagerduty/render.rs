@@ -99,7 +99,10 @@ fn alarm(r: &AlarmReport, routing_key: &str, severity: Severity) -> Value {
     // Missing data is a warning, never a page at the route's full severity.
     let severity = if a.state == AlarmState::InsufficientData { severity.min(Severity::Warning) } else { severity };
 
-    let mut summary = format!("{} {}: {}", a.state, a.name, r.metric_label);
+    let mut summary = match r.contributor.as_ref().or(r.series.as_ref()) {
+        Some(c) => format!("{} {} ({c}): {}", a.state, a.name, r.metric_label),
+        None => format!("{} {}: {}", a.state, a.name, r.metric_label),
+    };
     if let Some(t) = &r.threshold {
         summary.push_str(&format!(" {t}"));
     }
@@ -329,6 +332,32 @@ mod tests {
         // The same alarm through EventBridge correlates with the SNS one.
         let eb = render(&reports_from_str(&fixture("eventbridge-high-concurrency-alarm.json")).remove(0), KEY, Severity::Critical);
         assert_eq!(eb["dedup_key"], alarm["dedup_key"]);
+    }
+
+    #[test]
+    fn each_contributor_is_its_own_incident_on_every_route() {
+        let pd = |name: &str| render(&reports_from_str(&fixture(name)).remove(0), KEY, Severity::Critical);
+        let want = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:llm-prod-gpu-saturated#contributor/6d442278dba546f6";
+        for name in ["sns-contributor-gpu-alarm.json", "eventbridge-contributor-gpu-alarm.json", "lambda-action-contributor-gpu-alarm.json"]
+        {
+            let e = pd(name);
+            assert_eq!((e["event_action"].as_str(), e["dedup_key"].as_str()), (Some("trigger"), Some(want)), "{name}");
+            let summary = e["payload"]["summary"].as_str().unwrap();
+            assert!(
+                summary.starts_with("ALARM llm-prod-gpu-saturated (GPU 3 on i-0123456789abcdef0): GPUUtilizationNormalized (Maximum)"),
+                "{summary}"
+            );
+            assert_eq!(e["payload"]["source"], "llm-prod");
+        }
+        // GPU 3's OK resolves GPU 3's incident, never another GPU's or the alarm level's.
+        let ok = pd("sns-contributor-gpu-ok.json");
+        assert_eq!((ok["event_action"].as_str(), ok["dedup_key"].as_str()), (Some("resolve"), Some(want)));
+        let other = fixture("sns-contributor-gpu-ok.json").replace("6d442278dba546f6", "a1b2c3d4e5f60718");
+        assert_ne!(render(&reports_from_str(&other).remove(0), KEY, Severity::Critical)["dedup_key"], want);
+        assert_eq!(
+            pd("sns-multi-time-series-alarm-level.json")["dedup_key"],
+            "arn:aws:cloudwatch:us-east-1:123456789012:alarm:llm-prod-gpu-saturated"
+        );
     }
 
     #[test]

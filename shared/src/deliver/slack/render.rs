@@ -52,7 +52,7 @@ pub fn render(report: &Report, offers: &[Offer]) -> Value {
 fn alarm(r: &AlarmReport, offers: &[Offer]) -> Value {
     let a = &r.alarm;
     let badge = state_badge(Some(a.state));
-    let mut blocks = vec![header(&format!("{badge}: {}", a.name))];
+    let mut blocks = vec![header(&title(r, badge))];
 
     let subject = subject_fields(r);
     if !subject.is_empty() {
@@ -157,7 +157,7 @@ fn alarm(r: &AlarmReport, offers: &[Offer]) -> Value {
 /// The notification text (and what clients without Block Kit show): one line that answers
 /// "what, where, how bad".
 pub fn fallback_text(r: &AlarmReport) -> String {
-    let mut s = format!("{}: {} — {}", state_badge(Some(r.alarm.state)), r.alarm.name, r.metric_label);
+    let mut s = format!("{} — {}", title(r, state_badge(Some(r.alarm.state))), r.metric_label);
     if let Some(t) = &r.threshold {
         s.push(' ');
         s.push_str(t);
@@ -179,6 +179,15 @@ pub fn fallback_text(r: &AlarmReport) -> String {
         s.push_str(h);
     }
     clamp_escaped(mrkdwn(&s, 900), limits::FALLBACK_TEXT)
+}
+
+/// `🔴 ALARM: name`; for one contributor of a multi-time-series alarm `🔴 ALARM: name — GPU 3 on i-0123…`,
+/// for its alarm level `🔴 ALARM: name — 3 of 48 time series in ALARM`.
+fn title(r: &AlarmReport, badge: impl std::fmt::Display) -> String {
+    match r.contributor.as_ref().or(r.series.as_ref()) {
+        Some(c) => format!("{badge}: {} — {c}", r.alarm.name),
+        None => format!("{badge}: {}", r.alarm.name),
+    }
 }
 
 fn subject_fields(r: &AlarmReport) -> Vec<String> {
@@ -470,6 +479,22 @@ mod tests {
             let msg = render(&r, &[]);
             check_limits(&msg).unwrap_or_else(|e| panic!("{name}: {e}"));
         }
+    }
+
+    #[test]
+    fn a_contributor_is_named_in_the_title_and_its_gpu_in_the_fields() {
+        for name in ["sns-contributor-gpu-alarm.json", "eventbridge-contributor-gpu-alarm.json", "lambda-action-contributor-gpu-alarm.json"]
+        {
+            let msg = render(&reports_from_str(&fixture(name)).remove(0), &[]);
+            assert_eq!(msg["blocks"][0]["text"]["text"], "🔴 ALARM: llm-prod-gpu-saturated — GPU 3 on i-0123456789abcdef0", "{name}");
+            let text = msg["text"].as_str().unwrap();
+            assert!(text.contains("GPUUtilizationNormalized (Maximum) ≥ 95%"), "{name}: {text}");
+            assert!(text.ends_with("on endpoint llm-prod / instance i-0123456789abcdef0 / GPU 3"), "{name}: {text}");
+            let fields = msg["blocks"][1]["text"]["text"].as_str().unwrap();
+            assert!(fields.contains("*GPU* `3`") && fields.contains("*Endpoint* `llm-prod`"), "{fields}");
+        }
+        let level = render(&reports_from_str(&fixture("sns-multi-time-series-alarm-level.json")).remove(0), &[]);
+        assert_eq!(level["blocks"][0]["text"]["text"], "🔴 ALARM: llm-prod-gpu-saturated — 3 of 48 time series in ALARM");
     }
 
     #[test]
