@@ -70,7 +70,8 @@ impl EnrichMode {
     }
 
     async fn enrich(&self, alarm: &Alarm, target: &Target) -> Enrichment {
-        if target.sagemaker().is_none() {
+        let composite = matches!(target.subject, crate::target::Subject::Composite { .. });
+        if target.sagemaker().is_none() && !composite {
             return Enrichment::skipped("not a SageMaker alarm: no endpoint lookups");
         }
         match self {
@@ -102,8 +103,13 @@ pub async fn reports(notifications: Vec<Notification>, enrich: &EnrichMode) -> V
     let jobs = alarms.into_iter().map(|n| async move {
         match n {
             Notification::Alarm(a) => {
-                let target = target::resolve(&a);
+                let mut target = target::resolve(&a);
                 let e = enrich.enrich(&a, &target).await;
+                // A composite's children told enrichment what it is about: routing, links and
+                // the message use it too.
+                if let Some(about) = e.composite_about.clone() {
+                    target.adopt_children(about);
+                }
                 Report::Alarm(Box::new(report::build_alarm(*a, target, e)))
             }
             Notification::Plain(p) => Report::Plain(p),

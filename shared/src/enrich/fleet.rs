@@ -514,12 +514,13 @@ pub fn analyse(series: &[Series], w: &Window, own: Option<&str>, target_instance
             r.trend = sparkline(&t, lo, hi);
         }
     }
-    // Outlier first, then the alarm's own instance, then by the first column, highest first.
+    // The instance the alarm is about first (one GPU's alarm is about that GPU), then the outlier,
+    // then by the first column, highest first.
     let first_value = |r: &InstanceRow| r.cells.first().and_then(|c| c.value).unwrap_or(f64::MIN);
     rows.sort_by(|a, b| {
-        b.outlier
-            .cmp(&a.outlier)
-            .then_with(|| (Some(b.name.as_str()) == target_instance).cmp(&(Some(a.name.as_str()) == target_instance)))
+        (Some(b.name.as_str()) == target_instance)
+            .cmp(&(Some(a.name.as_str()) == target_instance))
+            .then_with(|| b.outlier.cmp(&a.outlier))
             .then_with(|| first_value(b).total_cmp(&first_value(a)))
             .then_with(|| a.name.cmp(&b.name))
     });
@@ -792,5 +793,20 @@ mod tests {
         let mut p99 = ones("p99");
         p99.points[37].1 = 7.0;
         assert_eq!(window_value(&p99, &w), Some(7.0), "the worst period, not a mean of percentiles");
+    }
+
+    #[test]
+    fn the_instance_the_alarm_is_about_leads_the_table() {
+        let mut s = vec![];
+        for (i, inst) in ["i-a", "i-b", "i-c"].iter().enumerate() {
+            for g in 0..4 {
+                let v = if i == 1 && g == 2 { 99.0 } else { 40.0 };
+                s.push(series("GPUUtilizationNormalized", "Average", inst, Some(&g.to_string()), v));
+            }
+        }
+        let f = analyse(&s, &window(), None, Some("i-c"), Hardware::default()).unwrap();
+        let names: Vec<&str> = f.rows.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["i-c", "i-b", "i-a"], "the alarm's own instance, then the outlier");
+        assert!(f.rows[1].outlier);
     }
 }

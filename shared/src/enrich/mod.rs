@@ -7,6 +7,7 @@
 //! and the reason; the alarm is delivered anyway. Retries are the SDK's (standard mode), never a
 //! loop of ours.
 
+pub mod alarms;
 pub mod capacity;
 pub mod endpoint;
 pub mod fleet;
@@ -25,7 +26,7 @@ pub use window::Window;
 
 use crate::aws::{error_code, error_line};
 use crate::model::{Alarm, AlarmKind, Statistic};
-use crate::target::{insights, Target};
+use crate::target::{insights, SageMakerTarget, Subject, Target};
 use aws_config::retry::RetryConfig;
 use aws_sdk_ssm::config::http::HttpResponse;
 use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
@@ -79,6 +80,13 @@ pub struct Enrichment {
     /// oldest first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<Change>,
+    /// A composite's children are SageMaker alarms about this (DescribeAlarms): the app keeps it
+    /// in the report's target.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub composite_about: Option<SageMakerTarget>,
+    /// For a multi-time-series alarm: its contributors in ALARM now (DescribeAlarmContributors).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contributors: Option<alarms::Contributors>,
     /// What to do or check, derived from what was found (enhanced metrics off, serverless…).
     pub advice: Vec<String>,
     pub notes: Vec<Note>,
@@ -154,15 +162,32 @@ impl Enricher {
     /// Everything AWS can tell about `target` around the alarm's own time. Never fails: what is
     /// missing is said in the notes.
     pub async fn enrich(&self, alarm: &Alarm, target: &Target) -> Enrichment {
-        let Some(sm) = target.sagemaker() else {
-            return Enrichment::skipped("not a SageMaker alarm: no endpoint lookups");
-        };
         let started = Instant::now();
         let ctx = Ctx::new(self.settings.deadline);
         // The chain of calls this function waits for, one after another.
         let chain = Chain::default();
+        // A composite is about what its children are about: their metrics come first.
+        let mut composite_about = None;
+        let sm = match (&target.subject, target.sagemaker()) {
+            (_, Some(sm)) => sm.clone(),
+            (Subject::Composite { children, .. }, None) => {
+                let metrics = alarms::children_metrics(&ctx, &chain, &self.cloudwatch, children).await;
+                match crate::target::from_metrics(&metrics.iter().collect::<Vec<_>>()) {
+                    Subject::SageMaker(sm) => {
+                        composite_about = Some(sm.clone());
+                        sm
+                    }
+                    _ => {
+                        let mut e = Enrichment::skipped("a composite whose children are not SageMaker alarms: no endpoint lookups");
+                        e.notes = ctx.notes.into_inner().unwrap_or_default();
+                        return e;
+                    }
+                }
+            }
+            _ => return Enrichment::skipped("not a SageMaker alarm: no endpoint lookups"),
+        };
         let window = Window::for_alarm(alarm, chrono::Utc::now());
-        let mut sm = sm.clone();
+        let mut sm = sm;
 
         // An inference-component alarm may name only the component: its endpoint comes first.
         let mut component = None;
@@ -178,7 +203,7 @@ impl Enricher {
         let endpoint_name = sm.endpoint.clone();
         if endpoint_name.is_none() && sm.inference_component.is_none() {
             ctx.note("enrichment", "the alarm names no endpoint or inference component to look up");
-            return ctx.finish(Enrichment { window: Some(window), ..Enrichment::default() }, &chain, started);
+            return ctx.finish(Enrichment { window: Some(window), composite_about, ..Enrichment::default() }, &chain, started);
         }
 
         // Without an endpoint (its component could not be described) the component's own
@@ -191,11 +216,12 @@ impl Enricher {
             (Some(e), Some(v), Some(o)) if o.name.starts_with("Serverless") && sm.inference_component.is_none() => Some((e, v)),
             _ => None,
         };
-        // Four independent branches, each on its own chain; together they last the longest.
+        // Five independent branches (the last only for multi-time-series alarms), each on its own chain; together they last the longest.
         // Capacity is keyed by names the alarm already gave: it waits for none of the others.
-        let branches: [Chain; 4] = Default::default();
+        let branches: [Chain; 5] = Default::default();
         let scalable = capacity::resources(&sm);
-        let (info, (series, readings), logs, scaling) = tokio::join!(
+        let multi_time_series = is_multi_time_series(alarm);
+        let (info, (series, readings), logs, scaling, contributors) = tokio::join!(
             async {
                 match &endpoint_name {
                     Some(e) => {
@@ -223,6 +249,12 @@ impl Enricher {
                 }
             },
             capacity::fetch(&ctx, &branches[3], &self.autoscaling, scalable),
+            async {
+                match multi_time_series {
+                    true => alarms::contributors(&ctx, &branches[4], &self.cloudwatch, &alarm.name).await,
+                    false => None,
+                }
+            },
         );
         chain.then_longest(&branches);
         let mut info = info;
@@ -253,7 +285,8 @@ impl Enricher {
         let fleet = fleet::analyse(&series, &window, own.as_ref().map(|m| m.name.as_str()), sm.instance.as_deref(), hardware);
         let mut logs = logs;
         if let Some(l) = logs.as_mut() {
-            let first: Vec<&str> = fleet.iter().flat_map(|f| f.priority_instances()).chain(sm.instance.as_deref()).collect();
+            // The instance the alarm is about (one GPU's contributor, a per-instance alarm), then the outlier's.
+            let first: Vec<&str> = sm.instance.as_deref().into_iter().chain(fleet.iter().flat_map(|f| f.priority_instances())).collect();
             l.put_first(&first);
         }
         let serverless_advice = serverless.as_ref().map(serverless::advice);
@@ -269,6 +302,8 @@ impl Enricher {
                 logs,
                 capacity,
                 changes,
+                composite_about,
+                contributors,
                 advice,
                 ..Enrichment::default()
             },
@@ -276,6 +311,17 @@ impl Enricher {
             started,
         )
     }
+}
+
+/// A contributor of a Metrics Insights GROUP BY alarm, or such an alarm's own notification.
+fn is_multi_time_series(alarm: &Alarm) -> bool {
+    alarm.contributor.is_some()
+        || match &alarm.kind {
+            AlarmKind::MetricMath { queries, .. } => {
+                queries.iter().filter_map(|q| q.expression.as_deref()).any(|e| e.to_ascii_uppercase().contains("GROUP BY"))
+            }
+            _ => false,
+        }
 }
 
 /// The alarm's own metric and statistic, fetched per instance where it exists.

@@ -703,3 +703,89 @@ fn a_contributor_alarm_fetches_the_metric_its_query_selects() {
     // Plain metric math still names its first MetricStat.
     assert_eq!(own_metric(&alarm("sns-metric-math-error-rate-alarm.json")).unwrap().name, "Invocation5XXErrors");
 }
+
+/// A composite over two SageMaker alarms: DescribeAlarms on its children names the endpoint, and
+/// the composite is enriched for it instead of being generic.
+#[tokio::test]
+async fn a_composite_over_sagemaker_alarms_is_enriched_for_their_endpoint() {
+    use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
+    use aws_sdk_cloudwatch::types::{Dimension as CwDimension, MetricAlarm};
+    let children = mock!(aws_sdk_cloudwatch::Client::describe_alarms)
+        .match_requests(|r| r.alarm_names() == ["deepgram-invocation-errors", "deepgram-high-concurrency"])
+        .then_output(|| {
+            let dim = |n: &str, v: &str| CwDimension::builder().name(n).value(v).build();
+            let alarm = |name: &str, metric: &str| {
+                MetricAlarm::builder()
+                    .alarm_name(name)
+                    .namespace("AWS/SageMaker")
+                    .metric_name(metric)
+                    .dimensions(dim("EndpointName", "deepgram-prod"))
+                    .dimensions(dim("VariantName", "AllTraffic"))
+                    .build()
+            };
+            DescribeAlarmsOutput::builder()
+                .metric_alarms(alarm("deepgram-invocation-errors", "Invocation5XXErrors"))
+                .metric_alarms(alarm("deepgram-high-concurrency", "ConcurrentRequestsPerModel"))
+                .build()
+        });
+    let (de, dc) = (describe_endpoint_ok(true), describe_config_ok(true));
+    let lm = mock!(aws_sdk_cloudwatch::Client::list_metrics).then_output(|| ListMetricsOutput::builder().build());
+    let fl = mock!(aws_sdk_cloudwatchlogs::Client::filter_log_events).then_output(|| FilterLogEventsOutput::builder().build());
+    let e = enricher(&[&de, &dc], &[&children, &lm], &[&fl], Duration::from_secs(5));
+    let a = alarm("sns-composite-alarm.json");
+    let mut target = crate::target::resolve(&a);
+    assert_eq!(target.endpoint(), None, "a composite names no endpoint by itself");
+    let r = e.enrich(&a, &target).await;
+    assert_eq!(children.num_calls(), 1);
+    let about = r.composite_about.clone().expect("the children's endpoint");
+    assert_eq!((about.endpoint.as_deref(), about.variant.as_deref()), (Some("deepgram-prod"), Some("AllTraffic")));
+    assert_eq!(r.endpoint.as_ref().map(|i| i.name.as_str()), Some("deepgram-prod"));
+    assert_eq!(de.num_calls(), 1);
+    target.adopt_children(about);
+    assert_eq!(target.endpoint(), Some("deepgram-prod"));
+    assert_eq!(
+        crate::report::subject_line(&target).as_deref(),
+        Some("endpoint deepgram-prod / children deepgram-invocation-errors, deepgram-high-concurrency")
+    );
+}
+
+/// One GPU's notification of a per-GPU alarm says whether it is alone: the others in ALARM now.
+#[tokio::test]
+async fn a_contributor_alarm_names_the_other_contributors_in_alarm() {
+    use aws_sdk_cloudwatch::operation::describe_alarm_contributors::DescribeAlarmContributorsOutput;
+    use aws_sdk_cloudwatch::types::AlarmContributor;
+    let contributors = mock!(aws_sdk_cloudwatch::Client::describe_alarm_contributors)
+        .match_requests(|r| r.alarm_name() == Some("llm-prod-gpu-saturated"))
+        .then_output(|| {
+            let c = |id: &str, instance: &str, gpu: &str| {
+                AlarmContributor::builder()
+                    .contributor_id(id)
+                    .contributor_attributes("InstanceId", instance)
+                    .contributor_attributes("GpuId", gpu)
+                    .state_reason("Threshold Crossed")
+                    .build()
+            };
+            DescribeAlarmContributorsOutput::builder()
+                .alarm_contributors(c("6d442278dba546f6", "i-0123456789abcdef0", "3"))
+                .alarm_contributors(c("0a1b2c3d4e5f6071", "i-0123456789abcdef0", "1"))
+                .alarm_contributors(c("9f8e7d6c5b4a3921", "i-0fedcba9876543210", "0"))
+                .build()
+        });
+    let (de, dc) = (describe_endpoint_ok(true), describe_config_ok(true));
+    let lm = mock!(aws_sdk_cloudwatch::Client::list_metrics).then_output(|| ListMetricsOutput::builder().build());
+    let fl = mock!(aws_sdk_cloudwatchlogs::Client::filter_log_events).then_output(|| FilterLogEventsOutput::builder().build());
+    let e = enricher(&[&de, &dc], &[&contributors, &lm], &[&fl], Duration::from_secs(5));
+    let a = alarm("sns-contributor-gpu-alarm.json");
+    let r = run(&e, "sns-contributor-gpu-alarm.json").await;
+    let c = r.contributors.as_ref().expect("asked for a contributor alarm");
+    assert_eq!(c.in_alarm.len(), 3);
+    let line = crate::render::enrichment::contributors_line(c, a.contributor.as_ref()).unwrap();
+    assert_eq!(line, "GPU 3 on i-0123456789abcdef0 and 2 more in ALARM now: GPU 1 on i-0123456789abcdef0, GPU 0 on i-0fedcba9876543210");
+    // Critical path: the lookup runs beside the others, one call long.
+    assert_eq!(contributors.num_calls(), 1);
+
+    // An ordinary alarm does not ask.
+    let r = run(&e, GPU_ALARM).await;
+    assert!(r.contributors.is_none());
+    assert_eq!(contributors.num_calls(), 1);
+}

@@ -465,3 +465,24 @@ pub fn changes_line(changes: &[Change], known: bool) -> Option<String> {
     let items: Vec<String> = changes.iter().map(|c| format!("{}: {}", relative(c.offset_s), c.what)).collect();
     Some(format!("Recent changes: {}", items.join(" · ")))
 }
+
+/// For a multi-time-series alarm: who else is in ALARM now. `GPU 3 on i-0123… and 2 more in
+/// ALARM now: GPU 1 on i-0123…, GPU 0 on i-0456…`; `None` when CloudWatch was not asked.
+pub fn contributors_line(c: &crate::enrich::alarms::Contributors, this: Option<&crate::model::Contributor>) -> Option<String> {
+    const SHOWN: usize = 6;
+    let others: Vec<String> = c.others(this.map(|t| t.id.as_str())).map(|o| crate::report::contributor_label(&o.contributor)).collect();
+    let extra = others.len() + c.more;
+    let listed = |v: &[String]| {
+        let mut s = v.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
+        if extra > SHOWN {
+            s.push_str(&format!(" and {} more", extra - SHOWN));
+        }
+        s
+    };
+    Some(match this {
+        Some(t) if extra == 0 => format!("{} is the only time series of this alarm in ALARM now.", crate::report::contributor_label(t)),
+        Some(t) => format!("{} and {extra} more in ALARM now: {}", crate::report::contributor_label(t), listed(&others)),
+        None if extra == 0 => "No time series of this alarm is in ALARM now.".to_string(),
+        None => format!("{extra} time series in ALARM now: {}", listed(&others)),
+    })
+}

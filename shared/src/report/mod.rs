@@ -224,7 +224,10 @@ pub fn subject_line(target: &Target) -> Option<String> {
             }
             (!parts.is_empty()).then(|| parts.join(" / "))
         }
-        Subject::Composite { children } if !children.is_empty() => Some(format!("children {}", children.join(", "))),
+        Subject::Composite { children, about } if !children.is_empty() => {
+            let on = about.as_ref().and_then(|t| t.endpoint.as_deref()).map(|e| format!("endpoint {e} / ")).unwrap_or_default();
+            Some(format!("{on}children {}", children.join(", ")))
+        }
         _ => None,
     }
 }

@@ -32,7 +32,13 @@ pub enum Subject {
     #[serde(rename = "sagemaker")]
     SageMaker(SageMakerTarget),
     /// A composite alarm: what it is about is its children.
-    Composite { children: Vec<String> },
+    Composite {
+        children: Vec<String>,
+        /// What the children are about, when they are SageMaker alarms: found by enrichment
+        /// (DescribeAlarms on the children), then kept here for routing, links and rendering.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        about: Option<SageMakerTarget>,
+    },
     /// Any other alarm: delivered without SageMaker enrichment.
     Generic { namespace: Option<String>, metric_name: Option<String> },
 }
@@ -49,8 +55,15 @@ pub struct Target {
 impl Target {
     pub fn sagemaker(&self) -> Option<&SageMakerTarget> {
         match &self.subject {
-            Subject::SageMaker(t) => Some(t),
+            Subject::SageMaker(t) | Subject::Composite { about: Some(t), .. } => Some(t),
             _ => None,
+        }
+    }
+
+    /// A composite over SageMaker alarms is about what its children are about.
+    pub fn adopt_children(&mut self, about: SageMakerTarget) {
+        if let Subject::Composite { about: slot, .. } = &mut self.subject {
+            *slot = Some(about);
         }
     }
 
@@ -58,7 +71,7 @@ impl Target {
         match &self.subject {
             Subject::SageMaker(t) => Some(&t.namespace),
             Subject::Generic { namespace, .. } => namespace.as_deref(),
-            Subject::Composite { .. } => None,
+            Subject::Composite { about, .. } => about.as_ref().map(|t| t.namespace.as_str()),
         }
     }
 
@@ -76,7 +89,7 @@ pub fn resolve(alarm: &Alarm) -> Target {
                     children.push(name);
                 }
             }
-            Subject::Composite { children }
+            Subject::Composite { children, about: None }
         }
         kind => {
             let mut metrics: Vec<Metric> = kind.metric_stats().iter().map(|s| s.metric.clone()).collect();
@@ -111,7 +124,7 @@ fn insights_metrics(queries: &[MetricQuery], contributor: Option<&Contributor>) 
 }
 
 /// Every SageMaker metric contributes the dimensions it has; the first one names the metric.
-fn from_metrics(metrics: &[&Metric]) -> Subject {
+pub fn from_metrics(metrics: &[&Metric]) -> Subject {
     let sm: Vec<&&Metric> = metrics.iter().filter(|m| SAGEMAKER_NAMESPACES.contains(&m.namespace.as_str())).collect();
     let Some(first) = sm.first() else {
         let first = metrics.first();
@@ -209,7 +222,7 @@ mod tests {
         let t = target_of(include_bytes!("../../../events/sns-composite-alarm.json"));
         assert_eq!(
             t.subject,
-            Subject::Composite { children: vec!["deepgram-invocation-errors".into(), "deepgram-high-concurrency".into()] }
+            Subject::Composite { children: vec!["deepgram-invocation-errors".into(), "deepgram-high-concurrency".into()], about: None }
         );
         assert_eq!(
             rule_children("ALARM(a.b) OR (OK(\"c d\") AND NOT ALARM(arn:aws:cloudwatch:us-east-1:1:alarm:e))"),

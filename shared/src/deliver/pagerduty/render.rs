@@ -219,6 +219,13 @@ fn custom_details(r: &AlarmReport) -> Value {
     if let Some(info) = &e.endpoint {
         d["endpoint"] = json!({ "summary": enr::endpoint_lines(info), "details": info });
     }
+    if let Some(c) = &e.contributors {
+        d["contributors_in_alarm"] = json!({
+            "summary": enr::contributors_line(c, r.alarm.contributor.as_ref()),
+            "in_alarm": c.in_alarm,
+            "more": c.more,
+        });
+    }
     if let Some(f) = &e.fleet {
         d["fleet"] = json!({
             "headline": enr::headline(f),

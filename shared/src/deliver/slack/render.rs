@@ -220,6 +220,10 @@ fn subject_fields(r: &AlarmReport) -> Vec<String> {
 fn enrichment_blocks(r: &AlarmReport) -> Vec<(u8, Value)> {
     let e = &r.enrichment;
     let mut out = vec![];
+    // A multi-time-series alarm: one hot GPU, or the whole fleet? Said first.
+    if let Some(line) = e.contributors.as_ref().and_then(|c| enr::contributors_line(c, r.alarm.contributor.as_ref())) {
+        out.push((0, section(&mrkdwn(&line, 1500))));
+    }
     // Capacity that explains the alarm leads; otherwise it follows the endpoint.
     let capacity = capacity_block(r);
     let leads = e.capacity.as_ref().is_some_and(|c| c.headline.is_some());

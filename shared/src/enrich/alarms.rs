@@ -1,0 +1,107 @@
+//! The alarm's relatives in CloudWatch. For a composite alarm, its children (DescribeAlarms):
+//! their metrics name the endpoint, so a composite over SageMaker alarms is enriched like them.
+//! For one contributor of a multi-time-series alarm, the others in ALARM now
+//! (DescribeAlarmContributors): one hot GPU, or the whole fleet.
+
+use super::{Chain, Ctx};
+use crate::model::{Contributor, Dimension, Metric};
+use aws_sdk_cloudwatch::types::AlarmType;
+use aws_sdk_cloudwatch::Client;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// DescribeAlarms takes at most 100 names a call; a composite rarely has more than a handful.
+const MAX_CHILDREN: usize = 100;
+/// Contributors listed at most (one page is 100); the count says how many more.
+const MAX_CONTRIBUTORS: usize = 100;
+
+/// Every metric the children named in the composite's rule read (metric alarms' own metric and
+/// their metric-math entries). Composite children of composites are not followed.
+pub(super) async fn children_metrics(ctx: &Ctx, chain: &Chain, client: &Client, children: &[String]) -> Vec<Metric> {
+    if children.is_empty() {
+        return vec![];
+    }
+    let names: Vec<String> = children.iter().take(MAX_CHILDREN).cloned().collect();
+    let req = client.describe_alarms().set_alarm_names(Some(names)).alarm_types(AlarmType::MetricAlarm);
+    let out = match ctx.call(chain, req.send()).await {
+        Ok(o) => o,
+        Err(f) => {
+            ctx.fail("DescribeAlarms", f);
+            return vec![];
+        }
+    };
+    let dims = |d: &[aws_sdk_cloudwatch::types::Dimension]| {
+        d.iter().filter_map(|d| Some(Dimension { name: d.name()?.to_string(), value: d.value()?.to_string() })).collect::<Vec<_>>()
+    };
+    let mut metrics = vec![];
+    for a in out.metric_alarms() {
+        if let (Some(ns), Some(name)) = (a.namespace(), a.metric_name()) {
+            metrics.push(Metric { namespace: ns.to_string(), name: name.to_string(), dimensions: dims(a.dimensions()) });
+        }
+        for q in a.metrics() {
+            if let Some(m) = q.metric_stat().and_then(|s| s.metric()) {
+                if let (Some(ns), Some(name)) = (m.namespace(), m.metric_name()) {
+                    metrics.push(Metric { namespace: ns.to_string(), name: name.to_string(), dimensions: dims(m.dimensions()) });
+                }
+            }
+        }
+    }
+    if metrics.is_empty() {
+        ctx.note("DescribeAlarms", format!("none of the children ({}) is a metric alarm CloudWatch knows", children.join(", ")));
+    }
+    metrics
+}
+
+/// The contributors of a multi-time-series alarm in ALARM now, as CloudWatch lists them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Contributors {
+    pub in_alarm: Vec<InAlarm>,
+    /// Listed beyond [`MAX_CONTRIBUTORS`].
+    pub more: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InAlarm {
+    pub contributor: Contributor,
+    pub since: Option<DateTime<Utc>>,
+}
+
+impl Contributors {
+    /// The others in ALARM besides the one this notification is about.
+    pub fn others<'a>(&'a self, this: Option<&'a str>) -> impl Iterator<Item = &'a InAlarm> + 'a {
+        self.in_alarm.iter().filter(move |c| Some(c.contributor.id.as_str()) != this)
+    }
+}
+
+pub(super) async fn contributors(ctx: &Ctx, chain: &Chain, client: &Client, alarm_name: &str) -> Option<Contributors> {
+    let mut out = Contributors { in_alarm: vec![], more: 0 };
+    let mut token: Option<String> = None;
+    // Two pages at most: the first hundred name the problem; the rest are counted.
+    for _ in 0..2 {
+        let req = client.describe_alarm_contributors().alarm_name(alarm_name).set_next_token(token.take());
+        let page = match ctx.call(chain, req.send()).await {
+            Ok(p) => p,
+            Err(f) => {
+                ctx.fail("DescribeAlarmContributors", f);
+                return (!out.in_alarm.is_empty()).then_some(out);
+            }
+        };
+        for c in page.alarm_contributors() {
+            if out.in_alarm.len() >= MAX_CONTRIBUTORS {
+                out.more += 1;
+                continue;
+            }
+            let Some(id) = c.contributor_id() else { continue };
+            let mut attributes: Vec<(String, String)> =
+                c.contributor_attributes().into_iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect();
+            attributes.sort();
+            let since = crate::aws::time(c.state_transitioned_timestamp());
+            out.in_alarm.push(InAlarm { contributor: Contributor { id: id.to_string(), attributes }, since });
+        }
+        match page.next_token().filter(|t| !t.is_empty()) {
+            Some(t) => token = Some(t.to_string()),
+            None => break,
+        }
+    }
+    Some(out)
+}
