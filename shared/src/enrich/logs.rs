@@ -373,9 +373,8 @@ pub fn excerpts(events: impl IntoIterator<Item = (String, i64, String)>, setting
 /// Lines that differ only in numbers, hex ids (a word of hex digits with a decimal one in it:
 /// `20a0`, `7f3e2a`, never `added`) or timestamps are one line repeated.
 fn collapse_key(text: &str) -> String {
-    static NUMBERS: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
-        Regex::new(r"0x[0-9a-fA-F]+|\b[0-9a-f]*[0-9][0-9a-f]*\b|\d+(\.\d+)?").expect("static regex")
-    });
+    static NUMBERS: std::sync::LazyLock<Regex> =
+        std::sync::LazyLock::new(|| Regex::new(r"0x[0-9a-fA-F]+|\b[0-9a-f]*[0-9][0-9a-f]*\b|\d+(\.\d+)?").expect("static regex"));
     NUMBERS.replace_all(text, "#").into_owned()
 }
 

@@ -597,11 +597,18 @@ mod tests {
     #[test]
     fn the_templates_per_gpu_alarm_query_parses() {
         let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
-        let line = template.lines().find(|l| l.trim_start().starts_with("Expression: !Sub \"SELECT MAX(GPUUtilizationNormalized)")).unwrap();
+        let line =
+            template.lines().find(|l| l.trim_start().starts_with("Expression: !Sub \"SELECT MAX(GPUUtilizationNormalized)")).unwrap();
         let quoted = line.split_once("!Sub ").unwrap().1.trim();
-        let query = quoted[1..quoted.len() - 1].replace("\\\"", "\"").replace("${EndpointName}", "llm-prod").replace("${VariantName}", "AllTraffic");
+        let query = quoted[1..quoted.len() - 1]
+            .replace("\\\"", "\"")
+            .replace("${EndpointName}", "llm-prod")
+            .replace("${VariantName}", "AllTraffic");
         let q = parse(&query).unwrap();
-        assert_eq!((q.namespace.as_str(), q.metric.as_str(), q.statistic.as_str()), ("/aws/sagemaker/Endpoints", "GPUUtilizationNormalized", "Maximum"));
+        assert_eq!(
+            (q.namespace.as_str(), q.metric.as_str(), q.statistic.as_str()),
+            ("/aws/sagemaker/Endpoints", "GPUUtilizationNormalized", "Maximum")
+        );
         assert_eq!((q.filter("EndpointName"), q.filter("VariantName")), (Some("llm-prod"), Some("AllTraffic")));
         assert_eq!(q.group_by, ["InstanceId", "GpuId"]);
     }
