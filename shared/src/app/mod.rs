@@ -70,9 +70,8 @@ impl EnrichMode {
     }
 
     async fn enrich(&self, alarm: &Alarm, target: &Target) -> Enrichment {
-        let composite = matches!(target.subject, crate::target::Subject::Composite { .. });
-        if target.sagemaker().is_none() && !composite {
-            return Enrichment::skipped("not a SageMaker alarm: no endpoint lookups");
+        if let Some(skipped) = Enrichment::not_applicable(target) {
+            return skipped;
         }
         match self {
             EnrichMode::Off(why) => Enrichment::skipped(why.clone()),

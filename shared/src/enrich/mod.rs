@@ -94,9 +94,19 @@ pub struct Enrichment {
     pub stats: Option<CallStats>,
 }
 
+/// Why a generic alarm is not enriched, said in its message.
+const NOT_SAGEMAKER: &str = "not a SageMaker alarm: no endpoint lookups";
+
 impl Enrichment {
     pub fn skipped(reason: impl Into<String>) -> Self {
         Self { skipped: Some(reason.into()), ..Self::default() }
+    }
+
+    /// `Some(skipped)` when there is nothing to look up for `target`: neither a SageMaker alarm
+    /// nor a composite whose children may be one. Whether enrichment is on or off.
+    pub fn not_applicable(target: &Target) -> Option<Self> {
+        let composite = matches!(target.subject, Subject::Composite { .. });
+        (target.sagemaker().is_none() && !composite).then(|| Self::skipped(NOT_SAGEMAKER))
     }
 }
 
@@ -170,7 +180,7 @@ impl Enricher {
         let mut composite_about = None;
         let sm = match (&target.subject, target.sagemaker()) {
             (_, Some(sm)) => sm.clone(),
-            (Subject::Composite { children, .. }, None) => {
+            (Subject::Composite { children, .. }, _) => {
                 let metrics = alarms::children_metrics(&ctx, &chain, &self.cloudwatch, children).await;
                 match crate::target::from_metrics(&metrics.iter().collect::<Vec<_>>()) {
                     Subject::SageMaker(sm) => {
@@ -184,7 +194,7 @@ impl Enricher {
                     }
                 }
             }
-            _ => return Enrichment::skipped("not a SageMaker alarm: no endpoint lookups"),
+            _ => return Enrichment::skipped(NOT_SAGEMAKER),
         };
         let window = Window::for_alarm(alarm, chrono::Utc::now());
         let mut sm = sm;
