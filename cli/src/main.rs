@@ -229,13 +229,12 @@ fn severities(report: &Report, routing: Option<&Routing>, format: Format) -> Vec
         Format::Slack => slack::REGISTRATION.kind,
         Format::Pagerduty => pagerduty::REGISTRATION.kind,
     };
-    let kind_of = |name: &str| routing.receivers.iter().find(|r| r.name == name).map(|r| r.kind);
     routing
         .routes
         .evaluate(&Facts::of(report))
         .deliveries
         .into_iter()
-        .filter(|d| kind_of(&d.receiver.name) == Some(kind))
+        .filter(|d| routing.kind_of(&d.receiver.name) == Some(kind))
         .map(|d| d.severity)
         .collect()
 }

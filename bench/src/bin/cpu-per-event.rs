@@ -58,7 +58,7 @@ fn once(bytes: &[u8], routing: &Routing, fleet_size: usize) -> Result<usize> {
             Notification::Plain(p) => Report::Plain(p),
         };
         for d in routing.routes.evaluate(&Facts::of(&report)).deliveries {
-            let kind = routing.receivers.iter().find(|r| r.name == d.receiver.name).map(|r| r.kind);
+            let kind = routing.kind_of(&d.receiver.name);
             let body = if kind == Some(slack::REGISTRATION.kind) {
                 slack::render::render(&report, &[])
             } else {

@@ -127,6 +127,11 @@ impl Routing {
         let receivers = routes.receivers().iter().map(configure).collect::<Result<_, _>>()?;
         Ok(Self { routes, receivers })
     }
+
+    /// The destination kind of the receiver named `name`.
+    pub fn kind_of(&self, name: &str) -> Option<&'static str> {
+        self.receivers.iter().find(|r| r.name == name).map(|r| r.kind)
+    }
 }
 
 /// A receiver names exactly one registered destination.

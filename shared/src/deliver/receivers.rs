@@ -49,11 +49,7 @@ impl Receivers {
     }
 
     async fn destination(&self, name: &str) -> Result<Arc<dyn Destination>, Failure> {
-        let slot = self
-            .slots
-            .iter()
-            .find(|s| s.configured.name == name)
-            .ok_or_else(|| Failure::permanent(format!("receiver {name:?} is not configured")))?;
+        let slot = self.slot(name).ok_or_else(|| Failure::permanent(format!("receiver {name:?} is not configured")))?;
         slot.ready
             .get_or_try_init(|| async {
                 let c = &slot.configured;
@@ -132,7 +128,11 @@ impl Receivers {
         futures::future::join_all(jobs).await
     }
 
+    fn slot(&self, name: &str) -> Option<&Slot> {
+        self.slots.iter().find(|s| s.configured.name == name)
+    }
+
     fn kind_of(&self, name: &str) -> &'static str {
-        self.slots.iter().find(|s| s.configured.name == name).map(|s| s.configured.kind).unwrap_or("unknown")
+        self.slot(name).map(|s| s.configured.kind).unwrap_or("unknown")
     }
 }
