@@ -418,7 +418,8 @@ pub fn analyse(series: &[Series], w: &Window, own: Option<&str>, target_instance
             .filter_map(|s| s.points.last().map(|(t, _)| *t))
             .max(),
     });
-    let series: Vec<Series> = series.iter().filter(|s| live(s)).cloned().collect();
+    // Borrowed, not copied: a 64 × 4-GPU fleet has thousands of series.
+    let series: Vec<&Series> = series.iter().filter(|s| live(s)).collect();
     let series = series.as_slice();
 
     // A summed own metric is shown against its range; the outlier is judged on its 0 – 100 twin.
@@ -540,7 +541,7 @@ pub fn analyse(series: &[Series], w: &Window, own: Option<&str>, target_instance
 }
 
 /// The most GPUs one instance has per-GPU streams for.
-fn gpus_per_instance(series: &[Series]) -> Option<u32> {
+fn gpus_per_instance(series: &[&Series]) -> Option<u32> {
     let mut per: BTreeMap<&str, std::collections::BTreeSet<&str>> = BTreeMap::new();
     for s in series {
         if let (Some(i), Some(g)) = (s.member.instance.as_deref(), s.member.gpu.as_deref()) {
@@ -551,7 +552,7 @@ fn gpus_per_instance(series: &[Series]) -> Option<u32> {
 }
 
 /// An instance's value for a column; for per-GPU metrics, its busiest GPU.
-fn cell(series: &[Series], values: &[Option<f64>], key: &str, metric: &str) -> Cell {
+fn cell(series: &[&Series], values: &[Option<f64>], key: &str, metric: &str) -> Cell {
     let mut best: Option<(f64, Option<String>)> = None;
     for (s, v) in series.iter().zip(values).filter(|(s, _)| s.metric == metric && row_key(&s.member) == Some(key)) {
         if let Some(v) = *v {
@@ -564,7 +565,7 @@ fn cell(series: &[Series], values: &[Option<f64>], key: &str, metric: &str) -> C
 }
 
 /// The instance's points for `metric` over the window; the max across its GPUs at each time.
-fn trend_values(series: &[Series], key: &str, metric: &str) -> Vec<f64> {
+fn trend_values(series: &[&Series], key: &str, metric: &str) -> Vec<f64> {
     let mut by_time: BTreeMap<i64, f64> = BTreeMap::new();
     for s in series.iter().filter(|s| s.metric == metric && row_key(&s.member) == Some(key)) {
         for (t, v) in &s.points {
