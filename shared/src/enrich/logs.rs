@@ -175,8 +175,13 @@ const NEAR_MINUTES: i64 = 2;
 /// FilterLogEvents returns at most this many events a page.
 const PAGE_EVENTS: usize = 10_000;
 
-/// Events `(stream, epoch ms, message)` of one slice, and whether it was read to its end.
-type Slice = (Vec<(String, i64, String)>, bool);
+/// What was read of one slice: events `(stream, epoch ms, message)`, whether to its end, and the
+/// pages (calls) it took.
+struct Slice {
+    events: Vec<(String, i64, String)>,
+    complete: bool,
+    pages: usize,
+}
 
 /// Why reading stopped short of a slice's end, when it did.
 enum Stop {
@@ -201,8 +206,8 @@ pub(super) async fn fetch(
     let [near, window, context] = slices(w);
     // The state change first, alone: whatever the earlier minutes hold, these lines are read.
     let first = search.read(chain, near, settings.max_pages, settings.max_events).await;
-    let (mut events, mut complete) = match first {
-        Ok(s) => s,
+    let (mut events, mut complete, pages) = match first {
+        Ok(s) => (s.events, s.complete, s.pages),
         Err(Stop::NoGroup) => {
             ctx.note(
                 "FilterLogEvents",
@@ -213,7 +218,7 @@ pub(super) async fn fetch(
         Err(Stop::Failed) => return None,
     };
     // Then the rest of the evaluation window and the context, side by side, sharing what is left.
-    let pages_left = settings.max_pages.saturating_sub(pages_read(events.len(), settings)).max(2);
+    let pages_left = settings.max_pages.saturating_sub(pages.max(1)).max(2);
     let events_left = settings.max_events.saturating_sub(events.len());
     if events_left > 0 {
         let branches: [Chain; 2] = Default::default();
@@ -224,9 +229,9 @@ pub(super) async fn fetch(
         chain.then_longest(&branches);
         for r in [a, b] {
             match r {
-                Ok((e, done)) => {
-                    events.extend(e);
-                    complete &= done;
+                Ok(s) => {
+                    events.extend(s.events);
+                    complete &= s.complete;
                 }
                 Err(_) => complete = false,
             }
@@ -248,11 +253,6 @@ pub(super) async fn fetch(
     Some(LogReport { group, stream_prefix: prefix, scanned, matched, complete, streams })
 }
 
-/// Pages a first read may have used, for the budget left: at least one.
-fn pages_read(events: usize, settings: &LogSettings) -> usize {
-    events.div_ceil(PAGE_EVENTS.min(settings.max_events.max(1))).max(1)
-}
-
 /// One FilterLogEvents search: the group, the variant's streams, the server-side pattern.
 struct Search<'a> {
     ctx: &'a Ctx,
@@ -265,66 +265,56 @@ struct Search<'a> {
 impl Search<'_> {
     /// Pages forward through one slice within `max_pages` pages and `max_events` events.
     async fn read(&self, chain: &Chain, (from, to): (i64, i64), max_pages: usize, max_events: usize) -> Result<Slice, Stop> {
-        let Search { ctx, client, group, prefix, pattern } = *self;
-        read_slice(ctx, chain, client, group, prefix, pattern, (from, to), max_pages, max_events).await
-    }
-}
-
-#[allow(clippy::too_many_arguments)] // `Search::read`, spelled out
-async fn read_slice(
-    ctx: &Ctx,
-    chain: &Chain,
-    client: &Client,
-    group: &str,
-    prefix: Option<&str>,
-    pattern: Option<&str>,
-    (from, to): (i64, i64),
-    max_pages: usize,
-    max_events: usize,
-) -> Result<Slice, Stop> {
-    let mut events = vec![];
-    if from >= to {
-        return Ok((events, true));
-    }
-    let mut token: Option<String> = None;
-    for _ in 0..max_pages {
-        let left = max_events.saturating_sub(events.len());
-        if left == 0 {
-            return Ok((events, false));
+        let mut read = Slice { events: vec![], complete: true, pages: 0 };
+        if from >= to {
+            return Ok(read);
         }
-        let req = client
-            .filter_log_events()
-            .log_group_name(group)
-            .set_log_stream_name_prefix(prefix.map(str::to_string))
-            .start_time(from)
-            .end_time(to - 1)
-            .limit(left.min(PAGE_EVENTS) as i32)
-            .set_filter_pattern(pattern.map(str::to_string))
-            .set_next_token(token.take());
-        match ctx.call(chain, req.send()).await {
-            Ok(page) => {
-                // Kept to the slice whatever the server did with the range: no line is read twice.
-                events.extend(page.events().iter().filter(|e| e.timestamp().is_some_and(|t| t >= from && t < to)).map(|e| {
-                    (
-                        e.log_stream_name().unwrap_or_default().to_string(),
-                        e.timestamp().unwrap_or_default(),
-                        e.message().unwrap_or_default().to_string(),
-                    )
-                }));
-                match page.next_token() {
-                    // Pages may be empty while a token is still returned: keep going.
-                    Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                    _ => return Ok((events, true)),
+        let mut token: Option<String> = None;
+        read.complete = false;
+        while read.pages < max_pages {
+            let left = max_events.saturating_sub(read.events.len());
+            if left == 0 {
+                return Ok(read);
+            }
+            let req = self
+                .client
+                .filter_log_events()
+                .log_group_name(self.group)
+                .set_log_stream_name_prefix(self.prefix.map(str::to_string))
+                .start_time(from)
+                .end_time(to - 1)
+                .limit(left.min(PAGE_EVENTS) as i32)
+                .set_filter_pattern(self.pattern.map(str::to_string))
+                .set_next_token(token.take());
+            read.pages += 1;
+            match self.ctx.call(chain, req.send()).await {
+                Ok(page) => {
+                    // Kept to the slice whatever the server did with the range: no line is read twice.
+                    read.events.extend(page.events().iter().filter(|e| e.timestamp().is_some_and(|t| t >= from && t < to)).map(|e| {
+                        (
+                            e.log_stream_name().unwrap_or_default().to_string(),
+                            e.timestamp().unwrap_or_default(),
+                            e.message().unwrap_or_default().to_string(),
+                        )
+                    }));
+                    match page.next_token() {
+                        // Pages may be empty while a token is still returned: keep going.
+                        Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                        _ => {
+                            read.complete = true;
+                            return Ok(read);
+                        }
+                    }
+                }
+                Err(f) if f.is("ResourceNotFoundException") => return Err(Stop::NoGroup),
+                Err(f) => {
+                    self.ctx.fail("FilterLogEvents", f);
+                    return if read.events.is_empty() { Err(Stop::Failed) } else { Ok(read) };
                 }
             }
-            Err(f) if f.is("ResourceNotFoundException") => return Err(Stop::NoGroup),
-            Err(f) => {
-                ctx.fail("FilterLogEvents", f);
-                return if events.is_empty() { Err(Stop::Failed) } else { Ok((events, false)) };
-            }
         }
+        Ok(read)
     }
-    Ok((events, false))
 }
 
 /// Matching, redaction and collapsing of raw events `(stream, epoch ms, message)`.

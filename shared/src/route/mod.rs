@@ -30,7 +30,7 @@ pub fn invalid(path: impl Into<String>, message: impl Into<String>) -> ConfigErr
 }
 
 /// A receiver as the routing tree knows it: a name, and its destination's settings under one key
-/// (`slack: {…}`), which only that destination reads (`crate::deliver`).
+/// (`slack: {…}`), which only that destination reads (in the deliver stage, after routing).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReceiverSpec {
     pub name: String,
