@@ -2,7 +2,9 @@
 # The local demo: a SageMaker alarm through the real `enrich-alarm` Lambda (cargo lambda watch +
 # invoke) against emulated AWS on loopback (LocalStack for CloudWatch, moto for Logs and
 # SageMaker), seeded with a 3-instance endpoint whose GPU 2 on one instance runs hot and runs out
-# of memory. Shows the Slack message and the PagerDuty event it sent to local stand-ins.
+# of memory. Shows the Slack message and the PagerDuty event it sent to local stand-ins: Slack
+# through the Slack app path (Web API stand-in, incident state in DynamoDB on moto): the parent,
+# the same ALARM redelivered (not posted again), then the OK (parent updated, reply in its thread).
 # Installs what it needs (Python venvs, the build) and stops everything it started.
 # Usage: scripts/demo.sh [EVENT.json] (default: the endpoint-level GPU alarm)
 #        SAGEALARM_DEMO_SCENARIO=even|enhanced-off|no-log-group|serverless|serverless-on-demand|inference-component|scaled-in-noisy|at-max|scaling
@@ -63,7 +65,8 @@ raw = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000", stamp, raw)
 open(sys.argv[2], "w").write(raw)
 PY
 echo "==> seeding the endpoint world ($SCENARIO)"
-"$TARGET/debug/seed-world" --scenario "$SCENARIO" --event "$WORK/event.json"
+STATE_TABLE="sagealarm-demo-state-$$"
+"$TARGET/debug/seed-world" --scenario "$SCENARIO" --event "$WORK/event.json" --state-table "$STATE_TABLE"
 
 RPORT=$(free_port)
 setsid python3 scripts/local_receivers.py "$RPORT" "$WORK" & PIDS+=($!)
@@ -71,7 +74,7 @@ wait_port "$RPORT"
 cat > "$WORK/routes.yaml" <<YAML
 receivers:
   - name: local-slack
-    slack: { webhook_url: "env:DEMO_SLACK_WEBHOOK" }
+    slack_app: { token: "env:DEMO_SLACK_BOT_TOKEN", channel: C0DEMO12345, api_url: "http://127.0.0.1:$RPORT/api" }
   - name: local-pagerduty
     pagerduty: { routing_key: "env:DEMO_PD_ROUTING_KEY", events_url: "http://127.0.0.1:$RPORT/pd" }
 route:
@@ -83,7 +86,8 @@ echo "==> starting enrich-alarm in the Lambda runtime emulator (cargo lambda wat
 LPORT=$(free_port)
 export PATH="$PWD/.venv/lambda/bin:$PATH"
 SAGEALARM_ROUTES_FILE="$PWD/$WORK/routes.yaml" SAGEALARM_ALLOW_PLAINTEXT_SECRETS=1 SAGEALARM_LOG=info \
-DEMO_SLACK_WEBHOOK="http://127.0.0.1:$RPORT/slack" DEMO_PD_ROUTING_KEY="0123456789abcdef0123456789abcdef" \
+SAGEALARM_STATE_TABLE="$STATE_TABLE" \
+DEMO_SLACK_BOT_TOKEN="xoxb-demo-0000-not-a-real-token" DEMO_PD_ROUTING_KEY="0123456789abcdef0123456789abcdef" \
   setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$LPORT" -p enrich-alarm >"$WORK/function.log" 2>&1 & PIDS+=($!)
 wait_port "$LPORT" || { tail -20 "$WORK/function.log"; exit 1; }
 
@@ -112,11 +116,58 @@ PY
 echo "    invocation took ${took} ms (the first call includes building and starting the function); enrichment: ${enriched:-not logged}"
 
 
+# The same alarm again (an SNS redelivery), then its OK: one thread, updated in place.
+invoke() { # name event-file
+    cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port "$LPORT" --data-file "$2" enrich-alarm >"$WORK/invoke-$1.json" 2>>"$WORK/invoke.err" || true
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if "deliveries" in d else 1)' "$WORK/invoke-$1.json" 2>/dev/null \
+        || { echo "the $1 invocation did not return a delivery summary:"; cat "$WORK/invoke-$1.json"; tail -30 "$WORK/function.log"; exit 1; }
+}
+if python3 - "$WORK/event.json" "$WORK/event-ok.json" <<'PY'
+import datetime, json, sys
+ev = json.load(open(sys.argv[1]))
+sns = (ev.get("Records") or [{}])[0].get("Sns")
+if not sns:
+    sys.exit(1)  # an EventBridge or direct-action event: the OK step is shown for SNS only
+msg = json.loads(sns["Message"])
+now = datetime.datetime.now(datetime.timezone.utc)
+msg.update(OldStateValue=msg.get("NewStateValue", "ALARM"), NewStateValue="OK",
+           StateChangeTime=now.strftime("%Y-%m-%dT%H:%M:%S.") + "%03d+0000" % (now.microsecond // 1000),
+           NewStateReason="Threshold Crossed: 3 out of the last 3 datapoints were not greater than or equal to the threshold.")
+sns["Message"] = json.dumps(msg)
+sns["MessageId"] = sns.get("MessageId", "m") + "-ok"
+json.dump(ev, open(sys.argv[2], "w"))
+PY
+then
+    sleep 1; echo "==> the same ALARM again (as an SNS redelivery would bring it)"; invoke repeat "$WORK/event.json"
+    sleep 1; echo "==> its OK, a moment later"; invoke ok "$WORK/event-ok.json"
+fi
+
 echo
-echo "==> Slack received:"
+echo "==> Slack Web API calls, in order (incident state in DynamoDB table $STATE_TABLE on moto):"
+python3 - "$WORK/slack-api.jsonl" "$WORK/slack.jsonl" <<'PY'
+import json, sys
+calls = [json.loads(l) for l in open(sys.argv[1])]
+for i, c in enumerate(calls, 1):
+    b, a = c["body"], c["answer"]
+    where = "reply in thread %s" % b["thread_ts"] if b.get("thread_ts") else ("parent %s" % b.get("ts") if c["method"] == "chat.update" else "new parent")
+    first = (b.get("blocks") or [{}])[0]
+    text = (first.get("text") or {}).get("text", "") if isinstance(first.get("text"), dict) else ""
+    print("  %d. %-17s %-34s → ts %s  %s" % (i, c["method"], where, a.get("ts"), text[:70].replace("\n", " ")))
+print("  (%d calls: the repeated ALARM posted nothing)" % len(calls))
+with open(sys.argv[2], "w") as f:
+    f.write(json.dumps(calls[0]["body"]) + "\n")
+PY
+echo
+echo "==> Slack: the parent message as first posted:"
 python3 scripts/show_message.py "$WORK/slack.jsonl" "$WORK/block-kit-builder.url"
 echo
 echo "==> PagerDuty received:"
-python3 -m json.tool < "$WORK/pagerduty.jsonl"
+python3 - "$WORK/pagerduty.jsonl" <<'PY'
+import json, sys
+events = [json.loads(l) for l in open(sys.argv[1])]
+print(json.dumps(events[0], indent=2, ensure_ascii=False))
+for e in events[1:]:
+    print("then: %s (dedup_key %s)" % (e.get("event_action"), e.get("dedup_key")))
+PY
 echo
 echo "==> demo took $(( $(date +%s) - demo_start )) s; the function's logs are in $WORK/function.log"

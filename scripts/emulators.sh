@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Local AWS emulators on loopback, no Docker: LocalStack for CloudWatch metrics (it speaks the
-# SDK's CBOR protocol), moto for CloudWatch Logs and SageMaker.
+# SDK's CBOR protocol), moto for CloudWatch Logs, SageMaker, Application Auto Scaling and DynamoDB.
 # LocalStack runs with GATEWAY_SERVER=hypercorn: its default (twisted) server ignores the host in
 # GATEWAY_LISTEN and listens on 0.0.0.0; DNS_ADDRESS=0 keeps its DNS server off.
 # Usage: scripts/emulators.sh install|start|stop|env
@@ -161,6 +161,7 @@ export AWS_ENDPOINT_URL_CLOUDWATCH=http://127.0.0.1:$ls_port
 export AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=http://127.0.0.1:$moto_port
 export AWS_ENDPOINT_URL_SAGEMAKER=http://127.0.0.1:$moto_port
 export AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING=http://127.0.0.1:$moto_port
+export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$moto_port
 export AWS_ACCESS_KEY_ID=test
 export AWS_SECRET_ACCESS_KEY=test
 export AWS_REGION=us-east-1

@@ -1,22 +1,54 @@
 #!/usr/bin/env python3
-"""Local stand-ins for Slack's webhook and PagerDuty's Events API, on loopback only.
+"""Local stand-ins for Slack's webhook, Slack's Web API and PagerDuty's Events API, on loopback only.
 
-Answers like the real services (Slack: 200 "ok"; PagerDuty: 202 JSON) and appends every body it
-receives, one JSON object per line, to OUT_DIR/<slack|pagerduty>.jsonl.
+Answers like the real services (webhook: 200 "ok"; Web API: 200 {"ok": true, "channel", "ts"},
+or {"ok": false, "error": "not_authed"} without a bot token; PagerDuty: 202 JSON) and appends
+every body it receives, one JSON object per line, to OUT_DIR/<slack|slack-api|pagerduty>.jsonl
+(Web API lines: {"method", "body"}).
 Usage: local_receivers.py PORT OUT_DIR
 """
 import http.server
 import json
 import os
 import sys
+import threading
+import time
 
 PORT = int(sys.argv[1])
 OUT = sys.argv[2]
 
 
+LOCK = threading.Lock()
+NEXT_TS = [int(time.time())]
+
+
+def web_api(method, body, authorization):
+    """chat.postMessage answers a new ts; chat.update the message's own."""
+    if not authorization.startswith("Bearer xoxb-"):
+        return {"ok": False, "error": "not_authed"}
+    if method == "chat.update":
+        return {"ok": True, "channel": body.get("channel"), "ts": body.get("ts")}
+    with LOCK:
+        NEXT_TS[0] += 1
+        ts = "%d.000100" % NEXT_TS[0]
+    return {"ok": True, "channel": body.get("channel"), "ts": ts}
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if self.path.startswith("/api/"):
+            method = self.path[len("/api/"):]
+            answer = web_api(method, json.loads(body), self.headers.get("Authorization", ""))
+            with LOCK, open(os.path.join(OUT, "slack-api.jsonl"), "ab") as f:
+                f.write(json.dumps({"method": method, "body": json.loads(body), "answer": answer}).encode() + b"\n")
+            reply = json.dumps(answer).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+            return
         kind = "slack" if self.path.startswith("/slack") else "pagerduty"
         with open(os.path.join(OUT, kind + ".jsonl"), "ab") as f:
             f.write(json.dumps(json.loads(body)).encode() + b"\n")

@@ -194,7 +194,10 @@ async fn run(cli: Cli) -> ExitCode {
                 Ok(r) => r,
                 Err(e) => return fail(2, &e.to_string()),
             };
-            let needs_aws = routing.receivers.iter().any(|r| r.settings.secret().needs_aws());
+            // The state table (SAGEALARM_STATE_TABLE, with AWS_ENDPOINT_URL_DYNAMODB for moto)
+            // makes repeated sends behave as the Lambda does: one thread, never posted twice.
+            let wants_state = std::env::var(sagealarm::state::TABLE_ENV).is_ok_and(|t| !t.trim().is_empty());
+            let needs_aws = wants_state || routing.receivers.iter().any(|r| r.settings.secret().needs_aws());
             let sdk = if needs_aws { Some(sagealarm::aws_config().await) } else { None };
             let value = match read_event(&event) {
                 Ok(v) => v,
@@ -205,10 +208,13 @@ async fn run(cli: Cli) -> ExitCode {
                 Ok(m) => m,
                 Err(e) => return fail(2, &e),
             };
-            let app = match App::new(routing, secrets, enrich, RetryPolicy::default()) {
+            let mut app = match App::new(routing, secrets, enrich, RetryPolicy::default()) {
                 Ok(a) => a,
                 Err(e) => return fail(1, &e.to_string()),
             };
+            if let Some(state) = sdk.as_ref().and_then(sagealarm::state::StateTable::from_env) {
+                app = app.with_state(state);
+            }
             match app.handle(&value).await {
                 Ok(summary) => {
                     println!("{}", serde_json::to_string(&summary).unwrap_or_default());
@@ -225,16 +231,17 @@ async fn run(cli: Cli) -> ExitCode {
 /// receiver of the requested format, at that route's severity.
 fn severities(report: &Report, routing: Option<&Routing>, format: Format) -> Vec<Severity> {
     let Some(routing) = routing else { return vec![Severity::Error] };
-    let kind = match format {
-        Format::Slack => slack::REGISTRATION.kind,
-        Format::Pagerduty => pagerduty::REGISTRATION.kind,
+    // The Slack app posts the same blocks as the webhook.
+    let kinds: &[&str] = match format {
+        Format::Slack => &[slack::REGISTRATION.kind, sagealarm::deliver::slack_app::REGISTRATION.kind],
+        Format::Pagerduty => &[pagerduty::REGISTRATION.kind],
     };
     routing
         .routes
         .evaluate(&Facts::of(report))
         .deliveries
         .into_iter()
-        .filter(|d| routing.kind_of(&d.receiver.name) == Some(kind))
+        .filter(|d| routing.kind_of(&d.receiver.name).is_some_and(|k| kinds.contains(&k)))
         .map(|d| d.severity)
         .collect()
 }

@@ -3,6 +3,8 @@
 //! Application Auto Scaling: target and policy; moto has no scaling activities), all around one
 //! anchor time. Used by `shared/tests/emulated.rs` and by the local demo (`seed-world`).
 
+pub mod slack_api;
+
 use anyhow::{Context, Result};
 use aws_sdk_cloudwatch::primitives::DateTime as AwsTime;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit, StatisticSet};
@@ -519,5 +521,35 @@ async fn seed_logs(logs: &aws_sdk_cloudwatchlogs::Client, w: &World, anchor: Dat
             logs.put_log_events().log_group_name(&group).log_stream_name(stream).set_log_events(Some(batch)).send().await?;
         }
     }
+    Ok(())
+}
+
+/// Creates the incident state table as `template.yaml` declares it (partition key `pk`, TTL on
+/// `expires_at`, on-demand) on the emulator; an existing one is kept.
+pub async fn create_state_table(sdk: &aws_config::SdkConfig, name: &str) -> Result<()> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
+    };
+    let ddb = aws_sdk_dynamodb::Client::new(sdk);
+    let created = ddb
+        .create_table()
+        .table_name(name)
+        .attribute_definitions(AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build()?)
+        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build()?)
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await;
+    match created {
+        Ok(_) => {}
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => return Ok(()),
+        Err(e) => return Err(anyhow::anyhow!(sagealarm::aws::error_line(&e))).context("creating the state table"),
+    }
+    ddb.update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(TimeToLiveSpecification::builder().attribute_name("expires_at").enabled(true).build()?)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!(sagealarm::aws::error_line(&e)))
+        .context("enabling TTL on the state table")?;
     Ok(())
 }

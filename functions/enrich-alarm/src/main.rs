@@ -7,6 +7,7 @@ use sagealarm::app::{self, settings, App, EnrichMode, Remediation};
 use sagealarm::deliver::http::RetryPolicy;
 use sagealarm::remediate::dispatch::{Dispatch, LambdaDispatch};
 use sagealarm::secrets::SecretResolver;
+use sagealarm::state::StateTable;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -23,7 +24,11 @@ async fn main() -> Result<(), Error> {
         buttons: settings::slack_buttons(),
         settings: settings::remediation().context("reading the remediation settings")?,
     };
-    let app = App::new(routing, secrets, enrich, RetryPolicy::default())?.with_remediation(remediation);
+    let mut app = App::new(routing, secrets, enrich, RetryPolicy::default())?.with_remediation(remediation);
+    // Delivery records and threads shared by every instance; without it, per-instance memory.
+    if let Some(state) = StateTable::from_env(&sdk) {
+        app = app.with_state(state);
+    }
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         // Delivery keeps honouring Slack's pace (429 + Retry-After) until just before this.

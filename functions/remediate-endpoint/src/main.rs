@@ -8,6 +8,7 @@ use sagealarm::app::{self, carry_out, settings, App, EnrichMode};
 use sagealarm::deliver::http::RetryPolicy;
 use sagealarm::remediate::{aws::Remediator, Request};
 use sagealarm::secrets::SecretResolver;
+use sagealarm::state::StateTable;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -18,7 +19,11 @@ async fn main() -> Result<(), Error> {
     // The routing document names the receivers that get each decision.
     let routing = app::load_routing(Some(&sdk)).await.context("loading the routing document")?;
     let secrets = SecretResolver::new(Some(&sdk), settings::allow_plaintext_secrets());
-    let app = App::new(routing, secrets, EnrichMode::Off("remediation function".into()), RetryPolicy::default())?;
+    let mut app = App::new(routing, secrets, EnrichMode::Off("remediation function".into()), RetryPolicy::default())?;
+    // The per-endpoint lock, and the alarm's threads for the decision's reply.
+    if let Some(state) = StateTable::from_env(&sdk) {
+        app = app.with_state(state);
+    }
     let (remediator, app) = (&remediator, &app);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Request>| async move {
         let deadline = app::deadline_from_epoch_ms(event.context.deadline);

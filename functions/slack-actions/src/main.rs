@@ -8,6 +8,7 @@ use sagealarm::app::settings::{self, list, remediate_function};
 use sagealarm::remediate::dispatch::LambdaDispatch;
 use sagealarm::secrets::{SecretRef, SecretResolver};
 use sagealarm::slack_actions::{raw_body, SlackActions};
+use sagealarm::state::StateTable;
 use std::sync::Arc;
 
 #[tokio::main]
@@ -22,13 +23,17 @@ async fn main() -> Result<(), Error> {
         .await
         .context("resolving the Slack signing secret")?;
     let function = remediate_function().context("SAGEALARM_REMEDIATE_FUNCTION is not set")?;
-    let actions = SlackActions::new(
+    let mut actions = SlackActions::new(
         secret,
         list("SAGEALARM_SLACK_ALLOWED_USERS"),
         list("SAGEALARM_SLACK_ALLOWED_CHANNELS"),
         Arc::new(LambdaDispatch::new(&sdk, function)),
     )
     .context("building the HTTP client for Slack's response_url")?;
+    // Replays are refused across instances, not only on the one that saw the first request.
+    if let Some(state) = StateTable::from_env(&sdk) {
+        actions = actions.with_state(state);
+    }
     let actions = &actions;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<LambdaFunctionUrlRequest>| async move {
         let req = event.payload;

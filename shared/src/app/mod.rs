@@ -154,6 +154,17 @@ impl App {
         Ok(Self { routes: routing.routes, receivers, enrich, remediation: None })
     }
 
+    /// Delivery records, threads and locks shared by every instance (`SAGEALARM_STATE_TABLE`).
+    pub fn with_state(mut self, state: crate::state::StateTable) -> Self {
+        self.receivers = self.receivers.with_state(state);
+        self
+    }
+
+    /// The state table, when there is one.
+    pub fn state(&self) -> Option<&crate::state::StateTable> {
+        self.receivers.state()
+    }
+
     pub fn with_remediation(mut self, r: Remediation) -> Self {
         self.remediation = Some(r);
         self
@@ -466,6 +477,7 @@ route:
             reason: "cooldown: the endpoint changed 4 min ago (less than 15 min)".into(),
             requested_by: "Slack user alice (U1) in C1".into(),
             alarm_name: "deepgram-high-concurrency".into(),
+            alarm_identity: "arn:aws:cloudwatch:us-east-1:123456789012:alarm:deepgram-high-concurrency".into(),
             endpoint: "deepgram-prod".into(),
             decision: crate::remediate::Decision::Refused,
             before: Value::Null,

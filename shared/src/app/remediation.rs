@@ -118,7 +118,18 @@ pub struct Carried {
 /// a dry run), then tell the alarm's receivers what was decided and why.
 /// `deadline`: the invocation's, for the follow-ups' delivery retries.
 pub async fn carry_out(req: &Request, remediator: &Remediator, app: &App, now: DateTime<Utc>, deadline: Instant) -> Carried {
-    let outcome = remediator.run(&req.alarm, req.action, req.dry_run, now).await;
+    let outcome = match locked(req, app).await {
+        Err(refusal) => refusal,
+        Ok(lock) => {
+            let outcome = remediator.run(&req.alarm, req.action, req.dry_run, now).await;
+            if let (Some(state), Some(lock)) = (app.state(), lock) {
+                if let Err(e) = state.unlock(&lock).await {
+                    tracing::warn!(error = %e, "remediation lock not released; it expires by itself");
+                }
+            }
+            outcome
+        }
+    };
     tracing::info!(
         action = outcome.action,
         endpoint = %outcome.endpoint,
@@ -132,4 +143,31 @@ pub async fn carry_out(req: &Request, remediator: &Remediator, app: &App, now: D
     );
     let follow_ups = app.follow_up(&req.receivers, &FollowUp::of(&outcome, req), deadline).await;
     Carried { outcome, requested_by: req.requested_by.clone(), follow_ups }
+}
+
+/// How long the remediation lock of an endpoint is held at most: longer than one decision takes
+/// (the function's timeout), short enough that a crashed one does not block the next.
+pub const LOCK_HOLD: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// One remediation of an endpoint at a time across instances (a rule and a click at the same
+/// moment): the lock, `None` without a table (or when it cannot be asked: the tags' cooldown
+/// still guards), or the refusal when someone else holds it.
+async fn locked(req: &Request, app: &App) -> Result<Option<crate::state::marker::Lock>, Outcome> {
+    let Some(state) = app.state() else { return Ok(None) };
+    match state.lock(&format!("remediate#{}", req.alarm.endpoint), &req.requested_by, LOCK_HOLD).await {
+        Ok(Ok(lock)) => Ok(Some(lock)),
+        Ok(Err(holder)) => Err(Outcome {
+            action: req.action.name(),
+            endpoint: req.alarm.endpoint.clone(),
+            decision: crate::remediate::Decision::Refused,
+            reason: format!("another remediation of {} is in progress (requested by {holder}); nothing was changed", req.alarm.endpoint),
+            before: serde_json::Value::Null,
+            after: serde_json::Value::Null,
+            warning: None,
+        }),
+        Err(e) => {
+            tracing::warn!(error = %e, "remediation lock unavailable; the endpoint's tags still guard the cooldown");
+            Ok(None)
+        }
+    }
 }

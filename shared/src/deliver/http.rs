@@ -5,10 +5,9 @@
 //! the invocation's deadline allows. An alarm storm to one Slack channel (one message per second)
 //! is drained this way instead of being dropped.
 
-use super::{Destination, Failure};
+use super::{Destination, Failure, Post};
 use crate::model::text::one_line;
 use backon::{BackoffBuilder, ExponentialBuilder};
-use serde_json::Value;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -61,8 +60,12 @@ fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
     v.parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9).map(Duration::from_secs_f64)
 }
 
-async fn attempt(client: &reqwest::Client, n: &dyn Destination, url: &str, body: &Value) -> Result<(), Failure> {
-    let resp = client.post(url).json(body).send().await.map_err(|e| {
+async fn attempt<D: Destination + ?Sized>(client: &reqwest::Client, n: &D, post: &Post) -> Result<String, Failure> {
+    let mut req = client.post(&post.url).json(&post.body);
+    if let Some(token) = &post.bearer {
+        req = req.bearer_auth(token.expose());
+    }
+    let resp = req.send().await.map_err(|e| {
         // `without_url`: a Slack webhook URL is a credential.
         let e = e.without_url();
         Failure::retryable(format!("request failed: {}", one_line(&e.to_string())), None)
@@ -70,23 +73,23 @@ async fn attempt(client: &reqwest::Client, n: &dyn Destination, url: &str, body:
     let status = resp.status().as_u16();
     let ra = retry_after(resp.headers());
     let text = resp.text().await.unwrap_or_default();
-    n.classify(status, ra, &text)
+    n.classify(status, ra, &text).map(|()| text)
 }
 
 fn secs(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
 }
 
-/// Posts `body` to `url` (what the destination rendered), retrying as the policy and `deadline` allow; `n` reads the answers. Returns the last
-/// failure when it gives up; giving up for the deadline says so.
-pub async fn deliver(
+/// Posts what the destination rendered, retrying as the policy and `deadline` allow; `n` reads
+/// the answers. Returns the answer's body when delivered, the last failure when it gives up;
+/// giving up for the deadline says so.
+pub async fn deliver<D: Destination + ?Sized>(
     client: &reqwest::Client,
-    n: &dyn Destination,
-    url: &str,
-    body: &Value,
+    n: &D,
+    post: &Post,
     policy: &RetryPolicy,
     deadline: Instant,
-) -> Result<(), Failure> {
+) -> Result<String, Failure> {
     let mut backoff = ExponentialBuilder::default()
         .with_min_delay(policy.min_delay)
         .with_max_delay(policy.max_delay)
@@ -98,8 +101,8 @@ pub async fn deliver(
     let mut attempts = 0u32;
     loop {
         attempts += 1;
-        let f = match attempt(client, n, url, body).await {
-            Ok(()) => return Ok(()),
+        let f = match attempt(client, n, post).await {
+            Ok(body) => return Ok(body),
             Err(f) if !f.retryable => return Err(f),
             Err(f) => f,
         };
@@ -134,6 +137,7 @@ mod tests {
     use crate::deliver::pagerduty::PagerDuty;
     use crate::deliver::slack::Slack;
     use crate::secrets::Secret;
+    use serde_json::Value;
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -165,7 +169,7 @@ mod tests {
 
     /// [`deliver`] to the destination's own URL.
     async fn send(n: &impl OwnUrl, body: &Value, policy: &RetryPolicy, deadline: Instant) -> Result<(), Failure> {
-        deliver(&client(policy).unwrap(), n, n.own_url(), body, policy, deadline).await
+        deliver(&client(policy).unwrap(), n, &Post::json(n.own_url(), body.clone()), policy, deadline).await.map(|_| ())
     }
 
     fn in_secs(s: u64) -> Instant {

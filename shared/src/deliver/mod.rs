@@ -5,15 +5,19 @@
 //! `notify/<receiver>/` packages and Vector's `src/sinks/<name>/`. A destination says whether a
 //! failed attempt is worth retrying ([`Destination::classify`]); one shared policy ([`http`])
 //! does the retrying. [`Receivers`] resolves each receiver's secret once per cold start and posts;
-//! [`delivered`] remembers what this instance already delivered.
+//! [`delivered`] remembers what this instance already delivered, and with a state table
+//! ([`crate::state`]) every instance agrees on what was delivered and where each alarm's thread is.
 
 pub mod delivered;
 pub mod http;
 pub mod pagerduty;
 mod receivers;
 pub mod slack;
+pub mod slack_app;
 
 pub use receivers::{DeliveryResult, Receivers};
+
+use http::RetryPolicy;
 
 use crate::model::text::{one_line, truncate};
 use crate::model::Severity;
@@ -22,13 +26,16 @@ use crate::remediate::offers::Offer;
 use crate::report::Report;
 use crate::route::{invalid, ConfigError, ReceiverSpec, Routes};
 use crate::secrets::{Secret, SecretRef};
+use crate::state::thread::Thread;
+use futures::future::BoxFuture;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::time::Instant;
 
 /// Every destination kind, by its key in the routing document. Adding a destination: its folder
 /// and one line here.
-pub const DESTINATIONS: &[Registration] = &[slack::REGISTRATION, pagerduty::REGISTRATION];
+pub const DESTINATIONS: &[Registration] = &[slack::REGISTRATION, slack_app::REGISTRATION, pagerduty::REGISTRATION];
 
 /// Reads and checks a destination's settings; `path` (`receivers[0].slack`) is for errors.
 pub type Configure = fn(settings: &serde_yaml_ng::Value, path: &str) -> Result<Box<dyn Settings>, ConfigError>;
@@ -54,24 +61,82 @@ pub trait Settings: Send + Sync + std::fmt::Debug {
 pub enum Message<'a> {
     /// An alarm (or plain SNS message), at the severity its route gave it, with the remediation
     /// buttons a person may press (empty: none).
-    Alarm { report: &'a Report, severity: Severity, offers: &'a [Offer] },
-    /// A remediation decision, told to the alarm's receivers.
-    FollowUp(&'a FollowUp),
+    Alarm { report: &'a Report, severity: Severity, offers: &'a [Offer], incident: &'a Incident },
+    /// A remediation decision, told to the alarm's receivers (in the alarm's thread when kept).
+    FollowUp { follow_up: &'a FollowUp, incident: &'a Incident },
+}
+
+/// What the state table knows of the alarm at this receiver, looked up before sending.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Incident {
+    /// The alarm's thread here (destinations that [`Destination::threads`]).
+    pub thread: Option<Thread>,
+    /// Why incident state could not be used (table missing, throttled, unreachable): the
+    /// message still goes out, as a new message, saying so.
+    pub unavailable: Option<String>,
+}
+
+impl Incident {
+    /// The line a message carries when state was unavailable.
+    pub fn note(&self) -> Option<String> {
+        self.unavailable.as_ref().map(|why| {
+            format!("⚠️ Incident state unavailable ({why}): sent as a new message; a repeat of this notification may be sent again.")
+        })
+    }
 }
 
 /// Where to POST and what. The URL may itself be a secret (a Slack webhook): never log it.
 pub struct Post {
     pub url: String,
     pub body: Value,
+    /// Sent as `Authorization: Bearer …` (a Slack bot token), and nowhere else.
+    pub bearer: Option<Secret>,
+}
+
+impl Post {
+    pub fn json(url: impl Into<String>, body: Value) -> Self {
+        Self { url: url.into(), body, bearer: None }
+    }
+}
+
+/// What sending produced that the state table keeps: the alarm's thread after this message.
+#[derive(Debug, Default)]
+pub struct Sent {
+    pub thread: Option<Thread>,
+}
+
+/// What a destination sends with: the shared HTTP client, the one retry policy and the
+/// invocation's deadline.
+#[derive(Clone, Copy)]
+pub struct Outbox<'a> {
+    pub client: &'a reqwest::Client,
+    pub retry: &'a RetryPolicy,
+    pub deadline: Instant,
+}
+
+impl Outbox<'_> {
+    /// One post under the retry policy; the answer's body when `d` calls it delivered.
+    pub async fn post<D: Destination + ?Sized>(&self, d: &D, post: &Post) -> Result<String, Failure> {
+        http::deliver(self.client, d, post, self.retry, self.deadline).await
+    }
 }
 
 pub trait Destination: Send + Sync {
     fn name(&self) -> &str;
     /// The registration's `kind`, for logs and summaries.
     fn kind(&self) -> &'static str;
+    /// Whether it keeps a thread per alarm in the state table (the Slack app).
+    fn threads(&self) -> bool {
+        false
+    }
     fn render(&self, message: &Message<'_>) -> Post;
     /// Reads the HTTP answer: `Ok` when delivered; otherwise whether a retry could help.
     fn classify(&self, status: u16, retry_after: Option<Duration>, body: &str) -> Result<(), Failure>;
+    /// Sends a message: one post of what [`Destination::render`] made, unless the destination
+    /// holds a conversation (the Slack app: a parent, its updates and replies).
+    fn send<'a>(&'a self, out: Outbox<'a>, message: Message<'a>) -> BoxFuture<'a, Result<Sent, Failure>> {
+        Box::pin(async move { out.post(self, &self.render(&message)).await.map(|_| Sent::default()) })
+    }
 }
 
 /// A failed attempt, and whether trying again could help.
@@ -80,16 +145,21 @@ pub struct Failure {
     pub retryable: bool,
     /// From the `Retry-After` header of a 429/503.
     pub retry_after: Option<Duration>,
-    /// One line, never containing a secret (webhook URL, routing key).
+    /// One line, never containing a secret (webhook URL, routing key, token).
     pub message: String,
+    /// The service's own error code when it sent one (Slack's `message_not_found`).
+    pub code: Option<String>,
 }
 
 impl Failure {
     pub fn permanent(message: impl Into<String>) -> Self {
-        Self { retryable: false, retry_after: None, message: message.into() }
+        Self { retryable: false, retry_after: None, message: message.into(), code: None }
     }
     pub fn retryable(message: impl Into<String>, retry_after: Option<Duration>) -> Self {
-        Self { retryable: true, retry_after, message: message.into() }
+        Self { retryable: true, retry_after, message: message.into(), code: None }
+    }
+    pub fn with_code(self, code: impl Into<String>) -> Self {
+        Self { code: Some(code.into()), ..self }
     }
 }
 
@@ -174,7 +244,7 @@ mod tests {
     /// Moved from the routing tree's tests: receivers are checked by their destinations.
     #[test]
     fn receiver_settings_errors_name_the_place() {
-        assert!(err("receivers: [{name: a}]\nroute: {receivers: [a]}").contains("needs `slack` or `pagerduty`"));
+        assert!(err("receivers: [{name: a}]\nroute: {receivers: [a]}").contains("needs `slack` or `slack_app` or `pagerduty`"));
         let e = err("receivers: [{name: a, slack: {webhook_url: \"vault:x\"}}]\nroute: {receivers: [a]}");
         assert!(e.contains("vault"), "{e}");
         let e = err("receivers: [{name: a, slack: {webhook_url: \"env:A\"}, pagerduty: {routing_key: k}}]\nroute: {receivers: [a]}");
@@ -182,7 +252,7 @@ mod tests {
         let e = err("receivers: [{name: a, pagerduty: {routing_key: k, events_url: \"ftp://x\"}}]\nroute: {receivers: [a]}");
         assert_eq!(e, "routing document: receivers[0].pagerduty.events_url: must be an http(s) URL");
         let e = err("receivers: [{name: a, slak: {webhook_url: x}}]\nroute: {receivers: [a]}");
-        assert!(e.contains("unknown field `slak`") && e.contains("needs `slack` or `pagerduty`"), "{e}");
+        assert!(e.contains("unknown field `slak`") && e.contains("needs `slack` or `slack_app` or `pagerduty`"), "{e}");
         let e = err("receivers: [{name: a, slack: {webhook_url: x, channel: y}}]\nroute: {receivers: [a]}");
         assert!(e.starts_with("routing document: receivers[0].slack: unknown field `channel`"), "{e}");
     }

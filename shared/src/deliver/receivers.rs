@@ -1,16 +1,24 @@
 //! The receivers at run time: each resolved once per cold start (a failed resolution is tried
 //! again on the next invocation), posted to under the invocation's deadline.
+//!
+//! With a state table, each delivery is claimed first (at most once per receiver across
+//! instances: [`crate::state::delivery`]) and the alarm's thread is looked up for destinations
+//! that keep one — both in one round trip, before the post. A table that cannot be used never
+//! stops a delivery: the message goes out as a new one and says why.
 
 use super::delivered::{self, Delivered};
 use super::http::{self, RetryPolicy};
-use super::{Configured, Destination, Failure, Message};
+use super::{Configured, Destination, Failure, Incident, Message, Outbox};
 use crate::remediate::follow_up::FollowUp;
 use crate::remediate::offers::Offer;
 use crate::report::Report;
 use crate::route::Delivery;
 use crate::secrets::SecretResolver;
+use crate::state::delivery::{Claim, Ticket};
+use crate::state::StateTable;
 use serde::Serialize;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
@@ -23,9 +31,23 @@ pub struct DeliveryResult {
     pub ok: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// Not posted again: this instance delivered it in an earlier attempt of the same event.
+    /// Not posted again: already delivered (an earlier attempt, another instance, the other
+    /// topic), or being delivered by another invocation right now.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub already_delivered: bool,
+    /// Something to know beside the outcome (state unavailable, thread not kept).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl DeliveryResult {
+    fn new(receiver: &str, kind: &'static str, alarm: &str, result: Result<(), String>) -> Self {
+        let (ok, error) = match result {
+            Ok(()) => (true, None),
+            Err(e) => (false, Some(e)),
+        };
+        Self { receiver: receiver.to_string(), kind, alarm: alarm.to_string(), ok, error, already_delivered: false, note: None }
+    }
 }
 
 struct Slot {
@@ -38,14 +60,30 @@ pub struct Receivers {
     secrets: SecretResolver,
     http: reqwest::Client,
     retry: RetryPolicy,
-    /// Receivers that already had a notification: a retried event does not post to them again.
+    /// Receivers that already had a notification: a retried event does not post to them again
+    /// (this instance; the state table, when there is one, covers every instance).
     delivered: Delivered,
+    state: Option<StateTable>,
 }
+
+/// The in-progress claim outlives the invocation's deadline by this much: a crashed invocation's
+/// claim frees itself before Lambda's first retry (about a minute later).
+const LEASE_MARGIN: Duration = Duration::from_secs(5);
 
 impl Receivers {
     pub fn new(receivers: Vec<Configured>, secrets: SecretResolver, retry: RetryPolicy) -> Result<Self, http::ClientError> {
         let slots = receivers.into_iter().map(|configured| Slot { configured, ready: OnceCell::new() }).collect();
-        Ok(Self { slots, secrets, http: http::client(&retry)?, retry, delivered: Delivered::default() })
+        Ok(Self { slots, secrets, http: http::client(&retry)?, retry, delivered: Delivered::default(), state: None })
+    }
+
+    /// Shares delivery records and threads with every instance through `state`.
+    pub fn with_state(mut self, state: StateTable) -> Self {
+        self.state = Some(state);
+        self
+    }
+
+    pub fn state(&self) -> Option<&StateTable> {
+        self.state.as_ref()
     }
 
     async fn destination(&self, name: &str) -> Result<Arc<dyn Destination>, Failure> {
@@ -60,12 +98,15 @@ impl Receivers {
             .cloned()
     }
 
-    /// Posts `message` to the receiver named `name`: the one path for alarms and follow-ups. An
-    /// unknown receiver or unresolvable secret is a permanent failure.
+    fn outbox(&self, deadline: Instant) -> Outbox<'_> {
+        Outbox { client: &self.http, retry: &self.retry, deadline }
+    }
+
+    /// Posts `message` to the receiver named `name` as its destination sends it, with no state
+    /// kept. An unknown receiver or unresolvable secret is a permanent failure.
     pub async fn post(&self, name: &str, message: &Message<'_>, deadline: Instant) -> Result<(), Failure> {
         let d = self.destination(name).await?;
-        let post = d.render(message);
-        http::deliver(&self.http, d.as_ref(), &post.url, &post.body, &self.retry, deadline).await
+        d.send(self.outbox(deadline), *message).await.map(|_| ())
     }
 
     /// One report to every routed receiver concurrently; one failing never blocks another. The
@@ -77,53 +118,163 @@ impl Receivers {
         offers: &[Offer],
         deadline: Instant,
     ) -> (Vec<DeliveryResult>, bool) {
-        let name = report.title();
-        let key = delivered::key(report);
-        let jobs = deliveries.iter().map(|d| {
-            let (name, key) = (name.clone(), key.clone());
-            async move {
-                let receiver = d.receiver.name.clone();
-                let kind = self.kind_of(&receiver);
-                if key.as_deref().is_some_and(|k| self.delivered.contains(k, &receiver)) {
-                    tracing::info!(alarm = %name, receiver = %receiver, kind, "already delivered by an earlier attempt of this event; not posted again");
-                    return (DeliveryResult { receiver, kind, alarm: name, ok: true, error: None, already_delivered: true }, false);
-                }
-                let message = Message::Alarm { report, severity: d.severity, offers };
-                let result = self.post(&receiver, &message, deadline).await;
-                match &result {
-                    Ok(()) => {
-                        tracing::info!(alarm = %name, receiver = %receiver, kind, severity = d.severity.as_str(), "delivered");
-                        if let Some(k) = &key {
-                            self.delivered.insert(k, &receiver);
-                        }
-                    }
-                    Err(f) => tracing::error!(alarm = %name, receiver = %receiver, kind, error = %f.message, "delivery failed"),
-                }
-                let retryable = result.as_ref().is_err_and(|f| f.retryable);
-                (DeliveryResult { receiver, kind, alarm: name, ok: result.is_ok(), error: result.err().map(|f| f.message), already_delivered: false }, retryable)
-            }
-        });
+        let jobs = deliveries.iter().map(|d| self.deliver_one(report, d, offers, deadline));
         let results = futures::future::join_all(jobs).await;
         let retryable = results.iter().any(|(_, r)| *r);
         (results.into_iter().map(|(d, _)| d).collect(), retryable)
     }
 
-    /// Tells the named receivers about a remediation decision. Unknown names are reported, not
-    /// skipped silently.
+    async fn deliver_one(&self, report: &Report, d: &Delivery<'_>, offers: &[Offer], deadline: Instant) -> (DeliveryResult, bool) {
+        let name = report.title();
+        let receiver = d.receiver.name.as_str();
+        let kind = self.kind_of(receiver);
+        let memo = delivered::key(report);
+        let done =
+            |note: Option<String>| DeliveryResult { already_delivered: true, note, ..DeliveryResult::new(receiver, kind, &name, Ok(())) };
+        if memo.as_deref().is_some_and(|k| self.delivered.contains(k, receiver)) {
+            tracing::info!(alarm = %name, receiver, kind, "already delivered by an earlier attempt of this event; not posted again");
+            return (done(None), false);
+        }
+        let destination = match self.destination(receiver).await {
+            Ok(dest) => dest,
+            Err(f) => return self.failed(&name, receiver, kind, f),
+        };
+        let (ticket, incident) = match self.prepare(report, receiver, destination.threads(), deadline).await {
+            Prepared::Send(ticket, incident) => (ticket, incident),
+            Prepared::Skip(note) => {
+                tracing::info!(alarm = %name, receiver, kind, why = note, "not posted: {note}");
+                return (done(Some(note.to_string())), false);
+            }
+        };
+        let message = Message::Alarm { report, severity: d.severity, offers, incident: &incident };
+        match destination.send(self.outbox(deadline), message).await {
+            Ok(sent) => {
+                tracing::info!(alarm = %name, receiver, kind, severity = d.severity.as_str(), "delivered");
+                if let Some(k) = &memo {
+                    self.delivered.insert(k, receiver);
+                }
+                // With the table unavailable before the post, keeping the thread would fail too.
+                let thread = sent.thread.as_ref().filter(|_| incident.unavailable.is_none());
+                let recorded = self.record(report, receiver, ticket.as_ref(), thread).await;
+                let note = [incident.note(), recorded].into_iter().flatten().collect::<Vec<_>>().join(" ");
+                let note = (!note.is_empty()).then_some(note);
+                (DeliveryResult { note, ..DeliveryResult::new(receiver, kind, &name, Ok(())) }, false)
+            }
+            Err(f) => {
+                if let (Some(state), Some(t)) = (&self.state, &ticket) {
+                    // Released so that the retry delivers; if this fails too, the lease expires.
+                    if let Err(e) = state.release(t).await {
+                        tracing::warn!(receiver, error = %e, "could not release the delivery claim; it frees itself at its lease's end");
+                    }
+                }
+                self.failed(&name, receiver, kind, f)
+            }
+        }
+    }
+
+    fn failed(&self, name: &str, receiver: &str, kind: &'static str, f: Failure) -> (DeliveryResult, bool) {
+        tracing::error!(alarm = %name, receiver, kind, error = %f.message, "delivery failed");
+        (DeliveryResult::new(receiver, kind, name, Err(f.message)), f.retryable)
+    }
+
+    /// The claim and (for threads) the alarm's thread, asked together: one round trip.
+    async fn prepare(&self, report: &Report, receiver: &str, threads: bool, deadline: Instant) -> Prepared {
+        let Some(state) = &self.state else { return Prepared::Send(None, Incident::default()) };
+        let notification = notification_key(report);
+        let identity = alarm_identity(report);
+        let lease = deadline.saturating_duration_since(Instant::now()) + LEASE_MARGIN;
+        let claim = async {
+            match &notification {
+                Some(n) => state.claim(receiver, n, lease).await.map(Some),
+                None => Ok(None),
+            }
+        };
+        let thread = async {
+            match (&identity, threads) {
+                (Some(id), true) => state.thread(receiver, id).await,
+                _ => Ok(None),
+            }
+        };
+        let (claim, thread) = futures::join!(claim, thread);
+        let mut incident = Incident::default();
+        let ticket = match claim {
+            Ok(Some(Claim::Mine(t))) => Some(t),
+            Ok(Some(Claim::Delivered)) => return Prepared::Skip("already delivered (state table)"),
+            Ok(Some(Claim::InProgress)) => return Prepared::Skip("being delivered by another invocation right now"),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(receiver, error = %e, "state table unavailable; delivering without it");
+                incident.unavailable = Some(e.to_string());
+                None
+            }
+        };
+        match thread {
+            Ok(t) => incident.thread = t,
+            Err(e) => {
+                tracing::warn!(receiver, error = %e, "alarm thread unavailable; posting a new message");
+                incident.unavailable.get_or_insert(e.to_string());
+            }
+        }
+        Prepared::Send(ticket, incident)
+    }
+
+    /// After a post: the claim becomes delivered and the thread is kept (concurrently). A failure
+    /// here is a note: the message is out.
+    async fn record(
+        &self,
+        report: &Report,
+        receiver: &str,
+        ticket: Option<&Ticket>,
+        thread: Option<&crate::state::thread::Thread>,
+    ) -> Option<String> {
+        let state = self.state.as_ref()?;
+        let complete = async {
+            match ticket {
+                Some(t) => state.complete(t).await.err().map(|e| format!("delivered, but not recorded as delivered ({e})")),
+                None => None,
+            }
+        };
+        let keep = async {
+            match (thread, alarm_identity(report)) {
+                (Some(t), Some(id)) => match state.save_thread(receiver, &id, t).await {
+                    Ok(true) => None,
+                    Ok(false) => Some("a newer state of this alarm was recorded meanwhile; its thread is kept".to_string()),
+                    Err(e) => Some(format!("delivered, but its thread was not kept: the next state change posts anew ({e})")),
+                },
+                _ => None,
+            }
+        };
+        let (a, b) = futures::join!(complete, keep);
+        let note = [a, b].into_iter().flatten().collect::<Vec<_>>().join("; ");
+        if !note.is_empty() {
+            tracing::warn!(receiver, note, "state not recorded");
+        }
+        (!note.is_empty()).then_some(note)
+    }
+
+    /// Tells the named receivers about a remediation decision, in the alarm's thread where one is
+    /// kept. Unknown names are reported, not skipped silently.
     pub async fn follow_up(&self, receivers: &[String], f: &FollowUp, deadline: Instant) -> Vec<DeliveryResult> {
         let jobs = receivers.iter().map(|name| async move {
-            let result = self.post(name, &Message::FollowUp(f), deadline).await.map_err(|f| f.message);
+            let kind = self.kind_of(name);
+            let result = async {
+                let d = self.destination(name).await?;
+                let mut incident = Incident::default();
+                if let (Some(state), true) = (&self.state, d.threads()) {
+                    match state.thread(name, &f.alarm_identity).await {
+                        Ok(t) => incident.thread = t,
+                        Err(e) => incident.unavailable = Some(e.to_string()),
+                    }
+                }
+                let message = Message::FollowUp { follow_up: f, incident: &incident };
+                d.send(self.outbox(deadline), message).await.map(|_| ())
+            }
+            .await
+            .map_err(|f| f.message);
             if let Err(e) = &result {
                 tracing::error!(receiver = %name, error = %e, "follow-up not delivered");
             }
-            DeliveryResult {
-                receiver: name.clone(),
-                kind: "follow-up",
-                alarm: f.alarm_name.clone(),
-                ok: result.is_ok(),
-                error: result.err(),
-                already_delivered: false,
-            }
+            DeliveryResult { kind: "follow-up", ..DeliveryResult::new(name, kind, &f.alarm_name, result) }
         });
         futures::future::join_all(jobs).await
     }
@@ -134,5 +285,31 @@ impl Receivers {
 
     fn kind_of(&self, name: &str) -> &'static str {
         self.slot(name).map(|s| s.configured.kind).unwrap_or("unknown")
+    }
+}
+
+enum Prepared {
+    /// Send, holding this claim (none without a table or a stable key), knowing this.
+    Send(Option<Ticket>, Incident),
+    /// Not sent, and why.
+    Skip(&'static str),
+}
+
+/// One notification for the state table: the alarm identity, its new state and the state change
+/// time (the same through SNS, EventBridge and a direct action); a plain message's delivery id.
+fn notification_key(report: &Report) -> Option<String> {
+    match report {
+        Report::Alarm(a) => match a.alarm.state_change_time {
+            Some(t) => Some(format!("{}@{}#{}", a.alarm.identity(), t.to_rfc3339(), a.alarm.state.as_str())),
+            None => a.alarm.delivery_key(),
+        },
+        Report::Plain(p) => p.origin.delivery_id().map(str::to_string),
+    }
+}
+
+fn alarm_identity(report: &Report) -> Option<String> {
+    match report {
+        Report::Alarm(a) => Some(a.alarm.identity()),
+        Report::Plain(_) => None,
     }
 }

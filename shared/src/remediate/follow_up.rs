@@ -14,6 +14,8 @@ pub struct FollowUp {
     pub reason: String,
     pub requested_by: String,
     pub alarm_name: String,
+    /// The alarm's identity: the follow-up replies in its thread where one is kept.
+    pub alarm_identity: String,
     pub endpoint: String,
     pub decision: Decision,
     pub before: Value,
@@ -36,6 +38,7 @@ impl FollowUp {
             },
             requested_by: req.requested_by.clone(),
             alarm_name: req.alarm.alarm_name.clone(),
+            alarm_identity: req.alarm.identity().to_string(),
             endpoint: o.endpoint.clone(),
             decision: o.decision,
             before: o.before.clone(),

@@ -50,6 +50,11 @@ pub struct AlarmRef {
 }
 
 impl AlarmRef {
+    /// The alarm identity (`alarm_key` without its state change time): its thread's key.
+    pub fn identity(&self) -> &str {
+        self.alarm_key.rsplit_once('@').map_or(self.alarm_key.as_str(), |(identity, _)| identity)
+    }
+
     /// `target`: what [`crate::target::resolve`] made of `alarm`.
     pub fn of(alarm: &Alarm, target: &Target) -> Result<Self, String> {
         let sm = target.sagemaker();

@@ -1,7 +1,7 @@
 //! The Slack interactivity endpoint (a Lambda Function URL): a click on a remediation button.
 //!
 //! Order matters: the signature over the raw body first (nothing is decoded before it passes),
-//! then replay, then who clicked, and only then is the request handed to the remediation function
+//! then replay (across instances through the state table when there is one), then who clicked, and only then is the request handed to the remediation function
 //! — asynchronously, so Slack gets its answer well inside its 3 seconds. The remediation function
 //! checks every guardrail again; this one only decides whether the click may ask.
 
@@ -10,6 +10,7 @@ pub mod signature;
 use crate::remediate::dispatch::Dispatch;
 use crate::remediate::Request;
 use crate::secrets::Secret;
+use crate::state::StateTable;
 // `signature` is also what Slack's header is called in the handler below.
 use serde_json::{json, Value};
 use signature::{self as slack_signature, MAX_AGE_S};
@@ -32,6 +33,8 @@ pub struct SlackActions {
     pub http: reqwest::Client,
     /// Signatures seen in the last five minutes (this instance): a replay inside the window.
     seen: Mutex<VecDeque<(i64, String)>>,
+    /// Signatures seen by any instance: a replay that lands on another instance.
+    state: Option<StateTable>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -63,7 +66,14 @@ impl SlackActions {
             response_url_prefix: RESPONSE_URL_PREFIX.into(),
             http,
             seen: Mutex::default(),
+            state: None,
         })
+    }
+
+    /// Checks replays across instances in `state` (`SAGEALARM_STATE_TABLE`).
+    pub fn with_state(mut self, state: StateTable) -> Self {
+        self.state = Some(state);
+        self
     }
 
     /// One request. `now` is Unix seconds.
@@ -72,7 +82,7 @@ impl SlackActions {
             tracing::warn!(error = %e, "Slack request refused");
             return Response::new(401, format!("invalid request: {e}"));
         }
-        if !self.first_time(signature.unwrap_or_default(), now) {
+        if !self.first_time(signature.unwrap_or_default(), now).await {
             tracing::warn!("Slack request refused: replayed");
             return Response::new(401, "invalid request: this exact request was already received (replay)");
         }
@@ -123,7 +133,24 @@ impl SlackActions {
         Response::new(200, "")
     }
 
-    fn first_time(&self, signature: &str, now: i64) -> bool {
+    /// Whether this signature is new: here first, then in the state table. A table that cannot
+    /// be asked leaves this instance's check (said in the log): a click must not fail for it.
+    async fn first_time(&self, signature: &str, now: i64) -> bool {
+        if !self.first_time_here(signature, now) {
+            return false;
+        }
+        let Some(state) = &self.state else { return true };
+        // Kept twice the signature's age window: a replay is refused by the timestamp after that.
+        match state.first_time(&format!("slack-request#{signature}"), Duration::from_secs(2 * MAX_AGE_S as u64)).await {
+            Ok(first) => first,
+            Err(e) => {
+                tracing::warn!(error = %e, "replay check across instances unavailable; this instance's check only");
+                true
+            }
+        }
+    }
+
+    fn first_time_here(&self, signature: &str, now: i64) -> bool {
         // A poisoned lock still holds the signatures: a panic elsewhere must not open the door to replays.
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         while seen.front().is_some_and(|(t, _)| now - t > MAX_AGE_S) {

@@ -20,6 +20,9 @@ struct Args {
     /// Minutes between datapoints (LocalStack stores ~100 datums a second).
     #[arg(long, default_value_t = 2)]
     step_minutes: i64,
+    /// Also create the incident state table (as template.yaml declares it) under this name.
+    #[arg(long)]
+    state_table: Option<String>,
 }
 
 #[tokio::main]
@@ -39,7 +42,12 @@ async fn main() -> Result<()> {
     let anchor = alarm.state_change_time.context("the event has no StateChangeTime")?;
     let mut world = World::scenario(&args.scenario, &endpoint)?;
     world.step_minutes = args.step_minutes.clamp(1, 30);
-    seed(&sdk().await, &world, anchor).await?;
+    let sdk = sdk().await;
+    seed(&sdk, &world, anchor).await?;
+    if let Some(table) = &args.state_table {
+        sagealarm_testkit::create_state_table(&sdk, table).await?;
+        println!("created the incident state table {table} (DynamoDB on moto)");
+    }
     println!(
         "seeded {:?}: endpoint {endpoint}, {} instance(s) × {} GPU(s), metrics and logs around {anchor}",
         args.scenario,

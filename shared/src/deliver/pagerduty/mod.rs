@@ -58,12 +58,13 @@ impl Destination for PagerDuty {
     }
     fn render(&self, message: &Message<'_>) -> Post {
         match message {
-            Message::Alarm { report, severity, .. } => {
-                Post { url: self.events_url.clone(), body: render::render(report, self.routing_key.expose(), *severity) }
+            Message::Alarm { report, severity, incident, .. } => {
+                let body = render::with_note(render::render(report, self.routing_key.expose(), *severity), incident.note());
+                Post::json(&self.events_url, body)
             }
             // A change event, not a trigger: the decision is recorded on the service without paging.
-            Message::FollowUp(f) => {
-                Post { url: render::change_url(&self.events_url), body: render::change_event(f, self.routing_key.expose()) }
+            Message::FollowUp { follow_up, .. } => {
+                Post::json(render::change_url(&self.events_url), render::change_event(follow_up, self.routing_key.expose()))
             }
         }
     }

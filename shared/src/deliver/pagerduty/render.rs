@@ -156,6 +156,14 @@ fn alarm(r: &AlarmReport, routing_key: &str, severity: Severity) -> Value {
     body
 }
 
+/// The event with `note` (state unavailable) first in its `custom_details`.
+pub fn with_note(mut event: Value, note: Option<String>) -> Value {
+    if let (Some(note), Some(details)) = (note, event["payload"]["custom_details"].as_object_mut()) {
+        details.insert("sagealarm_note".into(), Value::String(note));
+    }
+    event
+}
+
 /// Keeps the event under PagerDuty's 512 KB by dropping whole `custom_details` entries, biggest
 /// first in [`TRIM_ORDER`], and says which (as Alertmanager does): never a rejected page.
 fn fit(payload: &mut Map<String, Value>) {

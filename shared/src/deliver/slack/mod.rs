@@ -46,10 +46,10 @@ impl Destination for Slack {
     }
     fn render(&self, message: &Message<'_>) -> Post {
         let body = match message {
-            Message::Alarm { report, offers, .. } => render::render(report, offers),
-            Message::FollowUp(f) => render::follow_up(f),
+            Message::Alarm { report, offers, incident, .. } => render::with_note(render::render(report, offers), incident.note()),
+            Message::FollowUp { follow_up, .. } => render::follow_up(follow_up),
         };
-        Post { url: self.webhook_url.expose().to_string(), body }
+        Post::json(self.webhook_url.expose(), body)
     }
     fn classify(&self, status: u16, retry_after: Option<Duration>, body: &str) -> Result<(), Failure> {
         // Slack documents "interpret HTTP 200 as success and any other response code as a failure".

@@ -381,6 +381,20 @@ fn offers_block(offers: &[Offer]) -> Option<Value> {
     (!buttons.is_empty()).then(|| json!({ "type": "actions", "block_id": "sagealarm-remediate", "elements": buttons }))
 }
 
+/// `msg` with `note` (text, escaped here) as a context line under its header, within the block limit.
+pub fn with_note(mut msg: Value, note: Option<String>) -> Value {
+    let Some(note) = note else { return msg };
+    if let Some(blocks) = msg["blocks"].as_array_mut() {
+        let at = usize::from(blocks.first().is_some_and(|b| b["type"] == "header"));
+        blocks.insert(at, context(&[mrkdwn(&note, 500)]));
+        if blocks.len() > limits::BLOCKS {
+            // The last block is the buttons when there are any: drop the one before it.
+            blocks.remove(blocks.len() - 2);
+        }
+    }
+    msg
+}
+
 fn header(text: &str) -> Value {
     json!({ "type": "header", "text": { "type": "plain_text", "text": plain(text, limits::HEADER), "emoji": true } })
 }

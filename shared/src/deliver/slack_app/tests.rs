@@ -1,0 +1,214 @@
+use super::*;
+use crate::deliver::http::{client, RetryPolicy};
+use crate::deliver::slack::render::check_limits;
+use crate::model::AlarmState;
+use crate::render::test_support::{fixture, hostile_report, reports_from_str};
+use crate::state::thread::Thread;
+use chrono::{DateTime, Utc};
+use tokio::time::Instant;
+use wiremock::matchers::{body_partial_json, header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const TOKEN: &str = "xoxb-123-456-SECRETTOKEN";
+
+fn app(server: &MockServer) -> SlackApp {
+    SlackApp { name: "sre".into(), token: Secret::new(TOKEN), channel: "C0123ABCDEF".into(), api_url: format!("{}/api", server.uri()) }
+}
+
+fn fast() -> RetryPolicy {
+    RetryPolicy {
+        max_retries: 1,
+        min_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(5),
+        retry_after_jitter: Duration::from_millis(5),
+        deadline_margin: Duration::from_millis(50),
+        request_timeout: Duration::from_secs(2),
+    }
+}
+
+fn ok(body: Value) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(body)
+}
+
+async fn send(a: &SlackApp, report: &Report, incident: &Incident) -> Result<Sent, Failure> {
+    let (http, retry) = (client(&fast()).unwrap(), fast());
+    let out = Outbox { client: &http, retry: &retry, deadline: Instant::now() + Duration::from_secs(20) };
+    a.send(out, Message::Alarm { report, severity: crate::model::Severity::Critical, offers: &[], incident }).await
+}
+
+fn report(name: &str) -> Report {
+    reports_from_str(&fixture(name)).remove(0)
+}
+
+fn changed_at(r: &Report) -> DateTime<Utc> {
+    let Report::Alarm(a) = r else { panic!("an alarm") };
+    a.alarm.state_change_time.unwrap()
+}
+
+async fn bodies(s: &MockServer, p: &str) -> Vec<(Value, Option<String>)> {
+    let reqs = s.received_requests().await.unwrap();
+    reqs.iter()
+        .filter(|r| r.url.path() == p)
+        .map(|r| (serde_json::from_slice(&r.body).unwrap(), r.headers.get("authorization").map(|h| h.to_str().unwrap().to_string())))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_first_alarm_posts_a_parent_with_the_token_only_in_the_header() {
+    let s = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/chat.postMessage"))
+        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .respond_with(ok(json!({"ok": true, "channel": "C0123ABCDEF", "ts": "1790000000.000100"})))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let r = report("sns-gpu-utilization-alarm.json");
+    let sent = send(&app(&s), &r, &Incident::default()).await.unwrap();
+    let t = sent.thread.unwrap();
+    assert_eq!((t.channel.as_str(), t.ts.as_str(), t.state), ("C0123ABCDEF", "1790000000.000100", AlarmState::Alarm));
+    let (body, _) = bodies(&s, "/api/chat.postMessage").await.remove(0);
+    assert_eq!(body["channel"], "C0123ABCDEF");
+    assert!(body.get("thread_ts").is_none());
+    assert!(!body.to_string().contains("SECRETTOKEN"));
+    check_limits(&body).unwrap();
+}
+
+#[tokio::test]
+async fn a_resolve_updates_the_parent_and_replies_in_its_thread() {
+    let s = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/chat.update"))
+        .and(body_partial_json(json!({"channel": "C0123ABCDEF", "ts": "1790000000.000100"})))
+        .respond_with(ok(json!({"ok": true, "channel": "C0123ABCDEF", "ts": "1790000000.000100"})))
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/chat.postMessage"))
+        .and(body_partial_json(json!({"thread_ts": "1790000000.000100"})))
+        .respond_with(ok(json!({"ok": true, "channel": "C0123ABCDEF", "ts": "1790000100.000200"})))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let alarm = report("sns-high-concurrency-alarm.json");
+    let ok_report = report("sns-high-concurrency-ok.json");
+    let opened = changed_at(&alarm);
+    let thread = Thread::start("C0123ABCDEF".into(), "1790000000.000100".into(), AlarmState::Alarm, opened);
+    let sent = send(&app(&s), &ok_report, &Incident { thread: Some(thread), unavailable: None }).await.unwrap();
+    let next = sent.thread.unwrap();
+    assert_eq!((next.state, next.ts.as_str(), next.history.len()), (AlarmState::Ok, "1790000000.000100", 2));
+
+    let (update, _) = bodies(&s, "/api/chat.update").await.remove(0);
+    let lasted = render::lasted(changed_at(&ok_report) - opened);
+    let history = update["blocks"][1]["elements"][0]["text"].as_str().unwrap();
+    assert!(
+        history.starts_with("🔴 ALARM ") && history.contains(" → ✅ OK ") && history.ends_with(&format!("resolved after {lasted}")),
+        "{history}"
+    );
+    assert!(update["blocks"][0]["text"]["text"].as_str().unwrap().contains("OK"), "the parent shows the new state: {update}");
+    check_limits(&update).unwrap();
+    let (reply, _) = bodies(&s, "/api/chat.postMessage").await.remove(0);
+    let text = reply["blocks"][0]["text"]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("*✅ OK at ") && text.contains("(was 🔴 ALARM since ") && text.contains(&format!("resolved after {lasted}")),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_parent_that_cannot_be_edited_any_more_gets_a_new_one() {
+    let s = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/chat.update"))
+        .respond_with(ok(json!({"ok": false, "error": "message_not_found"})))
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/chat.postMessage"))
+        .respond_with(ok(json!({"ok": true, "channel": "C0123ABCDEF", "ts": "1790000200.000300"})))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let r = report("sns-high-concurrency-ok.json");
+    let thread =
+        Thread::start("C0123ABCDEF".into(), "1790000000.000100".into(), AlarmState::Alarm, changed_at(&r) - chrono::Duration::minutes(5));
+    let sent = send(&app(&s), &r, &Incident { thread: Some(thread), unavailable: None }).await.unwrap();
+    assert_eq!(sent.thread.unwrap().ts, "1790000200.000300");
+    let (body, _) = bodies(&s, "/api/chat.postMessage").await.remove(0);
+    assert!(body.get("thread_ts").is_none(), "a new parent, not a reply");
+}
+
+#[tokio::test]
+async fn web_api_errors_say_what_to_fix_and_whether_to_retry() {
+    let a = SlackApp { name: "sre".into(), token: Secret::new(TOKEN), channel: "C0123ABCDEF".into(), api_url: "http://x".into() };
+    for (code, fix) in [
+        ("not_in_channel", "invite the bot"),
+        ("channel_not_found", "check the channel ID"),
+        ("missing_scope", "add the missing bot scope"),
+        ("invalid_auth", "check the bot token"),
+    ] {
+        let f = a.classify(200, None, &json!({"ok": false, "error": code}).to_string()).unwrap_err();
+        assert!(!f.retryable && f.message.starts_with(&format!("Slack Web API error: {code} (")) && f.message.contains(fix), "{f:?}");
+        assert_eq!(f.code.as_deref(), Some(code));
+    }
+    let f = a.classify(429, Some(Duration::from_secs(3)), "").unwrap_err();
+    assert!(f.retryable && f.retry_after == Some(Duration::from_secs(3)), "{f:?}");
+    let f = a.classify(200, Some(Duration::from_secs(1)), r#"{"ok":false,"error":"ratelimited"}"#).unwrap_err();
+    assert!(f.retryable, "{f:?}");
+    let f = a.classify(503, None, "").unwrap_err();
+    assert!(f.retryable, "{f:?}");
+    let f = a.classify(200, None, "<html>").unwrap_err();
+    assert!(!f.retryable && f.message == "Slack Web API error: unreadable answer", "{f:?}");
+    assert!(a.classify(200, None, r#"{"ok":true,"ts":"1.2"}"#).is_ok());
+}
+
+#[tokio::test]
+async fn a_permanent_error_is_not_retried_and_never_shows_the_token() {
+    let s = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(ok(json!({"ok": false, "error": "not_in_channel"}))).expect(1).mount(&s).await;
+    let f = send(&app(&s), &report("sns-5xx-errors-alarm.json"), &Incident::default()).await.unwrap_err();
+    assert!(!f.retryable && f.message.contains("not_in_channel") && !f.message.contains("SECRETTOKEN"), "{f:?}");
+}
+
+#[tokio::test]
+async fn hostile_text_stays_within_the_limits_in_parent_update_and_reply() {
+    let r = hostile_report(10_000);
+    let Report::Alarm(a) = &r else { panic!() };
+    let at = a.alarm.state_change_time.unwrap();
+    let mut t = Thread::start("C1".into(), "1.1".into(), AlarmState::Alarm, at - chrono::Duration::minutes(90));
+    for i in 0..20 {
+        t = t.told(if i % 2 == 0 { AlarmState::Ok } else { AlarmState::Alarm }, at - chrono::Duration::minutes(80 - i));
+    }
+    let parent = render::parent(crate::deliver::slack::render::render(&r, &[]), &t);
+    check_limits(&parent).unwrap();
+    assert!(render::history(&t).contains(" → … → "), "{}", render::history(&t));
+    let reply = render::reply(a, &t, &t.told(a.alarm.state, at));
+    check_limits(&reply).unwrap();
+    assert!(!reply.to_string().contains("<!channel>"), "mentions are escaped");
+}
+
+#[test]
+fn the_channel_must_be_an_id() {
+    let doc =
+        |ch: &str| format!("receivers: [{{name: a, slack_app: {{token: \"ssm:/t\", channel: \"{ch}\"}}}}]\nroute: {{receivers: [a]}}");
+    let e = crate::deliver::Routing::parse(&doc("#alerts")).unwrap_err().to_string();
+    assert!(e.starts_with("routing document: receivers[0].slack_app.channel: \"#alerts\" is not a channel ID"), "{e}");
+    assert!(crate::deliver::Routing::parse(&doc("C0123ABCDEF")).is_ok());
+    let e = crate::deliver::Routing::parse(
+        "receivers: [{name: a, slack_app: {token: \"ssm:/t\", channel: C0123ABCDEF, webhook_url: x}}]\nroute: {receivers: [a]}",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("unknown field `webhook_url`"), "{e}");
+}
+
+#[test]
+fn durations_read_as_people_say_them() {
+    let m = chrono::Duration::minutes;
+    assert_eq!(
+        [render::lasted(m(0)), render::lasted(m(23)), render::lasted(m(125)), render::lasted(m(3 * 1440 + 250))],
+        ["under 1 min", "23 min", "2 h 5 min", "3 d 4 h"]
+    );
+}

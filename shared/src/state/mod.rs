@@ -1,0 +1,119 @@
+//! Incident state in one DynamoDB table (`SAGEALARM_STATE_TABLE`): what invocations on different
+//! Lambda instances must agree on.
+//!
+//! One partition key, `pk` (a string whose prefix says what the item is), and one TTL attribute,
+//! `expires_at` (epoch seconds). DynamoDB deletes expired items lazily ("typically within a few
+//! days"), so every condition here also treats `expires_at < now` as absent.
+//!
+//! - [`delivery`]: `delivery#<receiver>#<notification>`: at-most-once delivery per receiver
+//!   (in progress with its own lease, then delivered), in the style of AWS Lambda Powertools'
+//!   idempotency.
+//! - [`thread`]: `thread#<receiver>#<alarm identity>`: the Slack parent message of an alarm, its
+//!   state and a short history.
+//! - [`marker`]: `once#…` (a Slack request seen once: replay check) and `lock#…` (one remediation
+//!   of an endpoint at a time).
+//!
+//! Every call is one request; a failure is a [`StateError`] the caller degrades on (the alarm is
+//! still delivered, saying state was unavailable), never a reason to drop a notification.
+
+pub mod delivery;
+pub mod marker;
+pub mod thread;
+
+use crate::aws::error_line;
+use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The environment variable naming the table; unset: no shared state (per-instance memory only).
+pub const TABLE_ENV: &str = "SAGEALARM_STATE_TABLE";
+
+/// The table, with the client built once per cold start.
+#[derive(Clone, Debug)]
+pub struct StateTable {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+/// The table could not be read or written: missing, throttled, unreachable, denied. One line,
+/// said in the message that still goes out.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("state table {table}: {message}")]
+pub struct StateError {
+    pub table: String,
+    pub message: String,
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+impl StateTable {
+    pub fn new(sdk: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Self::from_client(aws_sdk_dynamodb::Client::new(sdk), table)
+    }
+
+    pub fn from_client(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    /// From `SAGEALARM_STATE_TABLE`; `None` when it is unset or empty.
+    pub fn from_env(sdk: &aws_config::SdkConfig) -> Option<Self> {
+        std::env::var(TABLE_ENV).ok().filter(|t| !t.trim().is_empty()).map(|t| Self::new(sdk, t.trim()))
+    }
+
+    pub fn name(&self) -> &str {
+        &self.table
+    }
+
+    fn error<E>(&self, e: &aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>) -> StateError
+    where
+        E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        StateError { table: self.table.clone(), message: error_line(e) }
+    }
+
+    fn bad_item(&self, e: serde_dynamo::Error) -> StateError {
+        StateError { table: self.table.clone(), message: format!("unreadable item: {e}") }
+    }
+}
+
+/// Seconds since the Unix epoch (DynamoDB's TTL unit).
+fn epoch_s(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default()
+}
+
+/// Milliseconds since the Unix epoch (leases are shorter than a second can say well).
+fn epoch_ms(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
+}
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_string())
+}
+
+/// `expires_at` for an item kept `keep` from now.
+fn expiry(keep: Duration) -> i64 {
+    epoch_s(SystemTime::now() + keep)
+}
+
+/// A partition key: readable (operators look at the table), within DynamoDB's 2,048-byte limit.
+/// Alarm ARNs and receiver names are far shorter; an oversized key keeps its start and a hash.
+fn key(parts: &[&str]) -> String {
+    let k = parts.join("#");
+    if k.len() <= 1024 {
+        return k;
+    }
+    use sha2::Digest;
+    let digest = hex::encode(sha2::Sha256::digest(k.as_bytes()));
+    let mut cut = 900;
+    while !k.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}…{digest}", &k[..cut])
+}
+
+#[cfg(test)]
+pub(crate) mod tests;
