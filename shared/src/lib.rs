@@ -7,7 +7,7 @@
 //! → [`render`] (text every destination shares) → [`deliver`] (one folder per destination).
 //!
 //! Below every stage: [`model`], the shared vocabulary, which imports nothing of the crate, and
-//! the AWS plumbing ([`aws`], [`secrets`], [`logging`]). Beside the flow: [`remediate`] (the
+//! the plumbing ([`aws`], [`secrets`], [`tls`], [`logging`]). Beside the flow: [`remediate`] (the
 //! guardrailed endpoint updates, read from a report) and [`slack_actions`] (a button click).
 //! Above everything: [`app`], the only module that knows every stage; nothing imports it.
 //! `tests/layers.rs` fails on any import circle between these modules.
@@ -17,6 +17,7 @@ pub mod model;
 pub mod aws;
 pub mod logging;
 pub mod secrets;
+pub mod tls;
 
 pub mod deliver;
 pub mod enrich;
