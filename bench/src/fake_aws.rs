@@ -110,7 +110,7 @@ pub struct FakeAws {
 
 impl FakeAws {
     pub fn start(world: World, delay: Duration) -> Result<Self> {
-        let server = Arc::new(Server::http("127.0.0.1:0").map_err(|e| anyhow!("fake AWS: binding 127.0.0.1: {e}"))?);
+        let server = crate::loopback_server("fake AWS")?;
         let url = format!("http://{}", server.server_addr().to_ip().context("fake AWS address")?);
         let counts = Arc::new(Mutex::new(BTreeMap::new()));
         let total = Arc::new(AtomicU32::new(0));

@@ -1,7 +1,7 @@
 //! Local stand-ins for Slack's webhook (200 `ok`) and PagerDuty's Events API (202), counting what
 //! they receive so a run can check that its alarm was really delivered.
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{Context, Result};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use tiny_http::{Header, Response, Server};
@@ -14,7 +14,7 @@ pub struct Receivers {
 
 impl Receivers {
     pub fn start() -> Result<Self> {
-        let server = Arc::new(Server::http("127.0.0.1:0").map_err(|e| anyhow!("receivers: binding 127.0.0.1: {e}"))?);
+        let server = crate::loopback_server("receivers")?;
         let url = format!("http://{}", server.server_addr().to_ip().context("receivers address")?);
         let received = Arc::new(AtomicU32::new(0));
         let (srv, n) = (server.clone(), received.clone());

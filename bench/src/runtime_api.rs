@@ -45,7 +45,7 @@ pub struct Answer {
 
 impl RuntimeApi {
     pub fn start() -> Result<Self> {
-        let server = Arc::new(Server::http("127.0.0.1:0").map_err(|e| anyhow!("runtime API: binding 127.0.0.1: {e}"))?);
+        let server = crate::loopback_server("runtime API")?;
         let addr = server.server_addr().to_ip().context("runtime API address")?.to_string();
         let state = Arc::new(State::default());
         let (srv, st) = (server.clone(), state.clone());

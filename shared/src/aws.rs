@@ -3,13 +3,68 @@
 
 use aws_sdk_ssm::config::http::HttpResponse;
 use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_http_client::proxy::ProxyConfig;
+use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider, TlsContext, TrustStore};
+use aws_smithy_http_client::Connector;
+use aws_smithy_runtime_api::client::http::{HttpClient, HttpConnectorSettings, SharedHttpConnector};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 pub use aws_config::SdkConfig as AwsConfig;
 
-/// The shared SDK configuration, built once per cold start; every client comes from it.
-/// `AWS_ENDPOINT_URL_<SERVICE>` in the environment points clients at local emulators.
+/// The shared SDK configuration, built once per cold start; every client comes from it, and with
+/// it the one HTTPS client ([`Https`]). `AWS_ENDPOINT_URL_<SERVICE>` in the environment points
+/// clients at local emulators.
 pub async fn config() -> AwsConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    loader().load().await
+}
+
+fn loader() -> aws_config::ConfigLoader {
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(Https::new())
+}
+
+/// The SDK's own hyper/rustls connector (as its default client builds it: aws-lc, proxy from the
+/// environment, the config's timeouts), trusting [`crate::tls::roots`], built at the first call
+/// and shared by every SDK client made from the config. The default client reads the system trust
+/// store, and builds a connector, parsing every root, for each SDK client at its construction
+/// (to check that it can) and again at its first call.
+#[derive(Debug)]
+struct Https {
+    tls: TlsContext,
+    /// One connector (and connection pool) per pair of timeouts asked for.
+    built: Mutex<Vec<(Timeouts, SharedHttpConnector)>>,
+}
+
+/// (connect, read)
+type Timeouts = (Option<Duration>, Option<Duration>);
+
+impl Https {
+    fn new() -> Self {
+        let roots = crate::tls::roots().unwrap_or_else(|e| {
+            // `deliver::http::client` fails the cold start with this; here it cannot be returned.
+            tracing::warn!(error = %e, "AWS calls trust only the compiled-in roots");
+            crate::tls::compiled_in()
+        });
+        let store = TrustStore::empty().with_native_roots(false).with_pem_certificate(crate::tls::pem_bundle(roots));
+        let tls = TlsContext::builder().with_trust_store(store).build().expect("TlsContext::build only stores its fields");
+        Self { tls, built: Mutex::new(vec![]) }
+    }
+}
+
+impl HttpClient for Https {
+    fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
+        let key = (settings.connect_timeout(), settings.read_timeout());
+        let mut built = self.built.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, c)) = built.iter().find(|(k, _)| *k == key) {
+            return c.clone();
+        }
+        let mut b = Connector::builder().connector_settings(settings.clone()).proxy_config(ProxyConfig::from_env());
+        b.set_sleep_impl(components.sleep_impl());
+        let c = SharedHttpConnector::new(b.tls_provider(Provider::Rustls(CryptoMode::AwsLc)).tls_context(self.tls.clone()).build());
+        built.push((key, c.clone()));
+        c
+    }
 }
 
 /// The SDK's errors print as "service error"; the code and message are what an operator needs.
@@ -61,5 +116,44 @@ where
     match e {
         SdkError::ServiceError(se) => se.err().code(),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_ssm::config::{Credentials, Region};
+    use wiremock::matchers::{header, method};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    /// Plain http, as the emulators speak it: clients made from the config reach it through the
+    /// one shared HTTPS client, with the config's timeouts.
+    #[tokio::test]
+    async fn clients_made_from_the_config_share_its_client_and_reach_a_plain_http_endpoint() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(header("x-amz-target", "AmazonSSM.GetParameter"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_raw(r#"{"Parameter":{"Name":"/sagealarm/routes","Value":"routes: []"}}"#, "application/x-amz-json-1.1"),
+            )
+            .expect(2)
+            .mount(&server)
+            .await;
+        let sdk = loader()
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("AKIDEXAMPLE", "secret", None, None, "test"))
+            .endpoint_url(server.uri())
+            .load()
+            .await;
+        assert!(sdk.timeout_config().and_then(|t| t.connect_timeout()).is_some(), "a connect timeout: {:?}", sdk.timeout_config());
+        for _ in 0..2 {
+            let got = aws_sdk_ssm::Client::new(&sdk).get_parameter().name("/sagealarm/routes").send().await.expect("GetParameter");
+            assert_eq!(got.parameter().and_then(|p| p.value()), Some("routes: []"));
+        }
+        // Two SDK clients, one connector: the roots were parsed once.
+        let https = format!("{:?}", sdk.http_client().expect("the config carries the client"));
+        assert!(https.starts_with("SharedHttpClient { selector: Https {"), "{https}");
+        assert_eq!(https.matches("SharedHttpConnector(").count(), 1, "{https}");
     }
 }

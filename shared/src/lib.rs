@@ -7,8 +7,8 @@
 //! → [`render`] (text every destination shares) → [`deliver`] (one folder per destination).
 //!
 //! Below every stage: [`model`], the shared vocabulary, which imports nothing of the crate, and
-//! the AWS plumbing ([`aws`], [`secrets`], [`logging`], and [`state`]: incident state shared by
-//! every instance). Beside the flow: [`remediate`] (the
+//! the plumbing ([`aws`], [`secrets`], [`tls`], [`logging`], and [`state`]: incident state shared
+//! by every instance). Beside the flow: [`remediate`] (the
 //! guardrailed endpoint updates, read from a report) and [`slack_actions`] (a button click).
 //! Above everything: [`app`], the only module that knows every stage; nothing imports it.
 //! `tests/layers.rs` fails on any import circle between these modules.
@@ -19,6 +19,7 @@ pub mod aws;
 pub mod logging;
 pub mod secrets;
 pub mod state;
+pub mod tls;
 
 pub mod deliver;
 pub mod enrich;

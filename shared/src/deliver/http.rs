@@ -45,8 +45,18 @@ impl Default for RetryPolicy {
 #[error("cannot build the HTTP client for delivery: {0}")]
 pub struct ClientError(String);
 
+/// The delivery client, trusting [`crate::tls::roots`] only (reqwest would read the system trust
+/// store); an unusable `SSL_CERT_FILE` fails it.
 pub fn client(policy: &RetryPolicy) -> Result<reqwest::Client, ClientError> {
+    let roots = crate::tls::roots().map_err(|e| ClientError(e.to_string()))?;
     reqwest::Client::builder()
+        .tls_certs_only(
+            roots
+                .iter()
+                .map(|c| reqwest::Certificate::from_der(c))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| ClientError(one_line(&e.to_string())))?,
+        )
         .timeout(policy.request_timeout)
         .connect_timeout(Duration::from_secs(3))
         .user_agent(concat!("sagealarm/", env!("CARGO_PKG_VERSION")))
