@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The benchmarks (issue 5): prints one table of figures (not pass/fail), each the median of
 # repeated runs with min and max. Usage: scripts/bench.sh
-#   1. cold start: exec → first GET /runtime/invocation/next, Rust vs a Python/boto3 baseline
+#   1. cold start: exec → first GET /runtime/invocation/next, Rust vs a Python/boto3 baseline;
+#      per alarm with the state table off and on (DynamoDB on moto)
 #   2. one enriched alarm with 100 ms added to every AWS call, 3/16/64 instances × 4 GPUs
 #   3. peak memory of the function handling the 64-instance alarm
 #   4. size of the arm64 bootstrap and its zip (cargo lambda build --release --arm64)
@@ -74,6 +75,8 @@ for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break;
 log "cold start ($COLD_RUNS runs each)"
 "$BENCH" cold-start --bootstrap "$BOOTSTRAP" --python .venv/bench/bin/python --python-dir bench/python \
     --aws "http://127.0.0.1:$PORT" --event events/sns-gpu-utilization-alarm.json --runs "$COLD_RUNS" --out "$ROWS" --logs "$WORK/logs"
+log "state table off and on (DynamoDB on the same moto), one alarm and its OK through App::handle"
+"$BENCH" state --aws "http://127.0.0.1:$PORT" --runs "${SAGEALARM_BENCH_STATE_RUNS:-20}" --out "$ROWS"
 cleanup; MOTO_PID=""
 
 # --- 2, 3. enriched alarm under injected latency; peak memory -----------------------------------

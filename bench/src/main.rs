@@ -5,6 +5,7 @@
 mod fake_aws;
 mod receivers;
 mod runtime_api;
+mod state;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -66,6 +67,17 @@ enum Cmd {
         #[arg(long)]
         logs: PathBuf,
     },
+    /// One alarm and its OK through the library's `App` (Slack app + PagerDuty receivers on
+    /// loopback), with the state table off and on (DynamoDB on moto at `--aws`).
+    State {
+        /// moto on loopback (DynamoDB).
+        #[arg(long)]
+        aws: String,
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Appends one row from values measured elsewhere (sizes, instruction counts).
     Row {
         #[arg(long)]
@@ -94,6 +106,7 @@ fn main() -> Result<()> {
         Cmd::Enriched { bootstrap, event, latency_ms, sizes, gpus, runs, out, logs } => {
             enriched(&bootstrap, &event, Duration::from_millis(latency_ms), &sizes, gpus, runs, &out, &logs)
         }
+        Cmd::State { aws, runs, out } => state::run(&aws, runs, &out),
         Cmd::Row { out, figure, how, unit, values } => append(&out, &figure, &how, &unit, &values),
         Cmd::Table { rows } => table(&rows),
     }

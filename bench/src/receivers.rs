@@ -1,5 +1,6 @@
-//! Local stand-ins for Slack's webhook (200 `ok`) and PagerDuty's Events API (202), counting what
-//! they receive so a run can check that its alarm was really delivered.
+//! Local stand-ins for Slack's webhook (200 `ok`), Slack's Web API (`/api/chat.postMessage` and
+//! `/api/chat.update`: `{"ok": true, "channel", "ts"}`) and PagerDuty's Events API (202),
+//! counting what they receive so a run can check that its alarm was really delivered.
 
 use anyhow::{Context, Result};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -24,7 +25,11 @@ impl Receivers {
                 let _ = req.as_reader().read_to_end(&mut body);
                 n.fetch_add(1, Ordering::SeqCst);
                 let json = Header::from_bytes(&b"Content-Type"[..], &b"application/json"[..]).expect("valid header");
-                let response = if req.url().starts_with("/pd") {
+                let response = if req.url().starts_with("/api/") {
+                    let n = n.load(Ordering::SeqCst);
+                    Response::from_string(format!(r#"{{"ok":true,"channel":"C0BENCH0001","ts":"{}.000100"}}"#, 1_790_000_000 + n))
+                        .with_header(json)
+                } else if req.url().starts_with("/pd") {
                     Response::from_string(r#"{"status":"success","message":"Event processed","dedup_key":"bench"}"#)
                         .with_status_code(202)
                         .with_header(json)
