@@ -2,7 +2,8 @@
 # The local demo: a SageMaker alarm through the real `enrich-alarm` Lambda (cargo lambda watch +
 # invoke) against emulated AWS on loopback (LocalStack for CloudWatch, moto for Logs and
 # SageMaker), seeded with a 3-instance endpoint whose GPU 2 on one instance runs hot and runs out
-# of memory. Shows the Slack message and the PagerDuty event it sent to local stand-ins.
+# of memory. Shows the Slack message and the PagerDuty event it sent to local stand-ins, and
+# writes the chart the message would get (.demo/chart.png, by `sagealarm graph`).
 # Installs what it needs (Python venvs, the build) and stops everything it started.
 # Usage: scripts/demo.sh [EVENT.json] (default: the endpoint-level GPU alarm)
 #        SAGEALARM_DEMO_SCENARIO=even|enhanced-off|no-log-group|serverless|serverless-on-demand|inference-component|scaled-in-noisy|at-max|scaling
@@ -32,7 +33,7 @@ if [[ ! -f .venv/lambda/.installed-$CARGO_LAMBDA_VERSION ]]; then
     .venv/lambda/bin/pip install -q "cargo-lambda==$CARGO_LAMBDA_VERSION"
     touch ".venv/lambda/.installed-$CARGO_LAMBDA_VERSION"
 fi
-cargo build --quiet -p enrich-alarm -p sagealarm-testkit
+cargo build --quiet -p enrich-alarm -p sagealarm-testkit -p sagealarm-cli
 
 PIDS=()
 cleanup() {
@@ -118,5 +119,12 @@ python3 scripts/show_message.py "$WORK/slack.jsonl" "$WORK/block-kit-builder.url
 echo
 echo "==> PagerDuty received:"
 python3 -m json.tool < "$WORK/pagerduty.jsonl"
+echo
+echo "==> the chart for the Slack thread (sagealarm graph, same event, same emulators):"
+if "$TARGET/debug/sagealarm" graph "$WORK/event.json" --out "$WORK/chart.png" >"$WORK/chart.json" 2>"$WORK/chart.err"; then
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("    %s (%d KB): %s" % (d["out"], d["bytes"] // 1024, d["title"]))' "$WORK/chart.json"
+else
+    echo "    no chart: $(cat "$WORK/chart.err")"
+fi
 echo
 echo "==> demo took $(( $(date +%s) - demo_start )) s; the function's logs are in $WORK/function.log"
