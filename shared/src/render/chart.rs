@@ -22,7 +22,7 @@ use std::sync::OnceLock;
 pub const WIDTH: u32 = 1000;
 pub const HEIGHT: u32 = 500;
 /// The outlier's line: a warm orange-red, unlike anything else on the chart.
-pub const OUTLIER: RGBColor = RGBColor(230, 85, 13);
+const OUTLIER: RGBColor = RGBColor(230, 85, 13);
 const OTHERS: RGBColor = RGBColor(140, 140, 140);
 const THRESHOLD: RGBColor = RGBColor(200, 30, 30);
 const STATE_CHANGE: RGBColor = RGBColor(40, 40, 40);
@@ -58,40 +58,40 @@ pub fn draw(report: &AlarmReport) -> Result<Chart, NothingToDraw> {
 
 /// What one chart shows, decided from the report before anything is drawn.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Plan {
-    pub title: String,
+struct Plan {
+    title: String,
     /// Under the title: where, how many, when.
-    pub subtitle: String,
+    subtitle: String,
     /// Under that: a threshold left out, and why.
-    pub note: Option<String>,
-    pub alt: String,
-    pub unit: Unit,
-    pub y_desc: String,
+    note: Option<String>,
+    alt: String,
+    unit: Unit,
+    y_desc: String,
     /// Unix seconds: the fetched window, the alarm's evaluation window and its state change.
-    pub x: (f64, f64),
-    pub evaluated: (f64, f64),
-    pub state_change: f64,
-    pub state: String,
-    pub y: (f64, f64),
+    x: (f64, f64),
+    evaluated: (f64, f64),
+    state_change: f64,
+    state: String,
+    y: (f64, f64),
     /// Each member's line; `highlight` is the one drawn warm and labelled.
-    pub lines: Vec<Vec<(f64, f64)>>,
-    pub highlight: Option<Highlight>,
-    pub others_label: String,
+    lines: Vec<Vec<(f64, f64)>>,
+    highlight: Option<Highlight>,
+    others_label: String,
     /// The alarm's threshold, when it is on the chart's scale: value and `≥ 80%`.
-    pub threshold: Option<(f64, String)>,
+    threshold: Option<(f64, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Highlight {
-    pub index: usize,
+struct Highlight {
+    index: usize,
     /// `i-0b… GPU 2`.
-    pub name: String,
+    name: String,
     /// `i-0b… GPU 2 (outlier)`.
-    pub label: String,
+    label: String,
 }
 
 impl Plan {
-    pub fn of(report: &AlarmReport) -> Result<Self, NothingToDraw> {
+    fn of(report: &AlarmReport) -> Result<Self, NothingToDraw> {
         let e = &report.enrichment;
         if let Some(why) = &e.skipped {
             return Err(NothingToDraw(format!("enrichment did not run: {why}")));
@@ -260,7 +260,7 @@ fn register_font() -> Result<(), String> {
 }
 
 /// Draws `plan` into a [`WIDTH`] × [`HEIGHT`] RGB buffer.
-pub fn paint(plan: &Plan) -> Result<Vec<u8>, String> {
+fn paint(plan: &Plan) -> Result<Vec<u8>, String> {
     register_font()?;
     let mut rgb = vec![255u8; (WIDTH * HEIGHT * 3) as usize];
     draw_into(plan, &mut rgb).map_err(|e| e.to_string())?;
