@@ -7,6 +7,7 @@
 #   3. peak memory of the function handling the 64-instance alarm
 #   4. size of the arm64 bootstrap and its zip (cargo lambda build --release --arm64)
 #   5. CPU per event (parse + route + render) in instructions, under callgrind
+#   6. rendering the chart of a 64 × 4-GPU fleet (render::chart::draw), in milliseconds
 # Installs what it needs itself (.venv/bench, .venv/moto, .venv/deploy, valgrind), builds the
 # release binaries once (CARGO_TARGET_DIR is honoured), stops everything it started (by PID).
 # Run counts: SAGEALARM_BENCH_RUNS (default 10 cold starts, 5 enriched runs per size).
@@ -140,6 +141,10 @@ per_event "CPU per event: largest event ($(basename "$LARGEST"), $(stat -c %s "$
 per_event "CPU per event: GPU alarm with a 64 × 4 GPU fleet report" \
     "as above, with a synthetic 64-instance × 4-GPU series set analysed (fleet outlier, table, sparklines) and rendered" \
     events/sns-gpu-utilization-alarm.json config/routes.example.yaml --fleet 64
+
+# --- 6. the chart of a 64 × 4-GPU fleet ---------------------------------------------------------
+log "chart render (64 × 4 GPUs), written to $WORK/chart-64x4.png"
+"$BENCH" chart --event events/sns-gpu-utilization-alarm.json --instances 64 --runs 21 --out "$ROWS" --png "$WORK/chart-64x4.png"
 
 # --- the table ----------------------------------------------------------------------------------
 echo

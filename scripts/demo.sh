@@ -5,6 +5,7 @@
 # of memory. Shows the Slack message and the PagerDuty event it sent to local stand-ins: Slack
 # through the Slack app path (Web API stand-in, incident state in DynamoDB on moto): the parent,
 # the same ALARM redelivered (not posted again), then the OK (parent updated, reply in its thread).
+# It also writes the chart the message would get (.demo/chart.png, by `sagealarm graph`).
 # Installs what it needs (Python venvs, the build) and stops everything it started.
 # Usage: scripts/demo.sh [EVENT.json] (default: the endpoint-level GPU alarm)
 #        SAGEALARM_DEMO_SCENARIO=even|enhanced-off|no-log-group|serverless|serverless-on-demand|inference-component|scaled-in-noisy|at-max|scaling
@@ -34,7 +35,7 @@ if [[ ! -f .venv/lambda/.installed-$CARGO_LAMBDA_VERSION ]]; then
     .venv/lambda/bin/pip install -q "cargo-lambda==$CARGO_LAMBDA_VERSION"
     touch ".venv/lambda/.installed-$CARGO_LAMBDA_VERSION"
 fi
-cargo build --quiet -p enrich-alarm -p sagealarm-testkit
+cargo build --quiet -p enrich-alarm -p sagealarm-testkit -p sagealarm-cli
 
 PIDS=()
 cleanup() {
@@ -169,5 +170,12 @@ print(json.dumps(events[0], indent=2, ensure_ascii=False))
 for e in events[1:]:
     print("then: %s (dedup_key %s)" % (e.get("event_action"), e.get("dedup_key")))
 PY
+echo
+echo "==> the chart for the Slack thread (sagealarm graph, same event, same emulators):"
+if "$TARGET/debug/sagealarm" graph "$WORK/event.json" --out "$WORK/chart.png" >"$WORK/chart.json" 2>"$WORK/chart.err"; then
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("    %s (%d KB): %s" % (d["out"], d["bytes"] // 1024, d["title"]))' "$WORK/chart.json"
+else
+    echo "    no chart: $(cat "$WORK/chart.err")"
+fi
 echo
 echo "==> demo took $(( $(date +%s) - demo_start )) s; the function's logs are in $WORK/function.log"

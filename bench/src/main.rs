@@ -6,6 +6,7 @@ mod fake_aws;
 mod receivers;
 mod runtime_api;
 mod state;
+mod synthetic;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -78,6 +79,21 @@ enum Cmd {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Rendering the chart (render::chart::draw: plan, draw, PNG encode) of an alarm over a
+    /// synthetic `instances` × 4-GPU fleet, in process; the first, warm-up draw is not counted.
+    Chart {
+        #[arg(long)]
+        event: PathBuf,
+        #[arg(long, default_value_t = 64)]
+        instances: usize,
+        #[arg(long, default_value_t = 21)]
+        runs: usize,
+        #[arg(long)]
+        out: PathBuf,
+        /// Also write the chart here, to look at.
+        #[arg(long)]
+        png: Option<PathBuf>,
+    },
     /// Appends one row from values measured elsewhere (sizes, instruction counts).
     Row {
         #[arg(long)]
@@ -107,6 +123,7 @@ fn main() -> Result<()> {
             enriched(&bootstrap, &event, Duration::from_millis(latency_ms), &sizes, gpus, runs, &out, &logs)
         }
         Cmd::State { aws, runs, out } => state::run(&aws, runs, &out),
+        Cmd::Chart { event, instances, runs, out, png } => chart(&event, instances, runs, &out, png.as_deref()),
         Cmd::Row { out, figure, how, unit, values } => append(&out, &figure, &how, &unit, &values),
         Cmd::Table { rows } => table(&rows),
     }
@@ -188,6 +205,37 @@ fn table(rows: &Path) -> Result<()> {
         println!("| {} |", line.split('\t').collect::<Vec<_>>().join(" | "));
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The chart
+
+fn chart(event: &Path, instances: usize, runs: usize, out: &Path, png: Option<&Path>) -> Result<()> {
+    use sagealarm::model::Notification;
+    let bytes = std::fs::read(event).with_context(|| format!("reading {}", event.display()))?;
+    let Some(Notification::Alarm(alarm)) = sagealarm::intake::parse_bytes(&bytes)?.into_iter().next() else {
+        bail!("{}: no alarm", event.display());
+    };
+    let enrichment = synthetic::synthetic(&alarm, instances);
+    let target = sagealarm::target::resolve(&alarm);
+    let report = sagealarm::report::build_alarm(*alarm, target, enrichment);
+    let first = sagealarm::render::chart::draw(&report)?;
+    if let Some(p) = png {
+        std::fs::write(p, &first.png).with_context(|| format!("writing {}", p.display()))?;
+    }
+    let mut ms = vec![];
+    for _ in 0..runs {
+        let started = Instant::now();
+        std::hint::black_box(sagealarm::render::chart::draw(std::hint::black_box(&report))?);
+        ms.push(started.elapsed().as_secs_f64() * 1e3);
+    }
+    append(
+        out,
+        &format!("Chart: render, {instances} × 4 GPUs ({} lines, {} KB PNG)", instances * 4, first.png.len() / 1024),
+        "render::chart::draw in process (plan, draw 1000 × 500, PNG encode), release build; warm-up draw not counted",
+        "ms",
+        &ms,
+    )
 }
 
 // ---------------------------------------------------------------------------------------------

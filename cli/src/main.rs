@@ -1,4 +1,4 @@
-//! `sagealarm`: render, send and check alarms from the command line, on the same code path as
+//! `sagealarm`: render, graph, send and check alarms from the command line, on the same code path as
 //! the Lambda. Exit 0 on success, 2 with one line on stderr for input it cannot use, 1 when a
 //! delivery fails.
 
@@ -40,6 +40,15 @@ enum Command {
         /// Routing document (default: SAGEALARM_ROUTES / _FILE / _SSM, as the Lambda reads it).
         #[arg(long)]
         config: Option<String>,
+        #[arg(long)]
+        no_enrich: bool,
+    },
+    /// Write the chart the alarm's message would get (PNG), enriching like `render`; prints
+    /// one JSON line (out, bytes, title, alt). Exit 2 when there is nothing to draw.
+    Graph {
+        event: String,
+        #[arg(long)]
+        out: String,
         #[arg(long)]
         no_enrich: bool,
     },
@@ -145,6 +154,35 @@ async fn run(cli: Cli) -> ExitCode {
                 }
             }
             ExitCode::SUCCESS
+        }
+        Command::Graph { event, out, no_enrich } => {
+            let notifications = match read_event(&event).and_then(|v| intake::parse_event(&v).map_err(|e| format!("{event}: {e}"))) {
+                Ok(n) => n,
+                Err(e) => return fail(2, &e),
+            };
+            let enrich = match enrich_mode(no_enrich).await {
+                Ok(m) => m,
+                Err(e) => return fail(2, &e),
+            };
+            // The first alarm of the event that has a chart; otherwise the first alarm's reason.
+            let mut why = None;
+            for report in app::reports(notifications, &enrich).await {
+                let Report::Alarm(alarm) = report else { continue };
+                match sagealarm::render::chart::draw(&alarm) {
+                    Ok(chart) => {
+                        if let Err(e) = std::fs::write(&out, &chart.png) {
+                            return fail(1, &format!("{out}: {e}"));
+                        }
+                        let line = serde_json::json!({ "out": out, "bytes": chart.png.len(), "title": chart.title, "alt": chart.alt });
+                        println!("{line}");
+                        return ExitCode::SUCCESS;
+                    }
+                    Err(e) => {
+                        why.get_or_insert(format!("{event}: {}: {e}", alarm.alarm.name));
+                    }
+                }
+            }
+            fail(2, &why.unwrap_or_else(|| format!("{event}: no alarm in this event")))
         }
         Command::Remediate { event, action, frequency, dry_run } => {
             use sagealarm::remediate::{aws::Remediator, Action};

@@ -62,6 +62,22 @@ fn render_with_routes_prints_one_body_per_routed_receiver() {
 }
 
 #[test]
+fn graph_without_enrichment_has_nothing_to_draw_and_exits_2_with_one_line() {
+    let out_path = std::env::temp_dir().join(format!("sagealarm-cli-chart-{}.png", std::process::id()));
+    let out = out_path.to_str().unwrap();
+    let run = sagealarm(&["graph", "events/sns-gpu-utilization-alarm.json", "--out", out, "--no-enrich"]);
+    assert_eq!(run.status.code(), Some(2));
+    let err = String::from_utf8(run.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("deepgram-high-gpu: nothing to draw: enrichment did not run: disabled (--no-enrich)"), "{err}");
+    assert!(!out_path.exists(), "no file is written when there is nothing to draw");
+    // An event without an alarm says so.
+    let run = sagealarm(&["graph", "events/sns-plain-text-message.json", "--out", out, "--no-enrich"]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8(run.stderr).unwrap().contains("no alarm in this event"));
+}
+
+#[test]
 fn unusable_input_exits_2_with_one_line() {
     let dir = std::env::temp_dir().join(format!("sagealarm-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

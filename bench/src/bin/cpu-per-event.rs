@@ -8,15 +8,17 @@
 //! The work runs N times; scripts/bench.sh takes (instructions at 11 − at 1) / 10, which leaves
 //! out process start-up and one-time initialisation (regex compilation).
 
+#[path = "../synthetic.rs"]
+mod synthetic;
+
 use anyhow::{bail, Context, Result};
-use chrono::Duration;
 use sagealarm::deliver::{pagerduty, slack, Routing};
-use sagealarm::enrich::metrics::{Member, Series};
-use sagealarm::enrich::{fleet, Enrichment, Window};
-use sagealarm::model::{Alarm, Notification};
+use sagealarm::enrich::Enrichment;
+use sagealarm::model::Notification;
 use sagealarm::report::{self, Report};
 use sagealarm::route::Facts;
 use std::hint::black_box;
+use synthetic::synthetic;
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -68,36 +70,4 @@ fn once(bytes: &[u8], routing: &Routing, fleet_size: usize) -> Result<usize> {
         }
     }
     Ok(sent)
-}
-
-/// What enrichment would have found on a fleet of `instances` × 4 GPUs with one hot GPU: the
-/// series are made here, the analysis is the library's own (part of the measured work).
-fn synthetic(alarm: &Alarm, instances: usize) -> Enrichment {
-    let anchor = alarm.anchor_time();
-    let window = Window::for_alarm(alarm, anchor + Duration::minutes(5));
-    let steps = ((window.end - window.start).num_seconds() / i64::from(window.period_s.max(60))).max(1);
-    let mut series = vec![];
-    for i in 0..instances {
-        let instance = format!("i-0{:016x}", 0x5a9e_0000 + i);
-        for g in 0..4 {
-            let hot = i == 1 && g == 2;
-            let points = (0..steps)
-                .map(|k| {
-                    (
-                        window.start + Duration::seconds(k * i64::from(window.period_s)),
-                        if hot { 99.0 } else { 38.0 + ((i + g + k as usize) % 5) as f64 },
-                    )
-                })
-                .collect();
-            series.push(Series {
-                namespace: "/aws/sagemaker/Endpoints".into(),
-                metric: "GPUUtilization".into(),
-                stat: "Average".into(),
-                member: Member { instance: Some(instance.clone()), gpu: Some(g.to_string()), container: None },
-                points,
-            });
-        }
-    }
-    let fleet = fleet::analyse(&series, &window, Some("GPUUtilization"), None, Default::default());
-    Enrichment { window: Some(window), fleet, ..Enrichment::default() }
 }

@@ -244,7 +244,27 @@ pub struct Fleet {
     /// The outlier's row first.
     pub rows: Vec<InstanceRow>,
     pub trend_metric: Option<String>,
+    /// The per-period points the chart draws (`render::chart`); not serialised: no destination
+    /// body carries them.
+    #[serde(skip)]
+    pub lines: Option<Lines>,
 }
+
+/// One metric's per-period points over the fetched window, one line per member: the alarm's own
+/// metric where members publish it, else the outlier's, else the headline's. One metric only,
+/// not every fetched series (a 64 × 4-GPU fleet has ~1,300): the chart needs no more.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lines {
+    pub metric: String,
+    pub stat: Statistic,
+    pub level: Level,
+    /// Summed over an instance's GPUs or vCPUs (0 – 100 × n), see [`summed`].
+    pub summed: bool,
+    pub members: Vec<(Member, Points)>,
+}
+
+/// A series' points: period start, value.
+pub type Points = Vec<(chrono::DateTime<chrono::Utc>, f64)>;
 
 /// Members listed with no data in or after the alarm window.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -526,6 +546,8 @@ pub fn analyse(series: &[Series], w: &Window, own: Option<&str>, target_instance
             .then_with(|| a.name.cmp(&b.name))
     });
 
+    let lines = chart_lines(series, &spreads, own);
+
     Some(Fleet {
         period_s: w.period_s,
         size: keys.len(),
@@ -537,7 +559,32 @@ pub fn analyse(series: &[Series], w: &Window, own: Option<&str>, target_instance
         columns,
         rows,
         trend_metric,
+        lines,
     })
+}
+
+/// The series of the metric that best explains the alarm, at one level: the alarm's own metric
+/// when members publish it, else the one the outlier (or the headline) was found on. At the
+/// level of that metric's outlier when it has one; a summed own metric per instance (the scale
+/// the alarm compares on); otherwise GPUs and containers before instances (the finer picture:
+/// `spreads` come sorted so).
+fn chart_lines(series: &[&Series], spreads: &[Spread], own: Option<&str>) -> Option<Lines> {
+    // `spreads` are in headline order: the first outlier is the headline's.
+    let headline = spreads.iter().find_map(|s| s.outlier.as_ref().map(|o| o.metric.as_str()));
+    let metric =
+        own.filter(|o| spreads.iter().any(|s| s.metric == *o)).or(headline).or_else(|| spreads.first().map(|s| s.metric.as_str()))?;
+    let candidates: Vec<&Spread> = spreads.iter().filter(|s| s.metric == metric).collect();
+    let own_is_summed = own == Some(metric) && series.iter().any(|s| s.metric == metric && is_summed(s));
+    let chosen = candidates
+        .iter()
+        .find(|s| s.outlier.is_some())
+        .or_else(|| candidates.iter().find(|s| own_is_summed && s.level == Level::Instance))
+        .or_else(|| candidates.first())?;
+    let of_it = |s: &&&Series| s.metric == chosen.metric && s.stat == chosen.stat && level(&s.member) == chosen.level;
+    let members: Vec<(Member, Points)> =
+        series.iter().filter(of_it).filter(|s| !s.points.is_empty()).map(|s| (s.member.clone(), s.points.clone())).collect();
+    let summed = series.iter().filter(of_it).any(|s| is_summed(s));
+    (!members.is_empty()).then(|| Lines { metric: chosen.metric.clone(), stat: chosen.stat.clone(), level: chosen.level, summed, members })
 }
 
 /// The most GPUs one instance has per-GPU streams for.
@@ -643,6 +690,10 @@ mod tests {
         assert!(f.rows[0].trend.ends_with('█'), "{}", f.rows[0].trend);
         assert_eq!(f.priority_instances()[0], "i-b");
         assert!(f.verdict.is_none());
+        // The chart keeps the outlier's metric per GPU, every GPU's points.
+        let lines = f.lines.as_ref().unwrap();
+        assert_eq!((lines.metric.as_str(), lines.level, lines.members.len()), ("GPUUtilizationNormalized", Level::Gpu, 12));
+        assert!(lines.members.iter().all(|(_, p)| p.len() == 40));
     }
 
     #[test]
@@ -773,6 +824,9 @@ mod tests {
         let row = f.rows.iter().find(|r| r.name == "i-b").unwrap();
         assert!(row.trend.ends_with('█'), "{}", row.trend);
         assert!(f.rows.iter().find(|r| r.name == "i-c").unwrap().trend.contains('▁'));
+        // The chart draws the alarm's own summed metric per instance: the scale the alarm compares.
+        let lines = f.lines.as_ref().unwrap();
+        assert_eq!((lines.metric.as_str(), lines.level, lines.summed, lines.members.len()), ("GPUUtilization", Level::Instance, true, 3));
     }
 
     #[test]

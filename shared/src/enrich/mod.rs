@@ -342,7 +342,8 @@ pub struct OwnMetric {
     pub stat: Statistic,
 }
 
-fn own_metric(alarm: &Alarm) -> Option<OwnMetric> {
+/// What the alarm itself evaluates: its metric, or the one a Metrics Insights query selects.
+pub fn own_metric(alarm: &Alarm) -> Option<OwnMetric> {
     let stat = match &alarm.kind {
         AlarmKind::Metric { stat, .. } => stat.clone(),
         // A Metrics Insights alarm names its metric and statistic in the query.

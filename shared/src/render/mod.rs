@@ -1,7 +1,9 @@
 //! Render: what every destination shows the same way — the enrichment as plain text
-//! ([`enrichment`]) and the state badge. Each destination's own body is rendered in its folder
+//! ([`enrichment`]), the state badge, and the chart of the fleet ([`chart`], a PNG for the
+//! destinations that can take a file). Each destination's own body is rendered in its folder
 //! (`deliver/<name>/render.rs`), from a [`crate::report::Report`], never from raw input.
 
+pub mod chart;
 pub mod enrichment;
 
 use crate::model::AlarmState;
@@ -20,7 +22,7 @@ pub fn state_badge(state: Option<AlarmState>) -> &'static str {
 pub(crate) mod test_support {
     use crate::enrich::Enrichment;
     use crate::model::Notification;
-    use crate::report::{build_alarm, Report};
+    use crate::report::{build_alarm, AlarmReport, Report};
     use crate::target;
 
     pub fn reports_from_str(raw: &str) -> Vec<Report> {
@@ -39,6 +41,49 @@ pub(crate) mod test_support {
 
     pub fn fixture(name: &str) -> String {
         std::fs::read_to_string(format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    /// The sample event's first alarm report, with a fleet analysed from `series` the way
+    /// enrichment would (its window, its own metric, the instance it names).
+    pub fn with_fleet(event: &str, series: impl Fn(&crate::enrich::Window) -> Vec<crate::enrich::metrics::Series>) -> AlarmReport {
+        let Report::Alarm(mut r) = reports_from_str(&fixture(event)).remove(0) else { panic!("{event}: not an alarm") };
+        let window = crate::enrich::Window::for_alarm(&r.alarm, r.alarm.anchor_time() + chrono::Duration::minutes(5));
+        let own = crate::enrich::own_metric(&r.alarm).map(|o| o.name);
+        let instance = r.target.sagemaker().and_then(|s| s.instance.clone());
+        let fleet = crate::enrich::fleet::analyse(&series(&window), &window, own.as_deref(), instance.as_deref(), Default::default());
+        r.enrichment = Enrichment { window: Some(window), fleet, ..Enrichment::default() };
+        *r
+    }
+
+    /// `instances` × `gpus` series of one metric over `w` (per instance when `gpus` is 0), one
+    /// point a period, valued by `value(instance, gpu, step, how far into the window: 0–1)`.
+    pub fn fleet_series(
+        w: &crate::enrich::Window,
+        (namespace, metric, stat): (&str, &str, &str),
+        instances: usize,
+        gpus: usize,
+        value: impl Fn(usize, usize, i64, f64) -> f64,
+    ) -> Vec<crate::enrich::metrics::Series> {
+        let steps = (w.end - w.start).num_seconds() / i64::from(w.period_s);
+        let mut out = vec![];
+        for i in 0..instances {
+            for g in 0..gpus.max(1) {
+                out.push(crate::enrich::metrics::Series {
+                    namespace: namespace.into(),
+                    metric: metric.into(),
+                    stat: stat.into(),
+                    member: crate::enrich::metrics::Member {
+                        instance: Some(format!("i-0{:016x}", 0x5a9e_0000 + i)),
+                        gpu: (gpus > 0).then(|| g.to_string()),
+                        container: None,
+                    },
+                    points: (0..steps)
+                        .map(|k| (w.start + chrono::Duration::seconds(k * i64::from(w.period_s)), value(i, g, k, k as f64 / steps as f64)))
+                        .collect(),
+                });
+            }
+        }
+        out
     }
 
     /// Every sample event, as reports.
