@@ -109,6 +109,13 @@ fn read_event(path: &str) -> Result<serde_json::Value, String> {
 
 /// Enrichment uses the SDK's usual configuration: credentials and region from the environment,
 /// `AWS_ENDPOINT_URL_<SERVICE>` for emulators.
+/// The event's reports, enriched as the Lambda would (`render` and `graph`).
+async fn enriched_reports(event: &str, no_enrich: bool) -> Result<Vec<Report>, String> {
+    let notifications = read_event(event).and_then(|v| intake::parse_event(&v).map_err(|e| format!("{event}: {e}")))?;
+    let enrich = enrich_mode(no_enrich).await?;
+    Ok(app::reports(notifications, &enrich).await)
+}
+
 async fn enrich_mode(no_enrich: bool) -> Result<EnrichMode, String> {
     if no_enrich {
         return Ok(EnrichMode::Off("disabled (--no-enrich)".into()));
@@ -136,15 +143,11 @@ async fn run(cli: Cli) -> ExitCode {
                 Ok(r) => r,
                 Err(e) => return fail(2, &e.to_string()),
             };
-            let notifications = match read_event(&event).and_then(|v| intake::parse_event(&v).map_err(|e| format!("{event}: {e}"))) {
-                Ok(n) => n,
+            let reports = match enriched_reports(&event, no_enrich).await {
+                Ok(r) => r,
                 Err(e) => return fail(2, &e),
             };
-            let enrich = match enrich_mode(no_enrich).await {
-                Ok(m) => m,
-                Err(e) => return fail(2, &e),
-            };
-            for report in app::reports(notifications, &enrich).await {
+            for report in reports {
                 for severity in severities(&report, routing.as_ref(), format) {
                     let body = match format {
                         Format::Slack => slack::render::render(&report, &[]),
@@ -156,17 +159,13 @@ async fn run(cli: Cli) -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Graph { event, out, no_enrich } => {
-            let notifications = match read_event(&event).and_then(|v| intake::parse_event(&v).map_err(|e| format!("{event}: {e}"))) {
-                Ok(n) => n,
-                Err(e) => return fail(2, &e),
-            };
-            let enrich = match enrich_mode(no_enrich).await {
-                Ok(m) => m,
+            let reports = match enriched_reports(&event, no_enrich).await {
+                Ok(r) => r,
                 Err(e) => return fail(2, &e),
             };
             // The first alarm of the event that has a chart; otherwise the first alarm's reason.
             let mut why = None;
-            for report in app::reports(notifications, &enrich).await {
+            for report in reports {
                 let Report::Alarm(alarm) = report else { continue };
                 match sagealarm::render::chart::draw(&alarm) {
                     Ok(chart) => {

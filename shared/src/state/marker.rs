@@ -26,11 +26,7 @@ impl StateTable {
             .expression_attribute_values(":now", n(epoch_s(SystemTime::now())))
             .send()
             .await;
-        match put {
-            Ok(_) => Ok(true),
-            Err(e) if matches!(e.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => Ok(false),
-            Err(e) => Err(self.error(&e)),
-        }
+        self.written(put)
     }
 
     /// Takes the lock `what` for `holder` (said to whoever finds it taken) for at most `hold`.

@@ -21,6 +21,9 @@ pub mod marker;
 pub mod thread;
 
 use crate::aws::error_line;
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::{PutItemError, PutItemOutput};
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -64,11 +67,20 @@ impl StateTable {
         &self.table
     }
 
-    fn error<E>(&self, e: &aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>) -> StateError
+    fn error<E>(&self, e: &SdkError<E, HttpResponse>) -> StateError
     where
         E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
     {
         StateError { table: self.table.clone(), message: error_line(e) }
+    }
+
+    /// A conditional `PutItem`'s answer: written (`true`), or refused by its condition (`false`).
+    fn written(&self, put: Result<PutItemOutput, SdkError<PutItemError, HttpResponse>>) -> Result<bool, StateError> {
+        match put {
+            Ok(_) => Ok(true),
+            Err(e) if matches!(e.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => Ok(false),
+            Err(e) => Err(self.error(&e)),
+        }
     }
 
     fn bad_item(&self, e: serde_dynamo::Error) -> StateError {

@@ -3,7 +3,6 @@
 
 use super::{epoch_s, expiry, key, n, s, Item, StateError, StateTable};
 use crate::model::AlarmState;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, SystemTime};
@@ -136,10 +135,6 @@ impl StateTable {
             .expression_attribute_values(":ts", s(&thread.ts))
             .send()
             .await;
-        match put {
-            Ok(_) => Ok(true),
-            Err(e) if matches!(e.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => Ok(false),
-            Err(e) => Err(self.error(&e)),
-        }
+        self.written(put)
     }
 }
