@@ -233,7 +233,7 @@ async fn run(cli: Cli) -> ExitCode {
             };
             // The state table (SAGEALARM_STATE_TABLE, with AWS_ENDPOINT_URL_DYNAMODB for moto)
             // makes repeated sends behave as the Lambda does: one thread, never posted twice.
-            let wants_state = std::env::var(sagealarm::state::TABLE_ENV).is_ok_and(|t| !t.trim().is_empty());
+            let wants_state = sagealarm::state::table_from_env().is_some();
             let needs_aws = wants_state || routing.receivers.iter().any(|r| r.settings.secret().needs_aws());
             let sdk = if needs_aws { Some(sagealarm::aws_config().await) } else { None };
             let value = match read_event(&event) {

@@ -44,12 +44,15 @@ impl Delivered {
     }
 }
 
-/// One notification, the same in every retry of its event: an alarm's state change (so a second
-/// topic carrying the same state change is the same notification too); otherwise the SNS message
-/// or EventBridge event id. `None`: nothing stable to remember it by.
+/// One notification, the same in every retry of its event and the key of its delivery records in
+/// the state table: an alarm's identity, state change time and new state (so a second topic, or
+/// EventBridge, carrying the same state change is the same notification too); otherwise the SNS
+/// message or EventBridge event id. `None`: nothing stable to remember it by.
 pub fn key(report: &Report) -> Option<String> {
     match report {
-        Report::Alarm(a) => a.alarm.state_change_key().or_else(|| a.alarm.delivery_key()),
+        Report::Alarm(a) => {
+            a.alarm.state_change_key().map(|k| format!("{k}#{}", a.alarm.state.as_str())).or_else(|| a.alarm.delivery_key())
+        }
         Report::Plain(p) => p.origin.delivery_id().map(str::to_string),
     }
 }

@@ -118,28 +118,35 @@ impl Receivers {
         offers: &[Offer],
         deadline: Instant,
     ) -> (Vec<DeliveryResult>, bool) {
-        let jobs = deliveries.iter().map(|d| self.deliver_one(report, d, offers, deadline));
+        let notice = Notice::of(report);
+        let jobs = deliveries.iter().map(|d| self.deliver_one(report, &notice, d, offers, deadline));
         let results = futures::future::join_all(jobs).await;
         let retryable = results.iter().any(|(_, r)| *r);
         (results.into_iter().map(|(d, _)| d).collect(), retryable)
     }
 
-    async fn deliver_one(&self, report: &Report, d: &Delivery<'_>, offers: &[Offer], deadline: Instant) -> (DeliveryResult, bool) {
-        let name = report.title();
+    async fn deliver_one(
+        &self,
+        report: &Report,
+        notice: &Notice,
+        d: &Delivery<'_>,
+        offers: &[Offer],
+        deadline: Instant,
+    ) -> (DeliveryResult, bool) {
+        let name = &notice.name;
         let receiver = d.receiver.name.as_str();
         let kind = self.kind_of(receiver);
-        let memo = delivered::key(report);
         let done =
-            |note: Option<String>| DeliveryResult { already_delivered: true, note, ..DeliveryResult::new(receiver, kind, &name, Ok(())) };
-        if memo.as_deref().is_some_and(|k| self.delivered.contains(k, receiver)) {
+            |note: Option<String>| DeliveryResult { already_delivered: true, note, ..DeliveryResult::new(receiver, kind, name, Ok(())) };
+        if notice.key.as_deref().is_some_and(|k| self.delivered.contains(k, receiver)) {
             tracing::info!(alarm = %name, receiver, kind, "already delivered by an earlier attempt of this event; not posted again");
             return (done(None), false);
         }
         let destination = match self.destination(receiver).await {
             Ok(dest) => dest,
-            Err(f) => return self.failed(&name, receiver, kind, f),
+            Err(f) => return self.failed(name, receiver, kind, f),
         };
-        let (ticket, incident) = match self.prepare(report, receiver, destination.threads(), deadline).await {
+        let (ticket, incident) = match self.prepare(notice, receiver, destination.threads(), deadline).await {
             Prepared::Send(ticket, incident) => (ticket, incident),
             Prepared::Skip(note) => {
                 tracing::info!(alarm = %name, receiver, kind, why = note, "not posted: {note}");
@@ -150,15 +157,15 @@ impl Receivers {
         match destination.send(self.outbox(deadline), message).await {
             Ok(sent) => {
                 tracing::info!(alarm = %name, receiver, kind, severity = d.severity.as_str(), "delivered");
-                if let Some(k) = &memo {
+                if let Some(k) = &notice.key {
                     self.delivered.insert(k, receiver);
                 }
                 // With the table unavailable before the post, keeping the thread would fail too.
                 let thread = sent.thread.as_ref().filter(|_| incident.unavailable.is_none());
-                let recorded = self.record(report, receiver, ticket.as_ref(), thread).await;
+                let recorded = self.record(notice, receiver, ticket.as_ref(), thread).await;
                 let note = [incident.note(), recorded].into_iter().flatten().collect::<Vec<_>>().join(" ");
                 let note = (!note.is_empty()).then_some(note);
-                (DeliveryResult { note, ..DeliveryResult::new(receiver, kind, &name, Ok(())) }, false)
+                (DeliveryResult { note, ..DeliveryResult::new(receiver, kind, name, Ok(())) }, false)
             }
             Err(f) => {
                 if let (Some(state), Some(t)) = (&self.state, &ticket) {
@@ -167,7 +174,7 @@ impl Receivers {
                         tracing::warn!(receiver, error = %e, "could not release the delivery claim; it frees itself at its lease's end");
                     }
                 }
-                self.failed(&name, receiver, kind, f)
+                self.failed(name, receiver, kind, f)
             }
         }
     }
@@ -178,19 +185,17 @@ impl Receivers {
     }
 
     /// The claim and (for threads) the alarm's thread, asked together: one round trip.
-    async fn prepare(&self, report: &Report, receiver: &str, threads: bool, deadline: Instant) -> Prepared {
+    async fn prepare(&self, notice: &Notice, receiver: &str, threads: bool, deadline: Instant) -> Prepared {
         let Some(state) = &self.state else { return Prepared::Send(None, Incident::default()) };
-        let notification = notification_key(report);
-        let identity = alarm_identity(report);
         let lease = deadline.saturating_duration_since(Instant::now()) + LEASE_MARGIN;
         let claim = async {
-            match &notification {
+            match &notice.key {
                 Some(n) => state.claim(receiver, n, lease).await.map(Some),
                 None => Ok(None),
             }
         };
         let thread = async {
-            match (&identity, threads) {
+            match (&notice.identity, threads) {
                 (Some(id), true) => state.thread(receiver, id).await,
                 _ => Ok(None),
             }
@@ -222,7 +227,7 @@ impl Receivers {
     /// here is a note: the message is out.
     async fn record(
         &self,
-        report: &Report,
+        notice: &Notice,
         receiver: &str,
         ticket: Option<&Ticket>,
         thread: Option<&crate::state::thread::Thread>,
@@ -235,8 +240,8 @@ impl Receivers {
             }
         };
         let keep = async {
-            match (thread, alarm_identity(report)) {
-                (Some(t), Some(id)) => match state.save_thread(receiver, &id, t).await {
+            match (thread, &notice.identity) {
+                (Some(t), Some(id)) => match state.save_thread(receiver, id, t).await {
                     Ok(true) => None,
                     Ok(false) => Some("a newer state of this alarm was recorded meanwhile; its thread is kept".to_string()),
                     Err(e) => Some(format!("delivered, but its thread was not kept: the next state change posts anew ({e})")),
@@ -295,21 +300,22 @@ enum Prepared {
     Skip(&'static str),
 }
 
-/// One notification for the state table: the alarm identity, its new state and the state change
-/// time (the same through SNS, EventBridge and a direct action); a plain message's delivery id.
-fn notification_key(report: &Report) -> Option<String> {
-    match report {
-        Report::Alarm(a) => match a.alarm.state_change_time {
-            Some(t) => Some(format!("{}@{}#{}", a.alarm.identity(), t.to_rfc3339(), a.alarm.state.as_str())),
-            None => a.alarm.delivery_key(),
-        },
-        Report::Plain(p) => p.origin.delivery_id().map(str::to_string),
-    }
+/// What every receiver of one report is told about it, worked out once.
+struct Notice {
+    /// For logs and results.
+    name: String,
+    /// The notification ([`delivered::key`]): this instance's memo and the state table's claims.
+    key: Option<String>,
+    /// The alarm identity: its thread's key.
+    identity: Option<String>,
 }
 
-fn alarm_identity(report: &Report) -> Option<String> {
-    match report {
-        Report::Alarm(a) => Some(a.alarm.identity()),
-        Report::Plain(_) => None,
+impl Notice {
+    fn of(report: &Report) -> Self {
+        let identity = match report {
+            Report::Alarm(a) => Some(a.alarm.identity()),
+            Report::Plain(_) => None,
+        };
+        Self { name: report.title(), key: delivered::key(report), identity }
     }
 }

@@ -7,7 +7,7 @@
 //! after the post the record becomes delivered and is kept for [`KEEP`]; a failed post deletes it
 //! so the retry can deliver. A crashed invocation's record frees itself when its lease passes.
 
-use super::{epoch_ms, epoch_s, expiry, key, n, s, Item, StateError, StateTable};
+use super::{epoch_ms, epoch_s, expiry, key, n, s, Item, StateError, StateTable, ABSENT};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use serde::{Deserialize, Serialize};
@@ -77,7 +77,7 @@ impl StateTable {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk) OR expires_at < :now OR (#status = :in_progress AND lease_until_ms < :now_ms)")
+            .condition_expression(format!("{ABSENT} OR (#status = :in_progress AND lease_until_ms < :now_ms)"))
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":now", n(epoch_s(now)))
             .expression_attribute_values(":now_ms", n(epoch_ms(now)))

@@ -1,7 +1,7 @@
 //! Markers shared by every instance: a thing seen once (a Slack request: the replay check) and a
 //! lock with an expiry (one remediation of an endpoint at a time, whoever asks).
 
-use super::{epoch_s, expiry, key, n, s, StateError, StateTable};
+use super::{epoch_s, expiry, key, n, s, StateError, StateTable, ABSENT};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use std::time::{Duration, SystemTime};
@@ -22,7 +22,7 @@ impl StateTable {
             .table_name(&self.table)
             .item("pk", s(&key(&["once", what])))
             .item("expires_at", n(expiry(keep)))
-            .condition_expression("attribute_not_exists(pk) OR expires_at < :now")
+            .condition_expression(ABSENT)
             .expression_attribute_values(":now", n(epoch_s(SystemTime::now())))
             .send()
             .await;
@@ -41,7 +41,7 @@ impl StateTable {
             .item("pk", s(&pk))
             .item("holder", s(&holder))
             .item("expires_at", n(expiry(hold)))
-            .condition_expression("attribute_not_exists(pk) OR expires_at < :now")
+            .condition_expression(ABSENT)
             .expression_attribute_values(":now", n(epoch_s(SystemTime::now())))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()

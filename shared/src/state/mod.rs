@@ -49,6 +49,10 @@ pub struct StateError {
 
 type Item = HashMap<String, AttributeValue>;
 
+/// The start of every condition that may take an item's place: none there, or an expired one
+/// (TTL deletes lazily, moto never). Needs `:now` (epoch seconds).
+const ABSENT: &str = "attribute_not_exists(pk) OR expires_at < :now";
+
 impl StateTable {
     pub fn new(sdk: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
         Self::from_client(aws_sdk_dynamodb::Client::new(sdk), table)
@@ -60,7 +64,7 @@ impl StateTable {
 
     /// From `SAGEALARM_STATE_TABLE`; `None` when it is unset or empty.
     pub fn from_env(sdk: &aws_config::SdkConfig) -> Option<Self> {
-        std::env::var(TABLE_ENV).ok().filter(|t| !t.trim().is_empty()).map(|t| Self::new(sdk, t.trim()))
+        table_from_env().map(|t| Self::new(sdk, t))
     }
 
     pub fn name(&self) -> &str {
@@ -86,6 +90,11 @@ impl StateTable {
     fn bad_item(&self, e: serde_dynamo::Error) -> StateError {
         StateError { table: self.table.clone(), message: format!("unreadable item: {e}") }
     }
+}
+
+/// The table `SAGEALARM_STATE_TABLE` names, if any.
+pub fn table_from_env() -> Option<String> {
+    std::env::var(TABLE_ENV).ok().map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
 }
 
 /// Seconds since the Unix epoch (DynamoDB's TTL unit).

@@ -1,7 +1,7 @@
 //! One Slack thread per alarm and receiver: the parent message's channel and `ts`, the alarm's
 //! state as last told, when it opened and changed, and a short history for the parent's summary.
 
-use super::{epoch_s, expiry, key, n, s, Item, StateError, StateTable};
+use super::{epoch_s, expiry, key, n, s, Item, StateError, StateTable, ABSENT};
 use crate::model::AlarmState;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -129,7 +129,7 @@ impl StateTable {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk) OR expires_at < :now OR changed_at_s <= :mine OR ts = :ts")
+            .condition_expression(format!("{ABSENT} OR changed_at_s <= :mine OR ts = :ts"))
             .expression_attribute_values(":now", n(epoch_s(SystemTime::now())))
             .expression_attribute_values(":mine", n(record.changed_at_s))
             .expression_attribute_values(":ts", s(&thread.ts))

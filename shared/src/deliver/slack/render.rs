@@ -381,7 +381,8 @@ fn offers_block(offers: &[Offer]) -> Option<Value> {
     (!buttons.is_empty()).then(|| json!({ "type": "actions", "block_id": "sagealarm-remediate", "elements": buttons }))
 }
 
-/// `msg` with `note` (text, escaped here) as a context line under its header, within the block limit.
+/// `msg` with `note` (text, escaped here) as a context line under its header, within the block
+/// limit: a state note, or the Slack app parent's history line.
 pub fn with_note(mut msg: Value, note: Option<String>) -> Value {
     let Some(note) = note else { return msg };
     if let Some(blocks) = msg["blocks"].as_array_mut() {

@@ -11,16 +11,8 @@ use serde_json::{json, Value};
 
 /// The parent as the alarm is now (`msg`: the message for the latest notification), with its
 /// history under the header: `🔴 ALARM 14:07 → ✅ OK 14:31 · resolved after 23 min`.
-pub fn parent(mut msg: Value, thread: &Thread) -> Value {
-    let line = history(thread);
-    if let Some(blocks) = msg["blocks"].as_array_mut() {
-        let at = usize::from(blocks.first().is_some_and(|b| b["type"] == "header"));
-        blocks.insert(at, json!({ "type": "context", "elements": [{ "type": "mrkdwn", "text": line, "verbatim": true }] }));
-        if blocks.len() > super::blocks::limits::BLOCKS {
-            blocks.remove(blocks.len() - 2);
-        }
-    }
-    msg
+pub fn parent(msg: Value, thread: &Thread) -> Value {
+    super::blocks::with_note(msg, Some(history(thread)))
 }
 
 /// The history line: each state change told, oldest first, then how long the last ALARM lasted.
