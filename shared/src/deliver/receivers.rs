@@ -102,13 +102,6 @@ impl Receivers {
         Outbox { client: &self.http, retry: &self.retry, deadline }
     }
 
-    /// Posts `message` to the receiver named `name` as its destination sends it, with no state
-    /// kept. An unknown receiver or unresolvable secret is a permanent failure.
-    pub async fn post(&self, name: &str, message: &Message<'_>, deadline: Instant) -> Result<(), Failure> {
-        let d = self.destination(name).await?;
-        d.send(self.outbox(deadline), *message).await.map(|_| ())
-    }
-
     /// One report to every routed receiver concurrently; one failing never blocks another. The
     /// flag: some delivery failed retryably.
     pub async fn deliver(
