@@ -193,3 +193,81 @@ route:
     assert!(s.rate_limited > 0, "the pace was never enforced");
     assert_eq!(p.throttled.len(), ALARMS / 10);
 }
+
+/// The same 200 alarms (25 endpoints, 8 alarms each) to a Slack app receiver whose route groups by
+/// endpoint, with moto's DynamoDB and the Slack Web API stand-in at Slack's pace. For the figures in
+/// the README (about four minutes: every alarm's detail reply still takes its turn in the channel):
+/// `cargo test -p sagealarm --test storm -- --ignored --nocapture` with the emulators' environment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "figures, about four minutes: run by hand (see its doc)"]
+async fn grouped_storm_of_200_figures() {
+    if !sagealarm_testkit::emulators() {
+        return;
+    }
+    let sdk = sagealarm_testkit::sdk().await;
+    let table = format!("sagealarm-storm-{}", std::process::id());
+    sagealarm_testkit::create_state_table(&sdk, &table).await.unwrap();
+    let state = sagealarm::state::StateTable::new(&sdk, table);
+    let slack = sagealarm_testkit::slack_api::SlackApi::paced().await;
+    std::env::set_var("SAGEALARM_STORM_BOT_TOKEN", "xoxb-1-2-STORM");
+    let routes = format!(
+        "receivers:\n  - {{name: app, slack_app: {{token: \"env:SAGEALARM_STORM_BOT_TOKEN\", channel: C0STORM123, api_url: \"{}\"}}}}\nroute: {{receivers: [app], group: {{by: [endpoint]}}}}",
+        slack.url()
+    );
+    let timeout = lambda_timeout();
+    let events: Vec<(String, Value)> = (0..ALARMS).map(alarm_event).collect();
+    let started = Instant::now();
+    let invocations = events.into_iter().map(|(name, event)| {
+        let app = App::new(
+            Routing::parse(&routes).unwrap(),
+            SecretResolver::new(None, true),
+            EnrichMode::Off("storm".into()),
+            RetryPolicy::default(),
+        )
+        .unwrap()
+        .with_state(state.clone());
+        tokio::spawn(async move {
+            let deadline = tokio::time::Instant::now() + timeout;
+            (name, app.handle_until(&event, deadline).await.map(|_| ()).map_err(|e| e.to_string()))
+        })
+    });
+    let results = futures::future::join_all(invocations).await;
+    let elapsed = started.elapsed();
+    let failed: Vec<String> =
+        results.iter().map(|r| r.as_ref().unwrap()).filter(|r| r.1.is_err()).map(|r| format!("{}: {:?}", r.0, r.1)).collect();
+    assert!(failed.is_empty(), "{} invocations failed: {failed:#?}", failed.len());
+
+    // When the channel's top-level messages first named every alarm (a parent post or update).
+    let accepted = slack.accepted();
+    let mut named: HashSet<usize> = HashSet::new();
+    let mut all_named = None;
+    for (at, c) in &accepted {
+        let top = c.method == "chat.update" || c.body.get("thread_ts").is_none();
+        if top {
+            let text = c.text();
+            for i in 0..ALARMS {
+                if text.contains(&format!("storm{i:03}-")) {
+                    named.insert(i);
+                }
+            }
+            if named.len() == ALARMS && all_named.is_none() {
+                all_named = Some(at.duration_since(started));
+            }
+        }
+    }
+    let count = |f: &dyn Fn(&sagealarm_testkit::slack_api::Call) -> bool| accepted.iter().filter(|(_, c)| f(c)).count();
+    let parents = count(&|c| c.method == "chat.postMessage" && c.body.get("thread_ts").is_none());
+    let replies = count(&|c| c.method == "chat.postMessage" && c.body.get("thread_ts").is_some());
+    let updates = count(&|c| c.method == "chat.update");
+    eprintln!(
+        "grouped storm: {ALARMS} alarms, 25 endpoints: the channel's parents named all {ALARMS} after {:.1} s; last invocation done after {:.1} s; \
+         Slack calls accepted {} ({parents} parents, {replies} replies, {updates} updates), answered {} × 429",
+        all_named.map(|d| d.as_secs_f64()).unwrap_or(f64::NAN),
+        elapsed.as_secs_f64(),
+        accepted.len(),
+        slack.rate_limited()
+    );
+    assert_eq!(parents, 25);
+    assert_eq!(replies, ALARMS);
+    assert!(all_named.is_some(), "the parents never named every alarm ({} of {ALARMS})", named.len());
+}

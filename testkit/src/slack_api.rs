@@ -1,10 +1,16 @@
 //! A stand-in for Slack's Web API on loopback (wiremock): `chat.postMessage` answers a fresh `ts`
 //! and the channel, `chat.update` answers the message's `ts`; calls without a bearer token answer
 //! `not_authed` as Slack does. Every call is recorded in order for the tests to read.
+//!
+//! [`SlackApi::paced`] also keeps Slack's pace, as Slack answers it (HTTP 429, `Retry-After`,
+//! `{"ok": false, "error": "ratelimited"}`): `chat.postMessage` one message per second per
+//! channel (thread replies included), `chat.update` (Tier 3) 50 a minute.
 
 use serde_json::{json, Value};
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -27,11 +33,60 @@ impl Call {
 
 pub struct SlackApi {
     pub server: MockServer,
+    pace: Arc<Mutex<Pace>>,
+}
+
+/// What the paced stand-in has let through, and when.
+#[derive(Default)]
+struct Pace {
+    on: bool,
+    /// Per channel: when the last message was accepted.
+    last_post: HashMap<String, Instant>,
+    /// When each `chat.update` of the last minute was accepted.
+    updates: VecDeque<Instant>,
+    accepted: Vec<(Instant, Call)>,
+    rate_limited: usize,
+}
+
+/// `chat.update` is a Tier 3 method: about 50 calls a minute.
+const UPDATES_PER_MINUTE: usize = 50;
+
+impl Pace {
+    /// `Some(retry after)` when Slack would refuse this call now.
+    fn refuse(&mut self, method: &str, channel: &str, now: Instant) -> Option<Duration> {
+        if !self.on {
+            return None;
+        }
+        let wait = match method {
+            "chat.update" => {
+                while self.updates.front().is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(60)) {
+                    self.updates.pop_front();
+                }
+                let full = self.updates.len() >= UPDATES_PER_MINUTE;
+                full.then(|| Duration::from_secs(60).saturating_sub(now.duration_since(self.updates[0])))
+            }
+            _ => {
+                self.last_post.get(channel).map(|t| Duration::from_secs(1).saturating_sub(now.duration_since(*t))).filter(|w| !w.is_zero())
+            }
+        };
+        if wait.is_some() {
+            self.rate_limited += 1;
+            return wait;
+        }
+        match method {
+            "chat.update" => self.updates.push_back(now),
+            _ => {
+                self.last_post.insert(channel.to_string(), now);
+            }
+        }
+        None
+    }
 }
 
 struct Answer {
     method: &'static str,
     next: Arc<AtomicU64>,
+    pace: Arc<Mutex<Pace>>,
 }
 
 impl Respond for Answer {
@@ -43,6 +98,19 @@ impl Respond for Answer {
         let Some(channel) = body["channel"].as_str() else {
             return ResponseTemplate::new(200).set_body_json(json!({"ok": false, "error": "channel_not_found"}));
         };
+        let now = Instant::now();
+        {
+            let mut pace = self.pace.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(wait) = pace.refuse(self.method, channel, now) {
+                // Slack's header is whole seconds.
+                let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+                return ResponseTemplate::new(429)
+                    .insert_header("Retry-After", secs.to_string().as_str())
+                    .set_body_json(json!({"ok": false, "error": "ratelimited"}));
+            }
+            let call = Call { method: self.method.to_string(), body: body.clone(), bearer: None };
+            pace.accepted.push((now, call));
+        }
         let ts = match self.method {
             "chat.update" => body["ts"].as_str().unwrap_or_default().to_string(),
             _ => {
@@ -56,16 +124,36 @@ impl Respond for Answer {
 
 impl SlackApi {
     pub async fn start() -> Self {
+        Self::with_pace(false).await
+    }
+
+    /// Keeping Slack's pace (see the module's doc).
+    pub async fn paced() -> Self {
+        Self::with_pace(true).await
+    }
+
+    async fn with_pace(on: bool) -> Self {
         let server = MockServer::start().await;
         let next = Arc::new(AtomicU64::new(1));
+        let pace = Arc::new(Mutex::new(Pace { on, ..Pace::default() }));
         for m in ["chat.postMessage", "chat.update"] {
             Mock::given(method("POST"))
                 .and(path(format!("/api/{m}")))
-                .respond_with(Answer { method: m, next: next.clone() })
+                .respond_with(Answer { method: m, next: next.clone(), pace: pace.clone() })
                 .mount(&server)
                 .await;
         }
-        Self { server }
+        Self { server, pace }
+    }
+
+    /// Every call Slack accepted (not rate limited, authenticated, with a channel), with when.
+    pub fn accepted(&self) -> Vec<(Instant, Call)> {
+        self.pace.lock().map(|p| p.accepted.clone()).unwrap_or_default()
+    }
+
+    /// How many calls were answered 429.
+    pub fn rate_limited(&self) -> usize {
+        self.pace.lock().map(|p| p.rate_limited).unwrap_or_default()
     }
 
     /// The `api_url` for a `slack_app` receiver.

@@ -24,9 +24,10 @@ use crate::model::Severity;
 use crate::remediate::follow_up::FollowUp;
 use crate::remediate::offers::Offer;
 use crate::report::Report;
-use crate::route::{invalid, ConfigError, ReceiverSpec, Routes};
+use crate::route::{invalid, ConfigError, Group, ReceiverSpec, Routes};
 use crate::secrets::{Secret, SecretRef};
 use crate::state::thread::Thread;
+use crate::state::StateTable;
 use futures::future::BoxFuture;
 use serde_json::Value;
 use std::sync::Arc;
@@ -60,8 +61,8 @@ pub trait Settings: Send + Sync + std::fmt::Debug {
 #[derive(Debug, Clone, Copy)]
 pub enum Message<'a> {
     /// An alarm (or plain SNS message), at the severity its route gave it, with the remediation
-    /// buttons a person may press (empty: none).
-    Alarm { report: &'a Report, severity: Severity, offers: &'a [Offer], incident: &'a Incident },
+    /// buttons a person may press (empty: none), and its group when its route groups.
+    Alarm { report: &'a Report, severity: Severity, offers: &'a [Offer], incident: &'a Incident, group: Option<&'a Group> },
     /// A remediation decision, told to the alarm's receivers (in the alarm's thread when kept).
     FollowUp { follow_up: &'a FollowUp, incident: &'a Incident },
 }
@@ -105,13 +106,15 @@ pub struct Sent {
     pub thread: Option<Thread>,
 }
 
-/// What a destination sends with: the shared HTTP client, the one retry policy and the
-/// invocation's deadline.
+/// What a destination sends with: the shared HTTP client, the one retry policy, the
+/// invocation's deadline, and the state table when there is one (a group's conversation is kept
+/// there step by step).
 #[derive(Clone, Copy)]
 pub struct Outbox<'a> {
     pub client: &'a reqwest::Client,
     pub retry: &'a RetryPolicy,
     pub deadline: Instant,
+    pub state: Option<&'a StateTable>,
 }
 
 impl Outbox<'_> {

@@ -99,7 +99,7 @@ impl Receivers {
     }
 
     fn outbox(&self, deadline: Instant) -> Outbox<'_> {
-        Outbox { client: &self.http, retry: &self.retry, deadline }
+        Outbox { client: &self.http, retry: &self.retry, deadline, state: self.state.as_ref() }
     }
 
     /// One report to every routed receiver concurrently; one failing never blocks another. The
@@ -139,14 +139,16 @@ impl Receivers {
             Ok(dest) => dest,
             Err(f) => return self.failed(name, receiver, kind, f),
         };
-        let (ticket, incident) = match self.prepare(notice, receiver, destination.threads(), deadline).await {
+        // A grouped alarm's thread is its group's, looked up by the destination.
+        let own_thread = destination.threads() && d.group.is_none();
+        let (ticket, incident) = match self.prepare(notice, receiver, own_thread, deadline).await {
             Prepared::Send(ticket, incident) => (ticket, incident),
             Prepared::Skip(note) => {
                 tracing::info!(alarm = %name, receiver, kind, why = note, "not posted: {note}");
                 return (done(Some(note.to_string())), false);
             }
         };
-        let message = Message::Alarm { report, severity: d.severity, offers, incident: &incident };
+        let message = Message::Alarm { report, severity: d.severity, offers, incident: &incident, group: d.group.as_ref() };
         match destination.send(self.outbox(deadline), message).await {
             Ok(sent) => {
                 tracing::info!(alarm = %name, receiver, kind, severity = d.severity.as_str(), "delivered");

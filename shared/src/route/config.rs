@@ -35,6 +35,18 @@ pub struct RouteDoc {
     /// never a surprise). The remediation function applies every guardrail again.
     #[serde(default)]
     pub remediate: Option<RemediateDoc>,
+    /// Alarms that share one Slack parent message (inherited by children; `by: []` turns it off).
+    #[serde(default)]
+    pub group: Option<GroupDoc>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupDoc {
+    /// `endpoint`, `alarm`, `account`, `region`, `namespace`.
+    pub by: OneOrMany,
+    #[serde(default)]
+    pub window_s: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

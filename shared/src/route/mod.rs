@@ -5,8 +5,10 @@
 //! children all miss delivers to its own receivers. Receivers and severity are inherited.
 
 mod config;
+pub mod group;
 
 pub use config::RoutesDoc;
+pub use group::{Group, GroupSpec};
 
 use crate::model::text::one_line;
 use crate::model::{check_frequency, Action, AlarmState, Severity};
@@ -59,6 +61,8 @@ struct Node {
     continue_: bool,
     children: Vec<Node>,
     remediate: Vec<RuleAction>,
+    /// Inherited from the parent unless the route says its own.
+    group: Option<GroupSpec>,
 }
 
 /// An endpoint update a matching rule asks for.
@@ -98,6 +102,8 @@ impl Routed<'_> {
 pub struct Delivery<'a> {
     pub receiver: &'a ReceiverSpec,
     pub severity: Severity,
+    /// The alarm's group at the route that named the receiver, if that route groups.
+    pub group: Option<Group>,
 }
 
 /// The facts routes match on.
@@ -153,7 +159,7 @@ impl Routes {
         if doc.route.receivers.as_ref().is_none_or(Vec::is_empty) {
             return Err(invalid("route.receivers", "the root route is the default and needs at least one receiver"));
         }
-        let root = node(doc.route, "route", &receivers, None, Severity::Error)?;
+        let root = node(doc.route, "route", &receivers, None, Severity::Error, None)?;
         Ok(Self { receivers, root })
     }
 
@@ -171,7 +177,8 @@ impl Routes {
         for n in matched {
             for &r in &n.receivers {
                 if !deliveries.iter().any(|d| std::ptr::eq(d.receiver, &self.receivers[r])) {
-                    deliveries.push(Delivery { receiver: &self.receivers[r], severity: n.severity });
+                    let group = n.group.as_ref().and_then(|g| g.group_of(facts));
+                    deliveries.push(Delivery { receiver: &self.receivers[r], severity: n.severity, group });
                 }
             }
             for a in &n.remediate {
@@ -210,6 +217,7 @@ fn node(
     receivers: &[ReceiverSpec],
     parent_receivers: Option<&[usize]>,
     parent_severity: Severity,
+    parent_group: Option<&GroupSpec>,
 ) -> Result<Node, ConfigError> {
     let own = match doc.receivers {
         Some(names) => {
@@ -235,13 +243,17 @@ fn node(
         Some(r) => rule_actions(r, path)?,
         None => vec![],
     };
+    let group = match &doc.group {
+        Some(g) => GroupSpec::parse(g, path)?,
+        None => parent_group.cloned(),
+    };
     let children = doc
         .routes
         .into_iter()
         .enumerate()
-        .map(|(i, c)| node(c, &format!("{path}.routes[{i}]"), receivers, Some(&own), severity))
+        .map(|(i, c)| node(c, &format!("{path}.routes[{i}]"), receivers, Some(&own), severity, group.as_ref()))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Node { matcher, receivers: own, severity, continue_: doc.continue_, children, remediate })
+    Ok(Node { matcher, receivers: own, severity, continue_: doc.continue_, children, remediate, group })
 }
 
 fn rule_actions(r: RemediateDoc, path: &str) -> Result<Vec<RuleAction>, ConfigError> {
@@ -430,5 +442,46 @@ route:
         assert_eq!(e, "routing document: route.remediate.actions: \"reboot\" is not scale-out or enable-enhanced-metrics");
         let e = Routes::parse(&doc("{ actions: enable-enhanced-metrics, frequency_s: 15 }")).unwrap_err().to_string();
         assert_eq!(e, "routing document: route.remediate.frequency_s: 15 is not one of 10, 30, 60, 120, 180, 240, 300");
+    }
+}
+
+#[cfg(test)]
+mod group_tests {
+    use super::*;
+
+    #[test]
+    fn a_group_is_inherited_replaced_or_turned_off_and_worked_out_per_alarm() {
+        let doc = r#"
+receivers: [{ name: app, slack: { webhook_url: "env:X" } }, { name: pager, pagerduty: { routing_key: "env:K" } }]
+route:
+  receivers: [app]
+  group: { by: [endpoint], window_s: 900 }
+  routes:
+    - match: { alarm_name: "gpu-*" }
+    - match: { alarm_name: "acct-*" }
+      group: { by: [account, region] }
+    - match: { alarm_name: "solo-*" }
+      receivers: [pager]
+      group: { by: [] }
+"#;
+        let r = Routes::parse(doc).unwrap();
+        let f = |name: &'static str| Facts {
+            alarm_name: name,
+            endpoint: Some("ep1"),
+            account: Some("123"),
+            region: Some("us-east-1"),
+            ..Default::default()
+        };
+        let gpu = r.evaluate(&f("gpu-hot"));
+        let g = gpu.deliveries[0].group.as_ref().unwrap();
+        assert_eq!((g.key(), g.window.as_secs()), ("endpoint=ep1".to_string(), 900));
+        let acct = r.evaluate(&f("acct-x"));
+        let g = acct.deliveries[0].group.as_ref().unwrap();
+        assert_eq!((g.key(), g.window.as_secs()), ("account=123,region=us-east-1".to_string(), 1800));
+        assert_eq!(r.evaluate(&f("solo-x")).deliveries[0].group, None);
+        let e = Routes::parse(&doc.replace("window_s: 900", "window_s: 9")).unwrap_err().to_string();
+        assert_eq!(e, "routing document: route.group.window_s: 9 is not between 60 and 86400 seconds");
+        let e = Routes::parse(&doc.replace("by: [endpoint]", "by: [endpiont]")).unwrap_err().to_string();
+        assert!(e.starts_with("routing document: route.group.by: \"endpiont\" is not one of endpoint"), "{e}");
     }
 }

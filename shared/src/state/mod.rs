@@ -10,6 +10,8 @@
 //!   idempotency.
 //! - [`thread`]: `thread#<receiver>#<alarm identity>`: the Slack parent message of an alarm, its
 //!   state and a short history.
+//! - [`group`]: `group#<receiver>#<group key>`: the Slack parent of a group of alarms (a route's
+//!   `group`), every alarm of it with its state, and what the parent shows.
 //! - [`marker`]: `once#…` (a Slack request seen once: replay check) and `lock#…` (one remediation
 //!   of an endpoint at a time).
 //!
@@ -17,6 +19,7 @@
 //! still delivered, saying state was unavailable), never a reason to drop a notification.
 
 pub mod delivery;
+pub mod group;
 pub mod marker;
 pub mod thread;
 

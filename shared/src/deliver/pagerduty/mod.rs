@@ -58,8 +58,9 @@ impl Destination for PagerDuty {
     }
     fn render(&self, message: &Message<'_>) -> Post {
         match message {
-            Message::Alarm { report, severity, incident, .. } => {
-                let body = render::with_note(render::render(report, self.routing_key.expose(), *severity), incident.note());
+            Message::Alarm { report, severity, incident, group, .. } => {
+                let event = render::render(report, self.routing_key.expose(), *severity);
+                let body = render::with_group(render::with_note(event, incident.note()), *group);
                 Post::json(&self.events_url, body)
             }
             // A change event, not a trigger: the decision is recorded on the service without paging.

@@ -164,6 +164,15 @@ pub fn with_note(mut event: Value, note: Option<String>) -> Value {
     event
 }
 
+/// A grouped alarm stays one event (PagerDuty groups alerts into incidents on its side); its
+/// group's key goes in `custom_details.sagealarm_group`, for PagerDuty's content-based grouping.
+pub fn with_group(mut event: Value, group: Option<&crate::route::Group>) -> Value {
+    if let (Some(g), Some(details)) = (group, event["payload"]["custom_details"].as_object_mut()) {
+        details.insert("sagealarm_group".into(), Value::String(g.key()));
+    }
+    event
+}
+
 /// Keeps the event under PagerDuty's 512 KB by dropping whole `custom_details` entries, biggest
 /// first in [`TRIM_ORDER`], and says which (as Alertmanager does): never a rejected page.
 fn fit(payload: &mut Map<String, Value>) {

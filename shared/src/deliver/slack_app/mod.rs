@@ -5,16 +5,19 @@
 //!
 //! The thread itself is kept by the state table ([`crate::state::thread`]); this destination
 //! only says what to post given the thread it is handed ([`Incident`]) and returns the thread
-//! after its post ([`Sent`]).
+//! after its post ([`Sent`]). A grouped alarm (a route's `group`) goes into its group's thread
+//! instead ([`group`]), which needs the state table at every step.
 
+mod group;
 pub mod render;
 
 use super::slack::render as blocks;
 use super::{classify_status, settings_at, Destination, Failure, Incident, Message, Outbox, Post, Registration, Sent, Settings};
 use crate::model::text::{one_line, truncate};
+use crate::model::Severity;
 use crate::remediate::offers::Offer;
 use crate::report::Report;
-use crate::route::{invalid, ConfigError};
+use crate::route::{invalid, ConfigError, Group};
 use crate::secrets::{Secret, SecretRef};
 use crate::state::thread::Thread;
 use futures::future::BoxFuture;
@@ -106,6 +109,30 @@ impl SlackApp {
             Report::Plain(_) => None,
         };
         Ok(Sent { thread })
+    }
+
+    /// A grouped alarm into its group's thread; without a usable state table, on its own, saying why.
+    async fn grouped(
+        &self,
+        out: Outbox<'_>,
+        group: &Group,
+        report: &Report,
+        severity: Severity,
+        offers: &[Offer],
+        incident: &Incident,
+    ) -> Result<Sent, Failure> {
+        let why = match (out.state, report) {
+            (Some(state), Report::Alarm(a)) => match group::Ctx::new(self, out, state, group).alarm(report, a, severity, offers).await {
+                Ok(sent) => return Ok(sent),
+                Err(Err(f)) => return Err(f),
+                Err(Ok(e)) => e.to_string(),
+            },
+            (None, _) => format!("not grouped with {group}: grouping needs the state table ({})", crate::state::TABLE_ENV),
+            (Some(_), Report::Plain(_)) => return self.alarm(out, report, offers, incident).await,
+        };
+        tracing::warn!(receiver = %self.name, group = %group, why, "posting the alarm on its own");
+        let incident = Incident { thread: None, unavailable: incident.unavailable.clone().or(Some(why)) };
+        self.new_parent(out, blocks::with_note(blocks::render(report, offers), incident.note()), report).await
     }
 
     async fn alarm(&self, out: Outbox<'_>, report: &Report, offers: &[Offer], incident: &Incident) -> Result<Sent, Failure> {
@@ -206,6 +233,9 @@ impl Destination for SlackApp {
     fn send<'a>(&'a self, out: Outbox<'a>, message: Message<'a>) -> BoxFuture<'a, Result<Sent, Failure>> {
         Box::pin(async move {
             match message {
+                Message::Alarm { report, offers, incident, group: Some(g), severity } => {
+                    self.grouped(out, g, report, severity, offers, incident).await
+                }
                 Message::Alarm { report, offers, incident, .. } => self.alarm(out, report, offers, incident).await,
                 // A decision replies in the alarm's thread when there is one; the thread is unchanged.
                 Message::FollowUp { .. } => out.post(self, &self.render(&message)).await.map(|_| Sent::default()),

@@ -1,10 +1,12 @@
-//! What the Slack app adds to the webhook's message: the parent's history line, and the short
-//! reply in the thread that says what changed.
+//! What the Slack app adds to the webhook's message: the parent's history line, the short
+//! reply in the thread that says what changed, and a group's summary.
 
-use crate::model::text::mrkdwn;
+use crate::model::text::{mrkdwn, plain};
 use crate::model::AlarmState;
 use crate::render::state_badge;
 use crate::report::AlarmReport;
+use crate::route::Group;
+use crate::state::group::{GroupThread, Member};
 use crate::state::thread::Thread;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -77,5 +79,79 @@ pub fn lasted(d: chrono::Duration) -> String {
         1..60 => format!("{m} min"),
         60..1440 => format!("{} h {} min", m / 60, m % 60),
         _ => format!("{} d {} h", m / 1440, (m % 1440) / 60),
+    }
+}
+
+/// A group's parent: how many of its alarms are in which state, worst first, since when, each
+/// alarm on a line (as many as fit in Slack's limits; the thread has every one).
+pub fn summary(g: &GroupThread, group: &Group) -> Value {
+    use super::blocks::limits;
+    let mut members: Vec<&Member> = g.members.values().collect();
+    members.sort_by_key(|m| (rank(m.state), std::cmp::Reverse(m.severity), m.at));
+    let total = members.len();
+    let count = |s: AlarmState| members.iter().filter(|m| m.state == s).count();
+    let (alarm, insufficient) = (count(AlarmState::Alarm), count(AlarmState::InsufficientData));
+    let plural = |n: usize| if n == 1 { "alarm" } else { "alarms" };
+    let head = if alarm > 0 {
+        format!("🔴 {}: {alarm} of {total} {} in ALARM", g.title, plural(total))
+    } else if insufficient > 0 {
+        format!("⚪ {}: none in ALARM, {insufficient} of {total} with insufficient data", g.title)
+    } else {
+        format!("✅ {}: all {total} {} OK", g.title, plural(total))
+    };
+    let mut about = format!("Grouped by {} · since {} UTC", group.key(), hm(g.opened_at));
+    if alarm == 0 && insufficient == 0 {
+        if let Some(last) = members.iter().map(|m| m.at).max() {
+            about.push_str(&format!(" · resolved after {}", lasted(last - g.opened_at)));
+        }
+    }
+    about.push_str(" · each alarm's detail is in the thread");
+
+    let mut blocks = vec![
+        json!({ "type": "header", "text": { "type": "plain_text", "text": plain(&head, limits::HEADER), "emoji": true } }),
+        json!({ "type": "context", "elements": [{ "type": "mrkdwn", "text": mrkdwn(&about, 1000), "verbatim": true }] }),
+    ];
+    // One section per state, split where a section would pass Slack's limit; the whole message
+    // stays under the total block text Slack accepts.
+    let budget = limits::TOTAL_TEXT - 1500;
+    let (mut used, mut listed) = (0, 0);
+    for state in [AlarmState::Alarm, AlarmState::InsufficientData, AlarmState::Ok] {
+        let of_state: Vec<&&Member> = members.iter().filter(|m| m.state == state).collect();
+        if of_state.is_empty() {
+            continue;
+        }
+        let mut text = format!("*{} ({})*", state_badge(Some(state)), of_state.len());
+        for m in of_state {
+            let line = format!("\n• *{}* · since {} UTC · {}", mrkdwn(&m.name, 200), hm(m.at), m.severity.as_str());
+            if used + text.len() + line.len() > budget || blocks.len() >= limits::BLOCKS - 2 {
+                break;
+            }
+            if text.len() + line.len() > limits::SECTION_TEXT - 100 {
+                used += text.len();
+                blocks.push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": text, "verbatim": true } }));
+                text = String::new();
+            }
+            text.push_str(&line);
+            listed += 1;
+        }
+        if !text.is_empty() {
+            used += text.len();
+            blocks.push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": text.trim_start(), "verbatim": true } }));
+        }
+    }
+    if listed < total {
+        let more = format!("…and {} more: the thread has each one", total - listed);
+        blocks.push(json!({ "type": "context", "elements": [{ "type": "mrkdwn", "text": more }] }));
+    }
+    let names: Vec<String> = members.iter().take(20).map(|m| mrkdwn(&m.name, 100)).collect();
+    json!({ "text": plain(&format!("{head}: {}", names.join(", ")), limits::FALLBACK_TEXT), "blocks": blocks })
+}
+
+/// Worst first: ALARM, then INSUFFICIENT_DATA, then OK.
+fn rank(s: AlarmState) -> u8 {
+    match s {
+        AlarmState::Alarm => 0,
+        AlarmState::InsufficientData => 1,
+        AlarmState::Ok => 2,
     }
 }

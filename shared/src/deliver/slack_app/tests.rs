@@ -32,8 +32,8 @@ fn ok(body: Value) -> ResponseTemplate {
 
 async fn send(a: &SlackApp, report: &Report, incident: &Incident) -> Result<Sent, Failure> {
     let (http, retry) = (client(&fast()).unwrap(), fast());
-    let out = Outbox { client: &http, retry: &retry, deadline: Instant::now() + Duration::from_secs(20) };
-    a.send(out, Message::Alarm { report, severity: crate::model::Severity::Critical, offers: &[], incident }).await
+    let out = Outbox { client: &http, retry: &retry, deadline: Instant::now() + Duration::from_secs(20), state: None };
+    a.send(out, Message::Alarm { report, severity: crate::model::Severity::Critical, offers: &[], incident, group: None }).await
 }
 
 fn report(name: &str) -> Report {
@@ -211,4 +211,75 @@ fn durations_read_as_people_say_them() {
         [render::lasted(m(0)), render::lasted(m(23)), render::lasted(m(125)), render::lasted(m(3 * 1440 + 250))],
         ["under 1 min", "23 min", "2 h 5 min", "3 d 4 h"]
     );
+}
+
+#[tokio::test]
+async fn a_grouped_alarm_without_a_state_table_is_posted_on_its_own_saying_why() {
+    let s = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/chat.postMessage"))
+        .respond_with(ok(json!({"ok": true, "channel": "C0123ABCDEF", "ts": "1.1"})))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let r = report("sns-high-concurrency-alarm.json");
+    let spec = crate::route::GroupSpec { by: vec![crate::route::group::GroupBy::Endpoint], window: Duration::from_secs(600) };
+    let group = spec.group_of(&crate::route::Facts::of(&r)).unwrap();
+    let (http, retry) = (client(&fast()).unwrap(), fast());
+    let out = Outbox { client: &http, retry: &retry, deadline: Instant::now() + Duration::from_secs(20), state: None };
+    let incident = Incident::default();
+    let message =
+        Message::Alarm { report: &r, severity: crate::model::Severity::Critical, offers: &[], incident: &incident, group: Some(&group) };
+    let sent = app(&s).send(out, message).await.unwrap();
+    assert!(sent.thread.is_some(), "its own thread is kept");
+    let (body, _) = bodies(&s, "/api/chat.postMessage").await.remove(0);
+    assert!(body.get("thread_ts").is_none());
+    assert!(
+        body.to_string().contains("not grouped with endpoint=deepgram-prod: grouping needs the state table (SAGEALARM_STATE_TABLE)"),
+        "{body}"
+    );
+}
+
+#[test]
+fn a_group_summary_puts_the_worst_first_and_stays_in_slacks_limits() {
+    use crate::model::Severity;
+    use crate::state::group::{member_id, GroupThread, Member};
+    let at = |m: u32| DateTime::parse_from_rfc3339(&format!("2026-11-20T14:{m:02}:00Z")).unwrap().with_timezone(&Utc);
+    let spec = crate::route::GroupSpec { by: vec![crate::route::group::GroupBy::Endpoint], window: Duration::from_secs(600) };
+    let facts = crate::route::Facts { alarm_name: "x", endpoint: Some("ep1"), ..Default::default() };
+    let group = spec.group_of(&facts).unwrap();
+    let mut g = GroupThread::open(
+        "C1",
+        "ep1",
+        &member_id("a"),
+        Member::new("ep1-latency", AlarmState::Ok, at(7), Severity::Warning),
+        Duration::ZERO,
+    );
+    g.members.insert(member_id("b"), Member::new("ep1-5xx <!channel>", AlarmState::Alarm, at(9), Severity::Critical));
+    g.members.insert(member_id("c"), Member::new("ep1-gpu", AlarmState::Alarm, at(8), Severity::Warning));
+    g.opened_at = at(7);
+    let msg = render::summary(&g, &group);
+    let text = msg.to_string();
+    assert!(text.contains("🔴 ep1: 2 of 3 alarms in ALARM"), "{text}");
+    let (x, y, z) = (text.find("ep1-5xx").unwrap(), text.find("ep1-gpu").unwrap(), text.find("ep1-latency").unwrap());
+    assert!(x < y && y < z, "critical ALARM, then ALARM, then OK: {text}");
+    assert!(!text.contains("<!channel>"), "untrusted names are escaped: {text}");
+    assert!(text.contains("Grouped by endpoint=ep1 · since 14:07 UTC"), "{text}");
+    check_limits(&msg).unwrap();
+    // A big group: within Slack's limits, saying how many are not listed.
+    for i in 0..600 {
+        g.members.insert(
+            member_id(&i.to_string()),
+            Member::new(&format!("alarm-{i:03}-{}", "x".repeat(60)), AlarmState::Alarm, at(10), Severity::Error),
+        );
+    }
+    let msg = render::summary(&g, &group);
+    check_limits(&msg).unwrap();
+    assert!(msg.to_string().contains("more: the thread has each one"), "{msg}");
+    // Resolved: all OK.
+    for m in g.members.values_mut() {
+        m.state = AlarmState::Ok;
+    }
+    let text = render::summary(&g, &group).to_string();
+    assert!(text.contains("✅ ep1: all 603 alarms OK") && text.contains("resolved after 3 min"), "{text}");
 }
