@@ -149,7 +149,16 @@ python3 - "$WORK/slack-api.jsonl" "$WORK/slack.jsonl" <<'PY'
 import json, sys
 calls = [json.loads(l) for l in open(sys.argv[1])]
 for i, c in enumerate(calls, 1):
-    b, a = c["body"], c["answer"]
+    b, a = c["body"], c.get("answer", {})
+    if c["method"] == "files.getUploadURLExternal":
+        print("  %d. %-17s %-34s → %s" % (i, "files.getUpload…", "the chart: %s bytes" % b.get("length"), a.get("file_id")))
+        continue
+    if c["method"] == "upload":
+        print("  %d. %-17s %-34s → saved as %s.png" % (i, "(upload URL)", "%d bytes of PNG" % b["bytes"], b["file_id"]))
+        continue
+    if c["method"] == "files.completeUploadExternal":
+        print("  %d. %-17s %-34s" % (i, "files.complete…", "shared into thread %s" % b.get("thread_ts")))
+        continue
     where = "reply in thread %s" % b["thread_ts"] if b.get("thread_ts") else ("parent %s" % b.get("ts") if c["method"] == "chat.update" else "new parent")
     first = (b.get("blocks") or [{}])[0]
     text = (first.get("text") or {}).get("text", "") if isinstance(first.get("text"), dict) else ""
@@ -171,8 +180,12 @@ for e in events[1:]:
     print("then: %s (dedup_key %s)" % (e.get("event_action"), e.get("dedup_key")))
 PY
 echo
-echo "==> the chart for the Slack thread (sagealarm graph, same event, same emulators):"
-if "$TARGET/debug/sagealarm" graph "$WORK/event.json" --out "$WORK/chart.png" >"$WORK/chart.json" 2>"$WORK/chart.err"; then
+echo "==> the chart the function uploaded into the thread:"
+uploaded=$(ls "$WORK"/F*.png 2>/dev/null | head -1 || true)
+if [[ -n "$uploaded" ]]; then
+    cp "$uploaded" "$WORK/chart.png"
+    echo "    $uploaded ($(( $(stat -c %s "$uploaded") / 1024 )) KB), also copied to $WORK/chart.png"
+elif "$TARGET/debug/sagealarm" graph "$WORK/event.json" --out "$WORK/chart.png" >"$WORK/chart.json" 2>"$WORK/chart.err"; then
     python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("    %s (%d KB): %s" % (d["out"], d["bytes"] // 1024, d["title"]))' "$WORK/chart.json"
 else
     echo "    no chart: $(cat "$WORK/chart.err")"

@@ -1,6 +1,8 @@
 //! A stand-in for Slack's Web API on loopback (wiremock): `chat.postMessage` answers a fresh `ts`
 //! and the channel, `chat.update` answers the message's `ts`; calls without a bearer token answer
-//! `not_authed` as Slack does. Every call is recorded in order for the tests to read.
+//! `not_authed` as Slack does. Every call is recorded in order for the tests to read. The file
+//! upload flow answers too: `files.getUploadURLExternal` (an upload URL on this server),
+//! the upload itself (`OK - <bytes>`), `files.completeUploadExternal`.
 //!
 //! [`SlackApi::paced`] also keeps Slack's pace, as Slack answers it (HTTP 429, `Retry-After`,
 //! `{"ok": false, "error": "ratelimited"}`): `chat.postMessage` one message per second per
@@ -122,6 +124,22 @@ impl Respond for Answer {
     }
 }
 
+/// `files.getUploadURLExternal`: a fresh file ID and its upload URL on this server.
+struct UploadUrl {
+    base: String,
+    next: Arc<AtomicU64>,
+}
+
+impl Respond for UploadUrl {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        if !req.headers.get("authorization").and_then(|h| h.to_str().ok()).is_some_and(|h| h.starts_with("Bearer xoxb-")) {
+            return ResponseTemplate::new(200).set_body_json(json!({"ok": false, "error": "not_authed"}));
+        }
+        let id = format!("F{:08}", self.next.fetch_add(1, Ordering::SeqCst));
+        ResponseTemplate::new(200).set_body_json(json!({"ok": true, "upload_url": format!("{}/upload/{id}", self.base), "file_id": id}))
+    }
+}
+
 impl SlackApi {
     pub async fn start() -> Self {
         Self::with_pace(false).await
@@ -143,6 +161,22 @@ impl SlackApi {
                 .mount(&server)
                 .await;
         }
+        let files = Arc::new(AtomicU64::new(1));
+        Mock::given(method("POST"))
+            .and(path("/api/files.getUploadURLExternal"))
+            .respond_with(UploadUrl { base: server.uri(), next: files })
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(wiremock::matchers::path_regex("^/upload/F[0-9]+$"))
+            .respond_with(|req: &Request| ResponseTemplate::new(200).set_body_string(format!("OK - {}", req.body.len())))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/api/files.completeUploadExternal"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
+            .mount(&server)
+            .await;
         Self { server, pace }
     }
 
@@ -167,7 +201,8 @@ impl SlackApi {
         reqs.iter()
             .map(|r| Call {
                 method: r.url.path().trim_start_matches("/api/").to_string(),
-                body: serde_json::from_slice(&r.body).unwrap_or(Value::Null),
+                // JSON, or the file methods' form fields as an object (an upload's bytes: Null).
+                body: serde_json::from_slice(&r.body).unwrap_or_else(|_| form(&r.body)),
                 bearer: r
                     .headers
                     .get("authorization")
@@ -177,4 +212,12 @@ impl SlackApi {
             })
             .collect()
     }
+}
+
+/// Form-encoded fields as a JSON object; anything else (a file's bytes) as Null.
+fn form(body: &[u8]) -> Value {
+    if body.starts_with(b"\x89PNG") {
+        return Value::Null;
+    }
+    Value::Object(form_urlencoded::parse(body).into_owned().map(|(k, v)| (k, Value::String(v))).collect())
 }

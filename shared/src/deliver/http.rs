@@ -5,7 +5,7 @@
 //! the invocation's deadline allows. An alarm storm to one Slack channel (one message per second)
 //! is drained this way instead of being dropped.
 
-use super::{Destination, Failure, Post};
+use super::{Destination, Encoding, Failure, Post};
 use crate::model::text::one_line;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use std::time::Duration;
@@ -71,7 +71,21 @@ fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
 }
 
 async fn attempt<D: Destination + ?Sized>(client: &reqwest::Client, n: &D, post: &Post) -> Result<String, Failure> {
-    let mut req = client.post(&post.url).json(&post.body);
+    let req = client.post(&post.url);
+    let mut req = match &post.encoding {
+        Encoding::Json => req.json(&post.body),
+        Encoding::Form => {
+            let fields = post
+                .body
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (k, v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())));
+            let form = form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+            req.header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(form)
+        }
+        Encoding::Bytes(b) => req.header(reqwest::header::CONTENT_TYPE, "application/octet-stream").body(b.clone()),
+    };
     if let Some(token) = &post.bearer {
         req = req.bearer_auth(token.expose());
     }

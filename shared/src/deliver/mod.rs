@@ -92,18 +92,32 @@ pub struct Post {
     pub body: Value,
     /// Sent as `Authorization: Bearer …` (a Slack bot token), and nowhere else.
     pub bearer: Option<Secret>,
+    pub encoding: Encoding,
+}
+
+/// How a [`Post`]'s body goes on the wire.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Encoding {
+    /// `body` as JSON: every message.
+    Json,
+    /// `body`'s fields (an object of strings) form-encoded: the Slack file methods accept only this.
+    Form,
+    /// These bytes, `body` unused: a file to Slack's upload URL.
+    Bytes(Vec<u8>),
 }
 
 impl Post {
     pub fn json(url: impl Into<String>, body: Value) -> Self {
-        Self { url: url.into(), body, bearer: None }
+        Self { url: url.into(), body, bearer: None, encoding: Encoding::Json }
     }
 }
 
-/// What sending produced that the state table keeps: the alarm's thread after this message.
+/// What sending produced that the state table keeps: the alarm's thread after this message; and
+/// what did not work beside the message (a chart that could not be uploaded).
 #[derive(Debug, Default)]
 pub struct Sent {
     pub thread: Option<Thread>,
+    pub note: Option<String>,
 }
 
 /// What a destination sends with: the shared HTTP client, the one retry policy, the

@@ -158,7 +158,7 @@ impl Receivers {
                 // With the table unavailable before the post, keeping the thread would fail too.
                 let thread = sent.thread.as_ref().filter(|_| incident.unavailable.is_none());
                 let recorded = self.record(notice, receiver, ticket.as_ref(), thread).await;
-                let note = [incident.note(), recorded].into_iter().flatten().collect::<Vec<_>>().join(" ");
+                let note = [incident.note(), sent.note.clone(), recorded].into_iter().flatten().collect::<Vec<_>>().join(" ");
                 let note = (!note.is_empty()).then_some(note);
                 (DeliveryResult { note, ..DeliveryResult::new(receiver, kind, name, Ok(())) }, false)
             }

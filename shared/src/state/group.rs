@@ -11,6 +11,11 @@
 //!   invocation that takes the slot renders the members as the write returns them and sets
 //!   `shown` to the version it saw. One whose version is not shown yet waits for the next slot,
 //!   so the last alarm in is always in the parent's final version.
+//! - [`StateTable::parents_pending`]: parents go first. Slack takes one message per second per
+//!   channel, thread replies included; in a storm, a group's parent would otherwise wait its turn
+//!   behind every other group's replies. Each opener marks its parent pending at the receiver
+//!   (`group#<receiver>#~parents`, a map of incarnation → lease) until it is posted; replies wait
+//!   while any unexpired mark is there.
 
 use super::{epoch_ms, epoch_s, expiry, key, n, s, Item, StateError, StateTable, ABSENT};
 use crate::model::{AlarmState, Severity};
@@ -127,9 +132,71 @@ pub enum Joined {
     Gone,
 }
 
+/// The receiver's pending-parents item: under `group#` (the same IAM scope); a group key is
+/// `label=value`, never this.
+const PARENTS: &str = "~parents";
+
 impl StateTable {
     fn group_key(receiver: &str, group: &str) -> String {
         key(&["group", receiver, group])
+    }
+
+    /// Marks the parent of group `incarnation` pending at `receiver` until `lease` from now.
+    pub async fn parent_pending(&self, receiver: &str, incarnation: &str, lease: Duration) -> Result<(), StateError> {
+        let pk = s(&Self::group_key(receiver, PARENTS));
+        // A nested SET needs the map: created once per receiver (idempotent), then our entry.
+        let ensure = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", pk.clone())
+            .update_expression("SET pending = if_not_exists(pending, :empty), expires_at = :keep")
+            .expression_attribute_values(":empty", AttributeValue::M(Item::new()))
+            .expression_attribute_values(":keep", n(expiry(KEEP)))
+            .send()
+            .await;
+        ensure.map_err(|e| self.error(&e))?;
+        let mark = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", pk)
+            .update_expression("SET pending.#i = :until")
+            .expression_attribute_names("#i", incarnation)
+            .expression_attribute_values(":until", n(epoch_ms(SystemTime::now() + lease)))
+            .send()
+            .await;
+        mark.map(|_| ()).map_err(|e| self.error(&e))
+    }
+
+    /// The parent of group `incarnation` is posted (or given up): its mark goes.
+    pub async fn parent_done(&self, receiver: &str, incarnation: &str) -> Result<(), StateError> {
+        let unmark = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&Self::group_key(receiver, PARENTS)))
+            .update_expression("REMOVE pending.#i")
+            .expression_attribute_names("#i", incarnation)
+            .send()
+            .await;
+        unmark.map(|_| ()).map_err(|e| self.error(&e))
+    }
+
+    /// How many parents are being posted at `receiver` now (unexpired marks).
+    pub async fn parents_pending(&self, receiver: &str) -> Result<usize, StateError> {
+        let got = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(&Self::group_key(receiver, PARENTS)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.error(&e))?;
+        let now = epoch_ms(SystemTime::now());
+        let pending = got.item.as_ref().and_then(|i| i.get("pending")).and_then(|p| p.as_m().ok());
+        Ok(pending.map_or(0, |m| m.values().filter(|v| v.as_n().ok().and_then(|n| n.parse::<i64>().ok()).is_some_and(|t| t > now)).count()))
     }
 
     /// The group at `receiver`, if kept and not expired.

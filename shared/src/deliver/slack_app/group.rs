@@ -22,6 +22,10 @@ const POLL: Duration = Duration::from_millis(250);
 /// A posting lease outlives the poster's deadline by this much, as a delivery claim does.
 const LEASE_MARGIN: Duration = Duration::from_secs(5);
 
+/// How long replies at most wait for one pending parent: an opener that crashed must not hold
+/// the channel's replies until its whole lease passes.
+const PARENT_FIRST: Duration = Duration::from_secs(60);
+
 /// Where this alarm landed in its group.
 enum Place {
     /// It opened the group: its post is the parent.
@@ -66,13 +70,15 @@ impl<'a> Ctx<'a> {
             Place::Late(g) => (self.parent(g).await.map_err(Err)?, None),
         };
         let ts = g.ts.clone().unwrap_or_default();
+        self.parents_first().await;
         let detail = blocks::render(report, offers);
         self.out.post(self.app, &self.app.post_message(detail, Some(&ts))).await.map_err(Err)?;
+        let note = super::upload::chart(self.app, self.out, a, &g.channel, &ts).await;
         if let Some(v) = version {
             self.show(v, g.clone()).await;
         }
         // The alarm's own thread is its group's: a remediation decision replies there.
-        Ok(Sent { thread: Some(Thread::start(g.channel, ts, a.alarm.state, at)) })
+        Ok(Sent { thread: Some(Thread::start(g.channel, ts, a.alarm.state, at)), note })
     }
 }
 
@@ -123,7 +129,18 @@ impl Ctx<'_> {
     async fn post_parent(&self, mut g: GroupThread) -> Result<GroupThread, Failure> {
         let (receiver, key) = (self.receiver(), self.key.as_str());
         let msg = render::summary(&g, self.group);
-        let answer = match self.out.post(self.app, &self.app.post_message(msg, None)).await {
+        // Parents go first in the channel: replies wait while this mark is there.
+        let marked = self.state.parent_pending(receiver, &g.incarnation, self.lease().min(PARENT_FIRST)).await;
+        if let Err(e) = &marked {
+            tracing::warn!(receiver, group = key, error = %e, "parent not marked pending; replies may go first");
+        }
+        let answer = self.out.post(self.app, &self.app.post_message(msg, None)).await;
+        if marked.is_ok() {
+            if let Err(e) = self.state.parent_done(receiver, &g.incarnation).await {
+                tracing::warn!(receiver, group = key, error = %e, "pending mark not removed; it passes at its end");
+            }
+        }
+        let answer = match answer {
             Ok(a) => a,
             Err(f) => {
                 if let Err(e) = self.state.posting_lease(receiver, key, &g.incarnation, Duration::ZERO, true).await {
@@ -142,6 +159,26 @@ impl Ctx<'_> {
         g.channel = channel;
         g.ts = Some(ts);
         Ok(g)
+    }
+
+    /// Waits while other groups' parents are being posted at this receiver (bounded by the
+    /// deadline): the channel shows every group before the details fill it.
+    async fn parents_first(&self) {
+        loop {
+            match self.state.parents_pending(self.receiver()).await {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e) => return tracing::warn!(receiver = self.receiver(), error = %e, "pending parents unknown; replying now"),
+            }
+            // Twice a second or so: a storm's waiting replies read one small item, well within
+            // DynamoDB's per-key read capacity.
+            let wait = Duration::from_millis(500 + fastrand::u64(0..500));
+            // Keep time for the reply itself: the retry policy's request timeout and margin.
+            if Instant::now() + wait + self.out.retry.request_timeout > self.give_up_at() {
+                return;
+            }
+            tokio::time::sleep(wait).await;
+        }
     }
 
     /// The group's parent, once posted: the opener's, or ours when the opener's lease passed

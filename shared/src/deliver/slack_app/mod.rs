@@ -10,9 +10,10 @@
 
 mod group;
 pub mod render;
+mod upload;
 
 use super::slack::render as blocks;
-use super::{classify_status, settings_at, Destination, Failure, Incident, Message, Outbox, Post, Registration, Sent, Settings};
+use super::{classify_status, settings_at, Destination, Encoding, Failure, Incident, Message, Outbox, Post, Registration, Sent, Settings};
 use crate::model::text::{one_line, truncate};
 use crate::model::Severity;
 use crate::remediate::offers::Offer;
@@ -82,7 +83,7 @@ const PARENT_GONE: &[&str] = &["message_not_found", "cant_update_message", "edit
 impl SlackApp {
     /// A Web API call: the token in the `Authorization` header only.
     fn call(&self, method: &str, body: Value) -> Post {
-        Post { url: format!("{}/{method}", self.api_url), body, bearer: Some(self.token.clone()) }
+        Post { url: format!("{}/{method}", self.api_url), body, bearer: Some(self.token.clone()), encoding: Encoding::Json }
     }
 
     /// `chat.postMessage` of `msg` (blocks and fallback text), top-level or in `thread_ts`.
@@ -101,14 +102,10 @@ impl SlackApp {
         let Some((channel, ts)) = posted(&answer) else {
             return Err(Failure::permanent("Slack chat.postMessage answered ok without a channel and ts"));
         };
-        let thread = match report {
-            Report::Alarm(a) => {
-                let at = a.alarm.state_change_time.unwrap_or_else(chrono::Utc::now);
-                Some(Thread::start(channel, ts, a.alarm.state, at))
-            }
-            Report::Plain(_) => None,
-        };
-        Ok(Sent { thread })
+        let Report::Alarm(a) = report else { return Ok(Sent::default()) };
+        let note = upload::chart(self, out, a, &channel, &ts).await;
+        let at = a.alarm.state_change_time.unwrap_or_else(chrono::Utc::now);
+        Ok(Sent { thread: Some(Thread::start(channel, ts, a.alarm.state, at)), note })
     }
 
     /// A grouped alarm into its group's thread; without a usable state table, on its own, saying why.
@@ -158,7 +155,8 @@ impl SlackApp {
         }
         let reply = self.post_message(render::reply(a, thread, &next), Some(&thread.ts));
         out.post(self, &reply).await?;
-        Ok(Sent { thread: Some(next) })
+        let note = upload::chart(self, out, a, &thread.channel, &thread.ts).await;
+        Ok(Sent { thread: Some(next), note })
     }
 }
 
@@ -216,6 +214,10 @@ impl Destination for SlackApp {
     fn classify(&self, status: u16, retry_after: Option<Duration>, body: &str) -> Result<(), Failure> {
         if status != 200 {
             return Err(classify_status("Slack", status, retry_after, body));
+        }
+        // The upload URL answers in plain text, `OK - <bytes>`, not the Web API's JSON.
+        if body.starts_with("OK") {
+            return Ok(());
         }
         let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
         if v["ok"] == Value::Bool(true) {

@@ -283,3 +283,75 @@ fn a_group_summary_puts_the_worst_first_and_stays_in_slacks_limits() {
     let text = render::summary(&g, &group).to_string();
     assert!(text.contains("✅ ep1: all 603 alarms OK") && text.contains("resolved after 3 min"), "{text}");
 }
+
+/// An enriched GPU alarm with one hot GPU: a report the chart can draw.
+fn drawable() -> Report {
+    use crate::enrich::metrics::ENDPOINTS_NS;
+    use crate::render::test_support::{fleet_series, with_fleet};
+    let hot = |i: usize, g: usize, _k: i64, at: f64| if i == 1 && g == 2 && at > 0.5 { 99.0 } else { 40.0 };
+    Report::Alarm(Box::new(with_fleet("sns-gpu-utilization-alarm.json", |w| {
+        fleet_series(w, (ENDPOINTS_NS, "GPUUtilizationNormalized", "Average"), 2, 4, hot)
+    })))
+}
+
+async fn mount_upload(s: &MockServer, complete: ResponseTemplate) {
+    Mock::given(method("POST"))
+        .and(path("/api/chat.postMessage"))
+        .respond_with(ok(json!({"ok": true, "channel": "C0123ABCDEF", "ts": "1700000000.000100"})))
+        .mount(s)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/files.getUploadURLExternal"))
+        .and(header("content-type", "application/x-www-form-urlencoded"))
+        .respond_with(ok(json!({"ok": true, "upload_url": format!("{}/upload/F0CHART", s.uri()), "file_id": "F0CHART"})))
+        .expect(1)
+        .mount(s)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/upload/F0CHART"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("OK - 1234"))
+        .expect(1)
+        .mount(s)
+        .await;
+    Mock::given(method("POST")).and(path("/api/files.completeUploadExternal")).respond_with(complete).expect(1).mount(s).await;
+}
+
+fn form_of(r: &wiremock::Request) -> std::collections::HashMap<String, String> {
+    form_urlencoded::parse(&r.body).into_owned().collect()
+}
+
+#[tokio::test]
+async fn an_alarms_chart_is_uploaded_into_its_thread_without_the_token_leaving_slack() {
+    let s = MockServer::start().await;
+    mount_upload(&s, ok(json!({"ok": true, "files": [{"id": "F0CHART"}]}))).await;
+    let r = drawable();
+    let sent = send(&app(&s), &r, &Incident::default()).await.unwrap();
+    assert_eq!(sent.note, None);
+    let reqs = s.received_requests().await.unwrap();
+    let order: Vec<&str> = reqs.iter().map(|r| r.url.path()).collect();
+    assert_eq!(order, ["/api/chat.postMessage", "/api/files.getUploadURLExternal", "/upload/F0CHART", "/api/files.completeUploadExternal"]);
+    let ask = form_of(&reqs[1]);
+    assert_eq!(ask["filename"], "sagealarm-chart.png");
+    let png = &reqs[2].body;
+    assert_eq!(ask["length"], png.len().to_string());
+    assert!(png.starts_with(b"\x89PNG"), "the bytes are the PNG");
+    assert!(reqs[2].headers.get("authorization").is_none(), "the bot token does not go to the upload URL");
+    let share = form_of(&reqs[3]);
+    assert_eq!((share["channel_id"].as_str(), share["thread_ts"].as_str()), ("C0123ABCDEF", "1700000000.000100"));
+    let files: Value = serde_json::from_str(&share["files"]).unwrap();
+    assert_eq!(files[0]["id"], "F0CHART");
+    assert!(files[0]["title"].as_str().unwrap().contains("GPUUtilizationNormalized"), "{files}");
+    for r in &reqs {
+        assert!(!String::from_utf8_lossy(&r.body).contains("SECRETTOKEN"), "token in a body: {}", r.url);
+    }
+}
+
+#[tokio::test]
+async fn a_chart_that_cannot_be_uploaded_is_a_note_not_a_failed_delivery() {
+    let s = MockServer::start().await;
+    mount_upload(&s, ok(json!({"ok": false, "error": "missing_scope"}))).await;
+    let sent = send(&app(&s), &drawable(), &Incident::default()).await.unwrap();
+    let note = sent.note.unwrap();
+    assert!(note.starts_with("chart not uploaded: Slack Web API error: missing_scope"), "{note}");
+    assert!(sent.thread.is_some(), "the alarm's thread is kept");
+}
