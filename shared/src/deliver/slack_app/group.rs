@@ -70,13 +70,15 @@ impl<'a> Ctx<'a> {
             Place::Late(g) => (self.parent(g).await.map_err(Err)?, None),
         };
         let ts = g.ts.clone().unwrap_or_default();
+        // The summary first (updates are not paced per channel): in a storm the channel shows
+        // every alarm within seconds, while the detail replies take their turn at one a second.
+        if let Some(v) = version {
+            self.show(v, g.clone()).await;
+        }
         self.parents_first().await;
         let detail = blocks::render(report, offers);
         self.out.post(self.app, &self.app.post_message(detail, Some(&ts))).await.map_err(Err)?;
         let note = super::upload::chart(self.app, self.out, a, &g.channel, &ts).await;
-        if let Some(v) = version {
-            self.show(v, g.clone()).await;
-        }
         // The alarm's own thread is its group's: a remediation decision replies there.
         Ok(Sent { thread: Some(Thread::start(g.channel, ts, a.alarm.state, at)), note })
     }
