@@ -21,6 +21,7 @@ use super::{epoch_ms, epoch_s, expiry, key, n, s, Item, StateError, StateTable, 
 use crate::model::{AlarmState, Severity};
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
@@ -141,15 +142,16 @@ impl StateTable {
         key(&["group", receiver, group])
     }
 
+    /// An `UpdateItem` of the group item (or the receiver's pending-parents item).
+    fn update_group(&self, receiver: &str, group: &str) -> UpdateItemFluentBuilder {
+        self.client.update_item().table_name(&self.table).key("pk", s(&Self::group_key(receiver, group)))
+    }
+
     /// Marks the parent of group `incarnation` pending at `receiver` until `lease` from now.
     pub async fn parent_pending(&self, receiver: &str, incarnation: &str, lease: Duration) -> Result<(), StateError> {
-        let pk = s(&Self::group_key(receiver, PARENTS));
         // A nested SET needs the map: created once per receiver (idempotent), then our entry.
         let ensure = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", pk.clone())
+            .update_group(receiver, PARENTS)
             .update_expression("SET pending = if_not_exists(pending, :empty), expires_at = :keep")
             .expression_attribute_values(":empty", AttributeValue::M(Item::new()))
             .expression_attribute_values(":keep", n(expiry(KEEP)))
@@ -157,10 +159,7 @@ impl StateTable {
             .await;
         ensure.map_err(|e| self.error(&e))?;
         let mark = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", pk)
+            .update_group(receiver, PARENTS)
             .update_expression("SET pending.#i = :until")
             .expression_attribute_names("#i", incarnation)
             .expression_attribute_values(":until", n(epoch_ms(SystemTime::now() + lease)))
@@ -172,10 +171,7 @@ impl StateTable {
     /// The parent of group `incarnation` is posted (or given up): its mark goes.
     pub async fn parent_done(&self, receiver: &str, incarnation: &str) -> Result<(), StateError> {
         let unmark = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(&Self::group_key(receiver, PARENTS)))
+            .update_group(receiver, PARENTS)
             .update_expression("REMOVE pending.#i")
             .expression_attribute_names("#i", incarnation)
             .send()
@@ -257,10 +253,7 @@ impl StateTable {
         let now = SystemTime::now();
         let value: Item = serde_dynamo::to_item(member).map_err(|e| self.bad_item(e))?;
         let update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(&Self::group_key(receiver, group)))
+            .update_group(receiver, group)
             .update_expression("SET members.#m = :member, changed_at_s = :now, expires_at = :keep ADD version :one")
             .condition_expression(
                 "incarnation = :inc AND expires_at >= :now AND (attribute_not_exists(members.#m) OR members.#m.at_s <= :at_s)",
@@ -288,10 +281,7 @@ impl StateTable {
     /// The opener posted the parent: its `ts` is kept for everyone else.
     pub async fn parent_posted(&self, receiver: &str, group: &str, incarnation: &str, ts: &str) -> Result<bool, StateError> {
         let update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(&Self::group_key(receiver, group)))
+            .update_group(receiver, group)
             .update_expression("SET ts = :ts")
             .condition_expression("incarnation = :inc AND attribute_not_exists(ts)")
             .expression_attribute_values(":ts", s(ts))
@@ -315,10 +305,7 @@ impl StateTable {
         let until = if give_up { 0 } else { epoch_ms(now + lease) };
         let mut cond = "incarnation = :inc AND attribute_not_exists(ts)".to_string();
         let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(&Self::group_key(receiver, group)))
+            .update_group(receiver, group)
             .update_expression("SET posting_until_ms = :until")
             .expression_attribute_values(":until", n(until))
             .expression_attribute_values(":inc", s(incarnation));
@@ -341,10 +328,7 @@ impl StateTable {
     ) -> Result<Option<GroupThread>, StateError> {
         let now = SystemTime::now();
         let update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(&Self::group_key(receiver, group)))
+            .update_group(receiver, group)
             .update_expression("SET shown = version, next_update_ms = :next")
             .condition_expression("incarnation = :inc AND attribute_exists(ts) AND next_update_ms <= :now_ms AND shown < :version")
             .expression_attribute_values(":next", n(epoch_ms(now + UPDATE_EVERY)))
