@@ -3,9 +3,11 @@
 # invoke) against emulated AWS on loopback (LocalStack for CloudWatch, moto for Logs and
 # SageMaker), seeded with a 3-instance endpoint whose GPU 2 on one instance runs hot and runs out
 # of memory. Shows the Slack message and the PagerDuty event it sent to local stand-ins: Slack
-# through the Slack app path (Web API stand-in, incident state in DynamoDB on moto): the parent,
-# the same ALARM redelivered (not posted again), then the OK (parent updated, reply in its thread).
-# It also writes the chart the message would get (.demo/chart.png, by `sagealarm graph`).
+# through the Slack app path (Web API stand-in, incident state in DynamoDB on moto), grouped by
+# endpoint: the group's parent (a summary), the alarm's detail and its chart in the thread, the
+# same ALARM redelivered (not posted again), a second alarm on the endpoint joining the group, then
+# both OK (the parent resolves in place, each OK replies in the thread).
+# The uploaded chart is kept as .demo/chart.png.
 # Installs what it needs (Python venvs, the build) and stops everything it started.
 # Usage: scripts/demo.sh [EVENT.json] (default: the endpoint-level GPU alarm)
 #        SAGEALARM_DEMO_SCENARIO=even|enhanced-off|no-log-group|serverless|serverless-on-demand|inference-component|scaled-in-noisy|at-max|scaling
@@ -81,6 +83,7 @@ receivers:
 route:
   receivers: [local-slack, local-pagerduty]
   severity: critical
+  group: { by: [endpoint] }
 YAML
 
 echo "==> starting enrich-alarm in the Lambda runtime emulator (cargo lambda watch)"
@@ -89,7 +92,7 @@ export PATH="$PWD/.venv/lambda/bin:$PATH"
 SAGEALARM_ROUTES_FILE="$PWD/$WORK/routes.yaml" SAGEALARM_ALLOW_PLAINTEXT_SECRETS=1 SAGEALARM_LOG=info \
 SAGEALARM_STATE_TABLE="$STATE_TABLE" \
 DEMO_SLACK_BOT_TOKEN="xoxb-demo-0000-not-a-real-token" DEMO_PD_ROUTING_KEY="0123456789abcdef0123456789abcdef" \
-  setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$LPORT" -p enrich-alarm >"$WORK/function.log" 2>&1 & PIDS+=($!)
+  setsid cargo lambda watch --timeout 300 --invoke-address 127.0.0.1 --invoke-port "$LPORT" -p enrich-alarm >"$WORK/function.log" 2>&1 & PIDS+=($!)
 wait_port "$LPORT" || { tail -20 "$WORK/function.log"; exit 1; }
 
 echo "==> cargo lambda invoke enrich-alarm --data-file $EVENT_SRC (time moved to now)"
@@ -123,24 +126,35 @@ invoke() { # name event-file
     python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if "deliveries" in d else 1)' "$WORK/invoke-$1.json" 2>/dev/null \
         || { echo "the $1 invocation did not return a delivery summary:"; cat "$WORK/invoke-$1.json"; tail -30 "$WORK/function.log"; exit 1; }
 }
-if python3 - "$WORK/event.json" "$WORK/event-ok.json" <<'PY'
-import datetime, json, sys
-ev = json.load(open(sys.argv[1]))
+if python3 - "$WORK" <<'PY'
+import copy, datetime, json, sys
+work = sys.argv[1]
+ev = json.load(open(work + "/event.json"))
 sns = (ev.get("Records") or [{}])[0].get("Sns")
 if not sns:
-    sys.exit(1)  # an EventBridge or direct-action event: the OK step is shown for SNS only
-msg = json.loads(sns["Message"])
+    sys.exit(1)  # an EventBridge or direct-action event: the later steps are shown for SNS only
+first = json.loads(sns["Message"])
+
+def write(name, msg, message_id):
+    out = copy.deepcopy(ev)
+    out["Records"][0]["Sns"]["Message"] = json.dumps(msg)
+    out["Records"][0]["Sns"]["MessageId"] = message_id
+    json.dump(out, open("%s/%s" % (work, name), "w"))
+
+# A second alarm on the same endpoint (the same alarm's copy, renamed): it joins the group.
+second = dict(first, AlarmName=first["AlarmName"] + "-2", AlarmArn=first.get("AlarmArn", "") + "-2")
+write("event-2.json", second, sns.get("MessageId", "m") + "-2")
 now = datetime.datetime.now(datetime.timezone.utc)
-msg.update(OldStateValue=msg.get("NewStateValue", "ALARM"), NewStateValue="OK",
-           StateChangeTime=now.strftime("%Y-%m-%dT%H:%M:%S.") + "%03d+0000" % (now.microsecond // 1000),
-           NewStateReason="Threshold Crossed: 3 out of the last 3 datapoints were not greater than or equal to the threshold.")
-sns["Message"] = json.dumps(msg)
-sns["MessageId"] = sns.get("MessageId", "m") + "-ok"
-json.dump(ev, open(sys.argv[2], "w"))
+ok = dict(OldStateValue="ALARM", NewStateValue="OK",
+          StateChangeTime=now.strftime("%Y-%m-%dT%H:%M:%S.") + "%03d+0000" % (now.microsecond // 1000),
+          NewStateReason="Threshold Crossed: 3 out of the last 3 datapoints were not greater than or equal to the threshold.")
+write("event-ok.json", dict(first, **ok), sns.get("MessageId", "m") + "-ok")
+write("event-2-ok.json", dict(second, **ok), sns.get("MessageId", "m") + "-2-ok")
 PY
 then
     sleep 1; echo "==> the same ALARM again (as an SNS redelivery would bring it)"; invoke repeat "$WORK/event.json"
-    sleep 1; echo "==> its OK, a moment later"; invoke ok "$WORK/event-ok.json"
+    echo "==> a second alarm on the same endpoint"; invoke second "$WORK/event-2.json"
+    sleep 1; echo "==> both OK, a moment later"; invoke ok "$WORK/event-ok.json"; invoke ok2 "$WORK/event-2-ok.json"
 fi
 
 echo
@@ -164,11 +178,19 @@ for i, c in enumerate(calls, 1):
     text = (first.get("text") or {}).get("text", "") if isinstance(first.get("text"), dict) else ""
     print("  %d. %-17s %-34s → ts %s  %s" % (i, c["method"], where, a.get("ts"), text[:70].replace("\n", " ")))
 print("  (%d calls: the repeated ALARM posted nothing)" % len(calls))
+def header(body):
+    return " ".join(b["text"]["text"] for b in body.get("blocks", []) if b.get("type") == "header")
+parents = [c for c in calls if c["method"] in ("chat.postMessage", "chat.update") and not c["body"].get("thread_ts")]
+if parents:
+    print("  the group's parent, as posted and as each update left it:")
+    for c in parents:
+        print("    - " + header(c["body"]))
+detail = next((c for c in calls if c["method"] == "chat.postMessage" and c["body"].get("thread_ts")), calls[0])
 with open(sys.argv[2], "w") as f:
-    f.write(json.dumps(calls[0]["body"]) + "\n")
+    f.write(json.dumps(detail["body"]) + "\n")
 PY
 echo
-echo "==> Slack: the parent message as first posted:"
+echo "==> Slack: the first alarm's message, as posted in the group's thread:"
 python3 scripts/show_message.py "$WORK/slack.jsonl" "$WORK/block-kit-builder.url"
 echo
 echo "==> PagerDuty received:"
