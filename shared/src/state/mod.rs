@@ -10,6 +10,9 @@
 //!   idempotency.
 //! - [`thread`]: `thread#<receiver>#<alarm identity>`: the Slack parent message of an alarm, its
 //!   state and a short history.
+//! - [`evidence`]: `evidence#<endpoint>#<streams>#<window>`: what one invocation fetched about an
+//!   endpoint (description, container logs), shared with the other alarms of a storm (in progress
+//!   with a lease, then ready with the deflated payload).
 //! - [`marker`]: `once#…` (a Slack request seen once: replay check) and `lock#…` (one remediation
 //!   of an endpoint at a time).
 //!
@@ -17,6 +20,7 @@
 //! still delivered, saying state was unavailable), never a reason to drop a notification.
 
 pub mod delivery;
+pub mod evidence;
 pub mod marker;
 pub mod thread;
 
