@@ -188,6 +188,15 @@ fn anchor_ms(fixture: &str) -> i64 {
 
 const GPU_ALARM: &str = "sns-instance-gpu-normalized-alarm.json";
 
+/// A whole enrichment of the GPU alarm from the mocks (endpoint, fleet, logs): what sharing stores.
+pub(super) async fn sample_enrichment() -> Enrichment {
+    let at = anchor_ms(GPU_ALARM);
+    let seen = Arc::new(AtomicUsize::new(0));
+    let (de, dc, lm, gm, fl) =
+        (describe_endpoint_ok(true), describe_config_ok(true), list_metrics_ok(), get_metric_data_ok(at, seen), filter_logs_ok(at));
+    run(&enricher(&[&de, &dc], &[&lm, &gm], &[&fl], Duration::from_secs(5)), GPU_ALARM).await
+}
+
 #[tokio::test]
 async fn hot_gpu_is_found_paged_metrics_are_merged_and_its_logs_come_first() {
     let at = anchor_ms(GPU_ALARM);
