@@ -6,6 +6,9 @@
 //! error shape, so the SDK classifies it as throttling), forwards the others, and counts calls
 //! and throttles per operation. LocalStack and moto enforce no quota at all.
 //!
+//! One emulator gap is filled on the way: moto's unimplemented DescribeScalingActivities (HTTP
+//! 500) is answered with no activities, as AWS answers for a quiet target.
+//!
 //! The operation, as the SDK sends it: `X-Amz-Target: Logs_20140328.FilterLogEvents` (JSON 1.1:
 //! Logs, SageMaker, Application Auto Scaling, DynamoDB), or the URL path
 //! `/service/GraniteServiceVersion20100801/operation/GetMetricData` (CloudWatch's RPCv2 CBOR).
@@ -199,6 +202,14 @@ async fn forward(
         }
     }
     let answer = match out.body(body).send().await {
+        // moto has not implemented DescribeScalingActivities (HTTP 500): answered here as AWS
+        // answers for a target without recent activity, so that the storm measures quotas, not
+        // an emulator gap that the SDK would retry until the deadline.
+        Ok(r) if op == "DescribeScalingActivities" && r.status().is_server_error() => Response::builder()
+            .status(200)
+            .header("content-type", "application/x-amz-json-1.1")
+            .body(Full::new(Bytes::from(r#"{"ScalingActivities":[]}"#)))
+            .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()))),
         Ok(r) => {
             let mut resp = Response::builder().status(r.status().as_u16());
             for (name, value) in r.headers() {
