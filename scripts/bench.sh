@@ -8,6 +8,9 @@
 #   4. size of the arm64 bootstrap and its zip (cargo lambda build --release --arm64)
 #   5. CPU per event (parse + route + render) in instructions, under callgrind
 #   6. rendering the chart of a 64 × 4-GPU fleet (render::chart::draw), in milliseconds
+#   7. alarm storms against the real AWS quotas (issue 18): 30 and 200 alarms over 1, 3 and 20
+#      endpoints, concurrency 10, shared evidence off and on (LocalStack + moto behind the quota
+#      stand-in, scripts/emulators.sh); SAGEALARM_BENCH_STORMS=0 skips it (~15 min)
 # Installs what it needs itself (.venv/bench, .venv/moto, .venv/deploy, valgrind), builds the
 # release binaries once (CARGO_TARGET_DIR is honoured), stops everything it started (by PID).
 # Run counts: SAGEALARM_BENCH_RUNS (default 10 cold starts, 5 enriched runs per size).
@@ -145,6 +148,18 @@ per_event "CPU per event: GPU alarm with a 64 × 4 GPU fleet report" \
 # --- 6. the chart of a 64 × 4-GPU fleet ---------------------------------------------------------
 log "chart render (64 × 4 GPUs), written to $WORK/chart-64x4.png"
 "$BENCH" chart --event events/sns-gpu-utilization-alarm.json --instances 64 --runs 21 --out "$ROWS" --png "$WORK/chart-64x4.png"
+
+# --- 7. alarm storms against the real AWS quotas -------------------------------------------------
+if [[ "${SAGEALARM_BENCH_STORMS:-1}" == 1 ]]; then
+    log "alarm storms behind the quota stand-in (emulators started here, stopped at the end)"
+    scripts/emulators.sh install
+    scripts/emulators.sh start
+    (
+        set -a; source .emulators/env; set +a
+        "$BENCH" quota-storm --alarms 30,200 --endpoints 1,3,20 --concurrency 10 --out "$ROWS"
+    ) || { scripts/emulators.sh stop; exit 1; }
+    scripts/emulators.sh stop
+fi
 
 # --- the table ----------------------------------------------------------------------------------
 echo

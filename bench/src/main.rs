@@ -3,6 +3,7 @@
 //! Figures, not pass/fail: a run only fails when the function did not do its job.
 
 mod fake_aws;
+mod quota_storm;
 mod receivers;
 mod runtime_api;
 mod state;
@@ -94,6 +95,19 @@ enum Cmd {
         #[arg(long)]
         png: Option<PathBuf>,
     },
+    /// Alarm storms against the real AWS quotas (the emulators of `scripts/emulators.sh env` behind
+    /// testkit's quota stand-in), with the function's concurrency bounded, sharing off and on.
+    QuotaStorm {
+        #[arg(long, value_delimiter = ',', default_value = "30,200")]
+        alarms: Vec<usize>,
+        #[arg(long, value_delimiter = ',', default_value = "1,3,20")]
+        endpoints: Vec<usize>,
+        /// The function's reserved concurrency (template.yaml's EnrichConcurrency default).
+        #[arg(long, default_value_t = 10)]
+        concurrency: usize,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Appends one row from values measured elsewhere (sizes, instruction counts).
     Row {
         #[arg(long)]
@@ -124,6 +138,7 @@ fn main() -> Result<()> {
         }
         Cmd::State { aws, runs, out } => state::run(&aws, runs, &out),
         Cmd::Chart { event, instances, runs, out, png } => chart(&event, instances, runs, &out, png.as_deref()),
+        Cmd::QuotaStorm { alarms, endpoints, concurrency, out } => quota_storm::run(&alarms, &endpoints, concurrency, &out),
         Cmd::Row { out, figure, how, unit, values } => append(&out, &figure, &how, &unit, &values),
         Cmd::Table { rows } => table(&rows),
     }

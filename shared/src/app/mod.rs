@@ -154,8 +154,12 @@ impl App {
         Ok(Self { routes: routing.routes, receivers, enrich, remediation: None })
     }
 
-    /// Delivery records, threads and locks shared by every instance (`SAGEALARM_STATE_TABLE`).
+    /// Delivery records, threads and locks shared by every instance (`SAGEALARM_STATE_TABLE`),
+    /// and the evidence the alarms of a storm share (`enrich::shared`).
     pub fn with_state(mut self, state: crate::state::StateTable) -> Self {
+        if let EnrichMode::Aws(e) = &self.enrich {
+            self.enrich = EnrichMode::Aws(Arc::new(Enricher::clone(e).with_state(state.clone())));
+        }
         self.receivers = self.receivers.with_state(state);
         self
     }

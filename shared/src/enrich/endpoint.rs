@@ -9,12 +9,12 @@ use crate::model::EndpointStatus;
 use crate::target::SageMakerTarget;
 use aws_sdk_sagemaker::Client;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// At most this many components are described (one call each).
 const MAX_COMPONENTS: usize = 20;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EndpointInfo {
     pub name: String,
     pub status: EndpointStatus,
@@ -36,16 +36,16 @@ pub struct EndpointInfo {
     pub last_action: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct EnhancedMetrics {
     pub enabled: bool,
     pub frequency_s: Option<i32>,
     /// Not stated by the API (MetricsConfig absent) but evident from per-instance metrics.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub inferred: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VariantInfo {
     pub name: String,
     pub instance_type: Option<String>,
@@ -58,14 +58,14 @@ pub struct VariantInfo {
     pub managed_scaling: Option<(i32, i32)>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Serverless {
     pub memory_mb: Option<i32>,
     pub max_concurrency: Option<i32>,
     pub provisioned_concurrency: Option<i32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ComponentInfo {
     pub name: String,
     pub status: Option<String>,

@@ -17,7 +17,7 @@ use crate::target::SageMakerTarget;
 use aws_sdk_cloudwatchlogs::Client;
 use chrono::{DateTime, Utc};
 use regex::Regex;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Server-side pre-filter (CloudWatch OR syntax): terms that every default signature contains.
@@ -98,7 +98,7 @@ impl LogSettings {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogReport {
     pub group: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -111,7 +111,7 @@ pub struct LogReport {
     pub streams: Vec<StreamExcerpt>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StreamExcerpt {
     pub stream: String,
     /// `<variant>/<instance-id>` → the instance id.
@@ -134,7 +134,7 @@ fn is_instance_id(s: &str) -> bool {
 }
 
 /// Log streams are `<variant>/<instance-id>…`: search only the alarm's variant when it is known.
-fn stream_prefix(sm: &SageMakerTarget) -> Option<String> {
+pub(super) fn stream_prefix(sm: &SageMakerTarget) -> Option<String> {
     // Inference-component endpoints name their streams differently; search the whole group.
     if sm.inference_component.is_some() {
         return None;
@@ -143,7 +143,7 @@ fn stream_prefix(sm: &SageMakerTarget) -> Option<String> {
 }
 
 /// One distinct line (after redaction and collapsing numbers), with how often it repeated.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogLine {
     pub signature: String,
     pub text: String,

@@ -4,8 +4,9 @@
 //! the per-instance and per-GPU metrics ([`metrics`], analysed by [`fleet`]) — or, for a
 //! serverless variant, its own metric set ([`serverless`]) — the container logs ([`logs`]) and
 //! the autoscaling state ([`capacity`], with the recent changes). Whatever does not arrive in time or fails becomes a [`Note`] naming the call
-//! and the reason; the alarm is delivered anyway. Retries are the SDK's (standard mode), never a
-//! loop of ours.
+//! and the reason; the alarm is delivered anyway. Retries are the SDK's (adaptive mode, until the
+//! deadline), never a loop of ours. With a state table, the endpoint's description and logs are
+//! fetched once per endpoint and storm and shared by its alarms ([`shared`]).
 
 pub mod alarms;
 pub mod capacity;
@@ -16,6 +17,7 @@ pub mod logs;
 pub mod metrics;
 pub mod redact;
 pub mod serverless;
+pub mod shared;
 mod window;
 
 pub use capacity::{Capacity, Change};
@@ -30,7 +32,7 @@ use crate::target::{insights, SageMakerTarget, Subject, Target};
 use aws_config::retry::RetryConfig;
 use aws_sdk_ssm::config::http::HttpResponse;
 use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
@@ -38,7 +40,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// One thing enrichment could not do, and why: shown in the message, one line each.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Note {
     /// The call or source (`DescribeEndpoint`, `enrichment`).
     pub source: String,
@@ -53,6 +55,10 @@ pub struct CallStats {
     /// same time, enrichment can take no less than this many call times. See [`Chain`].
     pub critical_path_calls: u32,
     pub elapsed_ms: u64,
+    /// With a state table: whether this alarm fetched the endpoint's description and logs for
+    /// the storm, reused them, or waited for them in vain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sharing: Option<shared::Sharing>,
 }
 
 /// What enrichment found.
@@ -129,30 +135,77 @@ impl Default for EnrichSettings {
 }
 
 /// The SDK clients enrichment uses, built once per cold start.
+#[derive(Clone)]
 pub struct Enricher {
     sagemaker: aws_sdk_sagemaker::Client,
     cloudwatch: aws_sdk_cloudwatch::Client,
     logs: aws_sdk_cloudwatchlogs::Client,
     autoscaling: aws_sdk_applicationautoscaling::Client,
     settings: EnrichSettings,
+    /// Where the alarms of a storm share the endpoint's description and logs ([`shared`]).
+    state: Option<crate::state::StateTable>,
+}
+
+/// Attempts per call: enough that throttling is retried until the enrichment deadline, which
+/// stops it first (10 attempts with backoff up to [`MAX_BACKOFF`] outlast the 10 s default).
+const MAX_ATTEMPTS: u32 = 10;
+/// Backoff between attempts, capped: a throttled call in a storm tries again within a second or two.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// One retry partition per client and per enricher: the SDK keeps adaptive mode's send rate and
+/// the retry quota in process-wide state per partition. A Lambda instance has one enricher, so
+/// this changes nothing there; the tests and benchmarks that run many "instances" in one process
+/// get one rate limiter each, as separate Lambda instances have.
+fn retry_partition(service: &str) -> aws_sdk_cloudwatchlogs::config::retry::RetryPartition {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    aws_sdk_cloudwatchlogs::config::retry::RetryPartition::new(format!(
+        "sagealarm-enrich-{service}-{}",
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ))
 }
 
 impl Enricher {
-    /// Clients with the SDK's standard retry mode: throttling and 5xx are retried with jittered
-    /// backoff inside the SDK; the deadline bounds the whole.
+    /// Clients with the SDK's adaptive retry mode: throttling and 5xx are retried with jittered
+    /// backoff inside the SDK, and after a throttle the client slows its own sending (a token
+    /// bucket whose rate follows the throttles); the enrichment deadline bounds the whole.
     pub fn new(sdk: &aws_config::SdkConfig, settings: EnrichSettings) -> Self {
-        let retry = RetryConfig::standard().with_max_attempts(3).with_initial_backoff(Duration::from_millis(200));
+        let retry = RetryConfig::adaptive()
+            .with_max_attempts(MAX_ATTEMPTS)
+            .with_initial_backoff(Duration::from_millis(200))
+            .with_max_backoff(MAX_BACKOFF);
         Self::from_clients(
-            aws_sdk_sagemaker::Client::from_conf(aws_sdk_sagemaker::config::Builder::from(sdk).retry_config(retry.clone()).build()),
-            aws_sdk_cloudwatch::Client::from_conf(aws_sdk_cloudwatch::config::Builder::from(sdk).retry_config(retry.clone()).build()),
+            aws_sdk_sagemaker::Client::from_conf(
+                aws_sdk_sagemaker::config::Builder::from(sdk)
+                    .retry_config(retry.clone())
+                    .retry_partition(retry_partition("sagemaker"))
+                    .build(),
+            ),
+            aws_sdk_cloudwatch::Client::from_conf(
+                aws_sdk_cloudwatch::config::Builder::from(sdk)
+                    .retry_config(retry.clone())
+                    .retry_partition(retry_partition("cloudwatch"))
+                    .build(),
+            ),
             aws_sdk_cloudwatchlogs::Client::from_conf(
-                aws_sdk_cloudwatchlogs::config::Builder::from(sdk).retry_config(retry.clone()).build(),
+                aws_sdk_cloudwatchlogs::config::Builder::from(sdk)
+                    .retry_config(retry.clone())
+                    .retry_partition(retry_partition("logs"))
+                    .build(),
             ),
             aws_sdk_applicationautoscaling::Client::from_conf(
-                aws_sdk_applicationautoscaling::config::Builder::from(sdk).retry_config(retry).build(),
+                aws_sdk_applicationautoscaling::config::Builder::from(sdk)
+                    .retry_config(retry)
+                    .retry_partition(retry_partition("autoscaling"))
+                    .build(),
             ),
             settings,
         )
+    }
+
+    /// Shares the endpoint's description and logs among the alarms of a storm through `state`.
+    pub fn with_state(mut self, state: crate::state::StateTable) -> Self {
+        self.state = Some(state);
+        self
     }
 
     pub fn from_clients(
@@ -162,7 +215,7 @@ impl Enricher {
         autoscaling: aws_sdk_applicationautoscaling::Client,
         settings: EnrichSettings,
     ) -> Self {
-        Self { sagemaker, cloudwatch, logs, autoscaling, settings }
+        Self { sagemaker, cloudwatch, logs, autoscaling, settings, state: None }
     }
 
     pub fn settings(&self) -> &EnrichSettings {
@@ -231,15 +284,8 @@ impl Enricher {
         let branches: [Chain; 5] = Default::default();
         let scalable = capacity::resources(&sm);
         let multi_time_series = is_multi_time_series(alarm);
-        let (info, (series, readings), logs, scaling, contributors) = tokio::join!(
-            async {
-                match &endpoint_name {
-                    Some(e) => {
-                        endpoint::fetch(&ctx, &branches[0], &self.sagemaker, e, sm.inference_component.as_deref(), settings.read_tags).await
-                    }
-                    None => None,
-                }
-            },
+        let ((info, logs), (series, readings), scaling, contributors) = tokio::join!(
+            self.endpoint_and_logs(&ctx, [&branches[0], &branches[2]], endpoint_name.as_deref(), &sm, &window),
             async {
                 match serverless_first {
                     Some((e, v)) => (vec![], Some(serverless::fetch(&ctx, &branches[1], &self.cloudwatch, e, v, &window).await)),
@@ -250,12 +296,6 @@ impl Enricher {
                             None,
                         )
                     }
-                }
-            },
-            async {
-                match &endpoint_name {
-                    Some(e) => logs::fetch(&ctx, &branches[2], &self.logs, e, &sm, &window, &settings.logs).await,
-                    None => None,
                 }
             },
             capacity::fetch(&ctx, &branches[3], &self.autoscaling, scalable),
@@ -401,11 +441,57 @@ pub(crate) struct Ctx {
     budget: Duration,
     notes: Mutex<Vec<Note>>,
     calls: AtomicU32,
+    /// A call ran out of time (its result is missing for want of time, not for an answer).
+    timed_out: std::sync::atomic::AtomicBool,
+    sharing: Mutex<Option<shared::Sharing>>,
 }
 
 impl Ctx {
     pub fn new(budget: Duration) -> Self {
-        Self { deadline: Instant::now() + budget, budget, notes: Mutex::default(), calls: AtomicU32::new(0) }
+        Self::until(Instant::now() + budget, budget)
+    }
+
+    /// A context with the same deadline as another: its notes and calls kept apart (what is
+    /// shared with other alarms), then [`Ctx::absorb`]ed.
+    pub fn until(deadline: Instant, budget: Duration) -> Self {
+        Self {
+            deadline,
+            budget,
+            notes: Mutex::default(),
+            calls: AtomicU32::new(0),
+            timed_out: Default::default(),
+            sharing: Mutex::default(),
+        }
+    }
+
+    pub fn timed_out(&self) -> bool {
+        self.timed_out.load(Ordering::Relaxed)
+    }
+
+    pub fn notes_so_far(&self) -> Vec<Note> {
+        self.notes.lock().map(|n| n.clone()).unwrap_or_default()
+    }
+
+    /// Takes over another context's calls and notes.
+    pub fn absorb(&self, other: Ctx) {
+        self.calls.fetch_add(other.calls.into_inner(), Ordering::Relaxed);
+        if other.timed_out.into_inner() {
+            self.timed_out.store(true, Ordering::Relaxed);
+        }
+        // Logged when they were written; only merged here.
+        if let Ok(mut notes) = self.notes.lock() {
+            for n in other.notes.into_inner().unwrap_or_default() {
+                if !notes.contains(&n) {
+                    notes.push(n);
+                }
+            }
+        }
+    }
+
+    pub fn sharing(&self, how: shared::Sharing) {
+        if let Ok(mut s) = self.sharing.lock() {
+            *s = Some(how);
+        }
     }
 
     /// Runs one AWS call under the shared deadline, as the next link of `chain`.
@@ -416,7 +502,10 @@ impl Ctx {
         self.calls.fetch_add(1, Ordering::Relaxed);
         chain.step();
         match tokio::time::timeout_at(self.deadline, fut).await {
-            Err(_) => Err(Failure { code: None, line: format!("no answer within the {} ms enrichment deadline", self.budget.as_millis()) }),
+            Err(_) => {
+                self.timed_out.store(true, Ordering::Relaxed);
+                Err(Failure { code: None, line: format!("no answer within the {} ms enrichment deadline", self.budget.as_millis()) })
+            }
             Ok(Err(e)) => Err(Failure { code: error_code(&e).map(str::to_string), line: error_line(&e) }),
             Ok(Ok(v)) => Ok(v),
         }
@@ -442,12 +531,14 @@ impl Ctx {
             calls: self.calls.into_inner(),
             critical_path_calls: chain.len(),
             elapsed_ms: started.elapsed().as_millis() as u64,
+            sharing: self.sharing.into_inner().unwrap_or_default(),
         };
         tracing::info!(
             calls = stats.calls,
             critical_path_calls = stats.critical_path_calls,
             elapsed_ms = stats.elapsed_ms,
             notes = e.notes.len(),
+            sharing = ?stats.sharing,
             "enriched"
         );
         e.stats = Some(stats);

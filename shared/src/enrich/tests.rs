@@ -188,6 +188,40 @@ fn anchor_ms(fixture: &str) -> i64 {
 
 const GPU_ALARM: &str = "sns-instance-gpu-normalized-alarm.json";
 
+/// A whole enrichment of the GPU alarm from the mocks (endpoint, fleet, logs): what sharing stores.
+pub(super) async fn sample_enrichment() -> Enrichment {
+    let at = anchor_ms(GPU_ALARM);
+    let seen = Arc::new(AtomicUsize::new(0));
+    let (de, dc, lm, gm, fl) =
+        (describe_endpoint_ok(true), describe_config_ok(true), list_metrics_ok(), get_metric_data_ok(at, seen), filter_logs_ok(at));
+    run(&enricher(&[&de, &dc], &[&lm, &gm], &[&fl], Duration::from_secs(5)), GPU_ALARM).await
+}
+
+/// Sharing never costs the evidence: a state table that cannot be reached, and the alarm
+/// fetches its own endpoint description and logs, as without a table.
+#[tokio::test]
+async fn an_unusable_state_table_means_each_alarm_fetches_its_own_evidence() {
+    let at = anchor_ms(GPU_ALARM);
+    let seen = Arc::new(AtomicUsize::new(0));
+    let (de, dc, lm, gm, fl) =
+        (describe_endpoint_ok(true), describe_config_ok(true), list_metrics_ok(), get_metric_data_ok(at, seen), filter_logs_ok(at));
+    let nowhere = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("AKIDEXAMPLE", "secret", None, None, "test"))
+        .endpoint_url("http://127.0.0.1:9")
+        .retry_config(RetryConfig::disabled())
+        .build();
+    let state = crate::state::StateTable::from_client(aws_sdk_dynamodb::Client::from_conf(nowhere), "sagealarm-state");
+    let e = enricher(&[&de, &dc], &[&lm, &gm], &[&fl], Duration::from_secs(5)).with_state(state);
+    let r = run(&e, GPU_ALARM).await;
+    assert_eq!(r.notes, vec![], "the table's failure is not the message's");
+    assert!(r.endpoint.is_some() && r.logs.as_ref().is_some_and(|l| !l.streams.is_empty()), "{r:?}");
+    assert_eq!(r.stats.and_then(|s| s.sharing), Some(shared::Sharing::Own));
+    assert_eq!(de.num_calls(), 1, "one description");
+    assert!(fl.num_calls() >= 1, "the logs read here");
+}
+
 #[tokio::test]
 async fn hot_gpu_is_found_paged_metrics_are_merged_and_its_logs_come_first() {
     let at = anchor_ms(GPU_ALARM);

@@ -3,12 +3,12 @@
 
 use crate::model::Alarm;
 use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Points per series we aim for: enough for a trend, few enough to stay cheap.
 const TARGET_POINTS: i64 = 40;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Window {
     /// Start of the context before the alarm's own evaluation window.
     pub start: DateTime<Utc>,

@@ -1,6 +1,6 @@
 //! A SageMaker endpoint's status, as DescribeEndpoint names it.
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The statuses SageMaker documents; anything newer is kept as it was spelled.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +54,13 @@ impl Serialize for EndpointStatus {
     }
 }
 
+/// Read back from a shared enrichment record (`enrich::shared`): any spelling is kept, as [`EndpointStatus::parse`] does.
+impl<'de> Deserialize<'de> for EndpointStatus {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Self::parse(&String::deserialize(d)?))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,5 +73,6 @@ mod tests {
         assert_eq!(EndpointStatus::parse("InService"), EndpointStatus::InService);
         assert_eq!(EndpointStatus::parse("Hibernating"), EndpointStatus::Other("Hibernating".into()));
         assert_eq!(serde_json::to_string(&EndpointStatus::Failed).unwrap(), "\"Failed\"");
+        assert_eq!(serde_json::from_str::<EndpointStatus>("\"Hibernating\"").unwrap(), EndpointStatus::Other("Hibernating".into()));
     }
 }

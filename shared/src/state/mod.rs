@@ -12,6 +12,9 @@
 //!   state and a short history.
 //! - [`group`]: `group#<receiver>#<group key>`: the Slack parent of a group of alarms (a route's
 //!   `group`), every alarm of it with its state, and what the parent shows.
+//! - [`evidence`]: `evidence#<endpoint>#<streams>#<window>`: what one invocation fetched about an
+//!   endpoint (description, container logs), shared with the other alarms of a storm (in progress
+//!   with a lease, then ready with the deflated payload).
 //! - [`marker`]: `once#…` (a Slack request seen once: replay check) and `lock#…` (one remediation
 //!   of an endpoint at a time).
 //!
@@ -19,6 +22,7 @@
 //! still delivered, saying state was unavailable), never a reason to drop a notification.
 
 pub mod delivery;
+pub mod evidence;
 pub mod group;
 pub mod marker;
 pub mod thread;
