@@ -4,8 +4,9 @@
 //! the per-instance and per-GPU metrics ([`metrics`], analysed by [`fleet`]) — or, for a
 //! serverless variant, its own metric set ([`serverless`]) — the container logs ([`logs`]) and
 //! the autoscaling state ([`capacity`], with the recent changes). Whatever does not arrive in time or fails becomes a [`Note`] naming the call
-//! and the reason; the alarm is delivered anyway. Retries are the SDK's (adaptive mode, until the
-//! deadline), never a loop of ours. With a state table, the endpoint's description and logs are
+//! and the reason; the alarm is delivered anyway. Retries are the SDK's (CloudWatch and Logs:
+//! adaptive mode, until the deadline; SageMaker, Application Auto Scaling: standard, 3 attempts),
+//! never a loop of ours. With a state table, the endpoint's description and logs are
 //! fetched once per endpoint and storm and shared by its alarms ([`shared`]).
 
 pub mod alarms;
@@ -165,18 +166,22 @@ fn retry_partition(service: &str) -> aws_sdk_cloudwatchlogs::config::retry::Retr
 }
 
 impl Enricher {
-    /// Clients with the SDK's adaptive retry mode: throttling and 5xx are retried with jittered
-    /// backoff inside the SDK, and after a throttle the client slows its own sending (a token
-    /// bucket whose rate follows the throttles); the enrichment deadline bounds the whole.
+    /// CloudWatch and Logs clients (the calls with per-account quotas a storm meets: GetMetricData,
+    /// ListMetrics, FilterLogEvents) in the SDK's adaptive retry mode: throttling is retried with
+    /// jittered backoff inside the SDK until the enrichment deadline, and after a throttle the
+    /// client slows its own sending (a token bucket whose rate follows the throttles). SageMaker
+    /// and Application Auto Scaling keep the standard mode's 3 attempts: their reads are shared or
+    /// few, and a service failing with 5xx must not hold every alarm until the deadline.
     pub fn new(sdk: &aws_config::SdkConfig, settings: EnrichSettings) -> Self {
         let retry = RetryConfig::adaptive()
             .with_max_attempts(MAX_ATTEMPTS)
             .with_initial_backoff(Duration::from_millis(200))
             .with_max_backoff(MAX_BACKOFF);
+        let steady = RetryConfig::standard().with_max_attempts(3).with_initial_backoff(Duration::from_millis(200));
         Self::from_clients(
             aws_sdk_sagemaker::Client::from_conf(
                 aws_sdk_sagemaker::config::Builder::from(sdk)
-                    .retry_config(retry.clone())
+                    .retry_config(steady.clone())
                     .retry_partition(retry_partition("sagemaker"))
                     .build(),
             ),
@@ -187,14 +192,11 @@ impl Enricher {
                     .build(),
             ),
             aws_sdk_cloudwatchlogs::Client::from_conf(
-                aws_sdk_cloudwatchlogs::config::Builder::from(sdk)
-                    .retry_config(retry.clone())
-                    .retry_partition(retry_partition("logs"))
-                    .build(),
+                aws_sdk_cloudwatchlogs::config::Builder::from(sdk).retry_config(retry).retry_partition(retry_partition("logs")).build(),
             ),
             aws_sdk_applicationautoscaling::Client::from_conf(
                 aws_sdk_applicationautoscaling::config::Builder::from(sdk)
-                    .retry_config(retry)
+                    .retry_config(steady)
                     .retry_partition(retry_partition("autoscaling"))
                     .build(),
             ),

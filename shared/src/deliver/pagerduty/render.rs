@@ -331,6 +331,19 @@ mod tests {
     use super::*;
     use crate::render::test_support::*;
 
+    #[test]
+    fn a_grouped_alarm_stays_one_event_carrying_its_group_key() {
+        let report = reports_from_str(&fixture("sns-high-concurrency-alarm.json")).remove(0);
+        let spec =
+            crate::route::GroupSpec { by: vec![crate::route::group::GroupBy::Endpoint], window: std::time::Duration::from_secs(600) };
+        let group = spec.group_of(&crate::route::Facts::of(&report)).unwrap();
+        let event = with_group(render(&report, KEY, Severity::Critical), Some(&group));
+        assert_eq!(event["payload"]["custom_details"]["sagealarm_group"], "endpoint=deepgram-prod");
+        assert_eq!(event["event_action"], "trigger");
+        let plain = with_group(render(&report, KEY, Severity::Critical), None);
+        assert!(plain["payload"]["custom_details"].get("sagealarm_group").is_none());
+    }
+
     const KEY: &str = "0123456789abcdef0123456789abcdef";
 
     #[test]
