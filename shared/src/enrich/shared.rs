@@ -16,7 +16,7 @@ use super::{endpoint, logs, Chain, Ctx, EndpointInfo, Enricher, LogReport, Note,
 use crate::state::evidence::Evidence;
 use crate::target::SageMakerTarget;
 use serde::{Deserialize, Serialize};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::time::Instant;
 
 /// Alarms about one endpoint whose state changed within the same 5 minutes share one fetch: a
@@ -82,10 +82,6 @@ fn bucket(endpoint: &str, sm: &SageMakerTarget, window: &Window) -> [String; 3] 
     [endpoint.to_string(), scope, start.to_string()]
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
-}
-
 impl Enricher {
     /// The endpoint's description (on `chains[0]`) and container logs (on `chains[1]`): shared
     /// through the state table when there is one, fetched here otherwise.
@@ -133,7 +129,7 @@ impl Enricher {
                         if let Err(e) = &published {
                             tracing::warn!(error = %e, "shared evidence not published");
                         }
-                        if let Err(e) = state.evidence_release(&lease).await {
+                        if let Err(e) = state.release(&lease).await {
                             tracing::warn!(error = %e, "shared evidence claim not released: the others wait for its lease");
                         }
                     }
@@ -153,7 +149,7 @@ impl Enricher {
                     return self.own(ctx, chains, name, sm, window).await;
                 }
                 // Someone fetches right now: wait for it. A lapsed lease (or no record) is claimed.
-                Ok(Some(Evidence::InProgress { lease_until_ms })) => claim = lease_until_ms < now_ms(),
+                Ok(Some(Evidence::InProgress { lapsed })) => claim = lapsed,
                 Ok(None) => claim = true,
             }
             if Instant::now() + POLL >= ctx.deadline {

@@ -7,9 +7,7 @@
 //! after the post the record becomes delivered and is kept for [`KEEP`]; a failed post deletes it
 //! so the retry can deliver. A crashed invocation's record frees itself when its lease passes.
 
-use super::{epoch_ms, epoch_s, expiry, key, n, s, Item, StateError, StateTable, ABSENT};
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
+use super::{epoch_ms, expiry, key, n, s, token, Claimed, Item, StateError, StateTable, Ticket};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, SystemTime};
 
@@ -48,19 +46,12 @@ pub enum Claim {
     InProgress,
 }
 
-/// A claim held by this invocation.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Ticket {
-    pk: String,
-    token: String,
-}
-
 impl StateTable {
     /// Claims `notification` for `receiver` until `lease` from now (the invocation's time left).
     pub async fn claim(&self, receiver: &str, notification: &str, lease: Duration) -> Result<Claim, StateError> {
         let now = SystemTime::now();
         let pk = key(&["delivery", receiver, notification]);
-        let token = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
+        let token = token();
         let record = Record {
             pk: pk.clone(),
             status: Status::InProgress,
@@ -72,34 +63,14 @@ impl StateTable {
             notification: notification.to_string(),
         };
         let item: Item = serde_dynamo::to_item(&record).map_err(|e| self.bad_item(e))?;
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(format!("{ABSENT} OR (#status = :in_progress AND lease_until_ms < :now_ms)"))
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":now", n(epoch_s(now)))
-            .expression_attribute_values(":now_ms", n(epoch_ms(now)))
-            .expression_attribute_values(":in_progress", s("in_progress"))
-            // The record in the way comes back with the refusal: no second read.
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match put {
-            Ok(_) => Ok(Claim::Mine(Ticket { pk, token })),
-            Err(e) => match e.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(c)) => {
-                    let status = c.item().and_then(|i| serde_dynamo::from_item::<_, Record>(i.clone()).ok()).map(|r| r.status);
-                    Ok(match status {
-                        Some(Status::InProgress) => Claim::InProgress,
-                        // Without the old item (an emulator that does not return it): it exists.
-                        Some(Status::Delivered) | None => Claim::Delivered,
-                    })
-                }
-                _ => Err(self.error(&e)),
+        Ok(match self.put_claim(item, now).await? {
+            Claimed::Won => Claim::Mine(Ticket { pk, token }),
+            Claimed::Lost(old) => match old.and_then(|i| serde_dynamo::from_item::<_, Record>(i).ok()).map(|r| r.status) {
+                Some(Status::InProgress) => Claim::InProgress,
+                // Without the old item (an emulator that does not return it): it exists.
+                Some(Status::Delivered) | None => Claim::Delivered,
             },
-        }
+        })
     }
 
     /// The post went out: remembered as delivered for [`KEEP`].
@@ -119,20 +90,5 @@ impl StateTable {
             .send()
             .await;
         done.map(|_| ()).map_err(|e| self.error(&e))
-    }
-
-    /// The post failed: the record goes so that a retry can deliver.
-    pub async fn release(&self, ticket: &Ticket) -> Result<(), StateError> {
-        let gone = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(&ticket.pk))
-            .condition_expression("#token = :token")
-            .expression_attribute_names("#token", "token")
-            .expression_attribute_values(":token", s(&ticket.token))
-            .send()
-            .await;
-        gone.map(|_| ()).map_err(|e| self.error(&e))
     }
 }

@@ -4,15 +4,15 @@
 //! 5 requests per second per account and Region, and a bad endpoint fires 10 – 50 alarms at once).
 //!
 //! The claim follows [`super::delivery`]: the first invocation puts an in-progress record with its
-//! own lease (its enrichment deadline) and a token; the others find it and poll
+//! own lease (its enrichment deadline) and a token ([`StateTable::put_claim`], the same put as a
+//! delivery's); the others find it and poll
 //! ([`StateTable::evidence_read`]) until it is ready or its lease passes (then one of them takes
 //! it over). The payload is opaque here (the enrich layer's JSON), stored deflated in a Binary
 //! attribute and refused above [`MAX_PAYLOAD`], well under DynamoDB's 400 KB item limit.
 
-use super::{epoch_ms, epoch_s, expiry, key, n, s, Item, StateError, StateTable, ABSENT};
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use super::{epoch_ms, epoch_s, expiry, key, n, s, token, Claimed, Item, StateError, StateTable, Ticket};
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::AttributeValue;
 use flate2::read::DeflateDecoder;
 use flate2::write::DeflateEncoder;
 use flate2::Compression;
@@ -29,19 +29,12 @@ const MAX_INFLATED: u64 = 8 * 1024 * 1024;
 /// What the table says about a bucket's evidence.
 #[derive(Debug, PartialEq)]
 pub enum Evidence {
-    /// Ours to fetch: [`StateTable::evidence_publish`] it (or [`StateTable::evidence_release`]).
-    Mine(Lease),
-    /// Another invocation fetches it; its lease ends at this time (epoch ms).
-    InProgress { lease_until_ms: i64 },
+    /// Ours to fetch: [`StateTable::evidence_publish`] it (or [`StateTable::release`]).
+    Mine(Ticket),
+    /// Another invocation fetches it; `lapsed`: its lease has passed, so it may be claimed.
+    InProgress { lapsed: bool },
     /// Fetched: the payload, or `None` when it was too large to share (fetch for yourself).
     Ready(Option<Vec<u8>>),
-}
-
-/// A claim held by this invocation.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Lease {
-    pk: String,
-    token: String,
 }
 
 /// The partition key of a bucket's evidence (`evidence#<parts…>`).
@@ -58,7 +51,7 @@ impl StateTable {
     pub async fn evidence_claim(&self, bucket: &[&str], lease: Duration, keep: Duration) -> Result<Evidence, StateError> {
         let now = SystemTime::now();
         let pk = evidence_key(bucket);
-        let token = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
+        let token = token();
         let lease_until = epoch_ms(now + lease);
         let item: Item = [
             ("pk".to_string(), s(&pk)),
@@ -68,29 +61,11 @@ impl StateTable {
             ("expires_at".to_string(), n(expiry(keep.max(lease)))),
         ]
         .into();
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(format!("{ABSENT} OR (#status = :in_progress AND lease_until_ms < :now_ms)"))
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":now", n(epoch_s(now)))
-            .expression_attribute_values(":now_ms", n(epoch_ms(now)))
-            .expression_attribute_values(":in_progress", s("in_progress"))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match put {
-            Ok(_) => Ok(Evidence::Mine(Lease { pk, token })),
-            Err(e) => match e.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(c)) => match c.item() {
-                    Some(item) => self.evidence_of(item),
-                    // An emulator that does not return the item in the way: read it.
-                    None => Ok(self.evidence_read(bucket).await?.unwrap_or(Evidence::InProgress { lease_until_ms: 0 })),
-                },
-                _ => Err(self.error(&e)),
-            },
+        match self.put_claim(item, now).await? {
+            Claimed::Won => Ok(Evidence::Mine(Ticket { pk, token })),
+            Claimed::Lost(Some(item)) => self.evidence_of(&item),
+            // An emulator that does not return the item in the way: read it.
+            Claimed::Lost(None) => Ok(self.evidence_read(bucket).await?.unwrap_or(Evidence::InProgress { lapsed: false })),
         }
     }
 
@@ -116,7 +91,7 @@ impl StateTable {
     /// too large to store leaves a ready record without one, so that the others fetch for
     /// themselves at once instead of waiting. `Ok(false)`: the lease was lost (taken over after
     /// it passed) and nothing was written.
-    pub async fn evidence_publish(&self, lease: &Lease, payload: &[u8], keep: Duration) -> Result<bool, StateError> {
+    pub async fn evidence_publish(&self, lease: &Ticket, payload: &[u8], keep: Duration) -> Result<bool, StateError> {
         let packed = deflate(payload).map_err(|e| StateError { table: self.table.clone(), message: format!("deflating evidence: {e}") })?;
         let mut update = self
             .client
@@ -138,40 +113,16 @@ impl StateTable {
             update.update_expression("SET #status = :ready, expires_at = :keep, raw_bytes = :raw")
         };
         let done = update.expression_attribute_values(":raw", n(payload.len() as i64)).send().await;
-        match done {
-            Ok(_) => Ok(true),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(self.error(&e)),
-        }
-    }
-
-    /// The fetch could not complete: the record goes, and the next poll of another invocation
-    /// claims it.
-    pub async fn evidence_release(&self, lease: &Lease) -> Result<(), StateError> {
-        let gone = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(&lease.pk))
-            .condition_expression("#token = :token")
-            .expression_attribute_names("#token", "token")
-            .expression_attribute_values(":token", s(&lease.token))
-            .send()
-            .await;
-        gone.map(|_| ()).map_err(|e| self.error(&e))
+        Ok(self.applied(done)?.is_some())
     }
 
     fn evidence_of(&self, item: &Item) -> Result<Evidence, StateError> {
         let bad = |what: &str| StateError { table: self.table.clone(), message: format!("unreadable evidence item: {what}") };
         match item.get("status").and_then(|v| v.as_s().ok()).map(String::as_str) {
-            Some("in_progress") => Ok(Evidence::InProgress { lease_until_ms: number(item, "lease_until_ms").unwrap_or(0) }),
+            Some("in_progress") => {
+                let lease_until_ms = number(item, "lease_until_ms").unwrap_or(0);
+                Ok(Evidence::InProgress { lapsed: lease_until_ms < epoch_ms(SystemTime::now()) })
+            }
             Some("ready") => match item.get("payload") {
                 None => Ok(Evidence::Ready(None)),
                 Some(v) => {

@@ -17,7 +17,7 @@
 //!   (`group#<receiver>#~parents`, a map of incarnation → lease) until it is posted; replies wait
 //!   while any unexpired mark is there.
 
-use super::{epoch_ms, epoch_s, expiry, key, n, s, Item, StateError, StateTable, ABSENT};
+use super::{epoch_ms, epoch_s, expiry, key, n, s, token, Item, StateError, StateTable, ABSENT};
 use crate::model::{AlarmState, Severity};
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::SdkError;
@@ -86,7 +86,7 @@ impl GroupThread {
     pub fn open(channel: &str, title: &str, id: &str, member: Member, posting: Duration) -> Self {
         let now = SystemTime::now();
         Self {
-            incarnation: format!("{:016x}", fastrand::u64(..)),
+            incarnation: token(),
             channel: channel.to_string(),
             ts: None,
             posting_until_ms: epoch_ms(now + posting),
@@ -99,6 +99,16 @@ impl GroupThread {
             next_update_ms: epoch_ms(now + UPDATE_EVERY),
             members: BTreeMap::from([(id.to_string(), member)]),
         }
+    }
+
+    /// While `ts` is absent: whether the opener's posting lease has passed (another may post).
+    pub fn posting_lapsed(&self) -> bool {
+        epoch_ms(SystemTime::now()) > self.posting_until_ms
+    }
+
+    /// How long until the next parent update may be taken (zero: now).
+    pub fn until_next_update(&self) -> Duration {
+        Duration::from_millis((self.next_update_ms - epoch_ms(SystemTime::now())).max(0) as u64)
     }
 
     /// Whether a new alarm joins this group: any of it in ALARM, or a change within `window`.
@@ -346,24 +356,15 @@ impl StateTable {
         &self,
         update: Result<UpdateItemOutput, SdkError<UpdateItemError, HttpResponse>>,
     ) -> Result<Option<GroupThread>, StateError> {
-        match update {
-            Ok(out) => {
-                let mut item = out.attributes.unwrap_or_default();
-                // `live` wants the whole record; the new image has every attribute.
-                item.entry("pk".into()).or_insert_with(|| s(""));
-                self.live(Some(item))
-            }
-            Err(e) if matches!(e.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => Ok(None),
-            Err(e) => Err(self.error(&e)),
-        }
+        let Some(out) = self.applied(update)? else { return Ok(None) };
+        let mut item = out.attributes.unwrap_or_default();
+        // `live` wants the whole record; the new image has every attribute.
+        item.entry("pk".into()).or_insert_with(|| s(""));
+        self.live(Some(item))
     }
 
     fn updated_plain(&self, update: Result<UpdateItemOutput, SdkError<UpdateItemError, HttpResponse>>) -> Result<bool, StateError> {
-        match update {
-            Ok(_) => Ok(true),
-            Err(e) if matches!(e.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => Ok(false),
-            Err(e) => Err(self.error(&e)),
-        }
+        Ok(self.applied(update)?.is_some())
     }
 }
 

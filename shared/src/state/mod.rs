@@ -31,7 +31,8 @@ use crate::aws::error_line;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::{PutItemError, PutItemOutput};
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -59,6 +60,28 @@ type Item = HashMap<String, AttributeValue>;
 /// The start of every condition that may take an item's place: none there, or an expired one
 /// (TTL deletes lazily, moto never). Needs `:now` (epoch seconds).
 const ABSENT: &str = "attribute_not_exists(pk) OR expires_at < :now";
+
+/// A claim held by this invocation (a delivery, a storm's evidence): its item and the token that
+/// proves it is still ours.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ticket {
+    pk: String,
+    token: String,
+}
+
+/// The answer to [`StateTable::put_claim`].
+enum Claimed {
+    /// Written: the claim is ours.
+    Won,
+    /// Refused: a live claim or a finished record is there (the item in the way, when the table
+    /// returns it).
+    Lost(Option<Item>),
+}
+
+/// A fresh claim token.
+fn token() -> String {
+    format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))
+}
 
 impl StateTable {
     pub fn new(sdk: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
@@ -92,6 +115,61 @@ impl StateTable {
             Err(e) if matches!(e.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => Ok(false),
             Err(e) => Err(self.error(&e)),
         }
+    }
+
+    /// A conditional `UpdateItem`'s answer: applied (its output), or refused by its condition (`None`).
+    fn applied(
+        &self,
+        update: Result<UpdateItemOutput, SdkError<UpdateItemError, HttpResponse>>,
+    ) -> Result<Option<UpdateItemOutput>, StateError> {
+        match update {
+            Ok(out) => Ok(Some(out)),
+            Err(e) if matches!(e.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => Ok(None),
+            Err(e) => Err(self.error(&e)),
+        }
+    }
+
+    /// The Powertools idempotency claim, for every kind of claim: puts `item` (with `status`
+    /// `in_progress`, `token` and `lease_until_ms`) unless a live record is there — absent,
+    /// expired, or an in-progress claim whose lease has passed may be taken.
+    async fn put_claim(&self, item: Item, now: SystemTime) -> Result<Claimed, StateError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(format!("{ABSENT} OR (#status = :in_progress AND lease_until_ms < :now_ms)"))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":now", n(epoch_s(now)))
+            .expression_attribute_values(":now_ms", n(epoch_ms(now)))
+            .expression_attribute_values(":in_progress", s("in_progress"))
+            // The record in the way comes back with the refusal: no second read.
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(Claimed::Won),
+            Err(e) => match e.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(c)) => Ok(Claimed::Lost(c.item().cloned())),
+                _ => Err(self.error(&e)),
+            },
+        }
+    }
+
+    /// Gives a claim back (the delivery failed, the fetch could not complete): its record goes,
+    /// so that a retry or another invocation can claim it at once. Only while it is still ours.
+    pub async fn release(&self, ticket: &Ticket) -> Result<(), StateError> {
+        let gone = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(&ticket.pk))
+            .condition_expression("#token = :token")
+            .expression_attribute_names("#token", "token")
+            .expression_attribute_values(":token", s(&ticket.token))
+            .send()
+            .await;
+        gone.map(|_| ()).map_err(|e| self.error(&e))
     }
 
     fn bad_item(&self, e: serde_dynamo::Error) -> StateError {

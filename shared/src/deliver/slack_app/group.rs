@@ -13,7 +13,7 @@ use crate::state::group::{member_id, GroupThread, Joined, Member};
 use crate::state::thread::Thread;
 use crate::state::{StateError, StateTable};
 use serde_json::json;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::time::Instant;
 
 /// How often a waiting invocation looks again for the parent another one is posting.
@@ -82,10 +82,6 @@ impl<'a> Ctx<'a> {
         // The alarm's own thread is its group's: a remediation decision replies there.
         Ok(Sent { thread: Some(Thread::start(g.channel, ts, a.alarm.state, at)), note })
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
 }
 
 impl Ctx<'_> {
@@ -191,7 +187,7 @@ impl Ctx<'_> {
             if g.ts.is_some() {
                 return Ok(g);
             }
-            if now_ms() > g.posting_until_ms {
+            if g.posting_lapsed() {
                 match self.state.posting_lease(receiver, key, &g.incarnation, self.lease(), false).await {
                     Ok(true) => return self.post_parent(self.state.group(receiver, key).await.ok().flatten().unwrap_or(g)).await,
                     Ok(false) => {}
@@ -219,7 +215,7 @@ impl Ctx<'_> {
             if g.incarnation != incarnation || g.shown >= version {
                 return;
             }
-            let wait = Duration::from_millis((g.next_update_ms - now_ms()).max(0) as u64);
+            let wait = g.until_next_update();
             if wait.is_zero() {
                 match self.state.claim_update(receiver, key, &incarnation, version).await {
                     Ok(Some(now)) => return self.update(&now).await,
