@@ -129,7 +129,7 @@ impl SlackApp {
         };
         tracing::warn!(receiver = %self.name, group = %group, why, "posting the alarm on its own");
         let incident = Incident { thread: None, unavailable: incident.unavailable.clone().or(Some(why)) };
-        self.new_parent(out, blocks::with_note(blocks::render(report, offers), incident.note()), report).await
+        self.alarm(out, report, offers, &incident).await
     }
 
     async fn alarm(&self, out: Outbox<'_>, report: &Report, offers: &[Offer], incident: &Incident) -> Result<Sent, Failure> {
