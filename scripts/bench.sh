@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The benchmarks (issue 5): prints one table of figures (not pass/fail), each the median of
 # repeated runs with min and max. Usage: scripts/bench.sh
-#   1. cold start: exec → first GET /runtime/invocation/next, Rust vs a Python/boto3 baseline;
-#      per alarm with the state table off and on (DynamoDB on moto)
+#   1. cold start: exec → first GET /runtime/invocation/next, Rust vs a Python/boto3 baseline, and
+#      exec → the first alarm delivered; per alarm with the state table off and on (DynamoDB on
+#      moto); the cold start again with moto serving https (1c)
 #   2. one enriched alarm with 100 ms added to every AWS call, 3/16/64 instances × 4 GPUs
 #   3. peak memory of the function handling the 64-instance alarm
 #   4. size of the arm64 bootstrap and its zip (cargo lambda build --release --arm64)
@@ -81,6 +82,31 @@ log "cold start ($COLD_RUNS runs each)"
     --aws "http://127.0.0.1:$PORT" --event events/sns-gpu-utilization-alarm.json --runs "$COLD_RUNS" --out "$ROWS" --logs "$WORK/logs"
 log "state table off and on (DynamoDB on the same moto), one alarm and its OK through App::handle"
 "$BENCH" state --aws "http://127.0.0.1:$PORT" --runs "${SAGEALARM_BENCH_STATE_RUNS:-20}" --out "$ROWS"
+cleanup; MOTO_PID=""
+
+# --- 1c. cold start over TLS: Lambda's AWS calls are HTTPS, and a process's first handshake has
+# costs plain http never shows (aws-lc's entropy seeding, see .cargo/config.toml). moto serves
+# https with a throwaway CA made here; the functions trust it through SSL_CERT_FILE / AWS_CA_BUNDLE.
+TLS="$WORK/tls"
+mkdir -p "$TLS"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj "/CN=sagealarm bench CA" \
+    -keyout "$TLS/ca.key" -out "$TLS/ca.pem" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=127.0.0.1" \
+    -keyout "$TLS/moto.key" -out "$TLS/moto.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$TLS/ext.cnf"
+openssl x509 -req -in "$TLS/moto.csr" -CA "$TLS/ca.pem" -CAkey "$TLS/ca.key" -CAcreateserial -days 1 \
+    -extfile "$TLS/ext.cnf" -out "$TLS/moto.pem" 2>/dev/null
+PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+rm -f "$WORK/moto.pid"
+setsid sh -c 'echo $$ > "$0"; exec "$@"' "$WORK/moto.pid" .venv/moto/bin/moto_server -H 127.0.0.1 -p "$PORT" \
+    -c "$TLS/moto.pem" -k "$TLS/moto.key" >"$WORK/logs/moto-tls.log" 2>&1 </dev/null &
+for _ in $(seq 100); do [[ -s "$WORK/moto.pid" ]] && break; sleep 0.1; done
+MOTO_PID="$(cat "$WORK/moto.pid")"
+for _ in $(seq 100); do curl -s -o /dev/null --cacert "$TLS/ca.pem" "https://127.0.0.1:$PORT/" && break; sleep 0.2; done
+log "cold start over TLS ($COLD_RUNS runs each)"
+"$BENCH" cold-start --bootstrap "$BOOTSTRAP" --python .venv/bench/bin/python --python-dir bench/python \
+    --aws "https://127.0.0.1:$PORT" --ca "$TLS/ca.pem" --event events/sns-gpu-utilization-alarm.json --runs "$COLD_RUNS" \
+    --out "$ROWS" --logs "$WORK/logs"
 cleanup; MOTO_PID=""
 
 # --- 2, 3. enriched alarm under injected latency; peak memory -----------------------------------

@@ -4,7 +4,8 @@
 #   2. sam validate --lint                        the SAM CLI's own validation
 #   3. scripts/check_template.py --self-test      the policy test catches every planted bad template
 #   4. scripts/check_template.py template.yaml    enrichment role read-only and scoped, no secrets
-#   5. cargo lambda build --release --arm64       target/lambda/<function>/bootstrap is an aarch64 ELF, each function
+#   5. cargo lambda build --release --arm64       target/lambda/<function>/bootstrap is an aarch64 ELF executable
+#                                                (not a PIE, see functions/build.rs), each function
 #   6. sam build                                  (into a temporary dir) the packaged bootstrap is one too
 # Installs its tools itself into .venv/deploy (pinned; reinstalled only when the pins change).
 # Usage: scripts/check_deploy.sh [--no-build]    (--no-build: checks 1-4 only, seconds instead of minutes)
@@ -94,11 +95,16 @@ if head[:4] != b"\x7fELF":
 machine = int.from_bytes(head[18:20], "little" if head[5] == 1 else "big")
 if head[4] != 2 or machine != 183:
     print(f"{path} is an ELF for e_machine {machine} (class {head[4]}), not aarch64 (183)"); sys.exit(1)
+# ET_EXEC (2), not a PIE (ET_DYN, 3): functions/build.rs links without PIE, so the loader has no
+# relative relocations to apply at each cold start.
+kind = int.from_bytes(head[16:18], "little" if head[5] == 1 else "big")
+if kind != 2:
+    print(f"{path} is ELF type {kind}, not a position-dependent executable (2): is functions/build.rs in effect?"); sys.exit(1)
 size = os.path.getsize(path)
 buf = io.BytesIO()
 with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
     z.write(path, "bootstrap")
-print(f"{path}: aarch64 ELF, {size:,} bytes ({size / 2**20:.1f} MiB), {buf.tell() / 2**20:.1f} MiB zipped")
+print(f"{path}: aarch64 ELF executable (no PIE), {size:,} bytes ({size / 2**20:.1f} MiB), {buf.tell() / 2**20:.1f} MiB zipped")
 PY
 }
 

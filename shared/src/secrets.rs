@@ -2,6 +2,7 @@
 //! `secretsmanager:name#json-key`. `env:VAR` and literal values are for local use only and are
 //! refused unless plaintext secrets are explicitly allowed.
 
+use crate::aws::Lazy;
 use serde::Deserialize;
 use std::fmt;
 
@@ -101,17 +102,22 @@ pub enum SecretError {
     Fetch { reference: String, message: String },
 }
 
-/// Resolves references with the AWS clients built once at cold start.
+/// Resolves references with AWS clients built at their first use (a routing document without SSM
+/// or Secrets Manager references builds neither).
 #[derive(Clone)]
 pub struct SecretResolver {
-    ssm: Option<aws_sdk_ssm::Client>,
-    secrets_manager: Option<aws_sdk_secretsmanager::Client>,
+    ssm: Option<Lazy<aws_sdk_ssm::Client>>,
+    secrets_manager: Option<Lazy<aws_sdk_secretsmanager::Client>>,
     allow_plaintext: bool,
 }
 
 impl SecretResolver {
     pub fn new(sdk: Option<&aws_config::SdkConfig>, allow_plaintext: bool) -> Self {
-        Self { ssm: sdk.map(aws_sdk_ssm::Client::new), secrets_manager: sdk.map(aws_sdk_secretsmanager::Client::new), allow_plaintext }
+        Self {
+            ssm: sdk.map(|sdk| Lazy::from_config(sdk, aws_sdk_ssm::Client::new)),
+            secrets_manager: sdk.map(|sdk| Lazy::from_config(sdk, aws_sdk_secretsmanager::Client::new)),
+            allow_plaintext,
+        }
     }
 
     pub async fn resolve(&self, r: &SecretRef) -> Result<Secret, SecretError> {

@@ -8,6 +8,7 @@
 //! Nothing imports this module; [`settings`] reads the environment into plain data, and the
 //! functions here build the runtime objects from it.
 
+pub mod deferred;
 pub mod remediation;
 pub mod settings;
 
@@ -41,7 +42,8 @@ pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Instant {
 }
 
 /// The routing document from the environment (`SAGEALARM_ROUTES`, `_FILE`, `_SSM`), validated
-/// whole: a bad one fails the cold start loudly rather than dropping alarms later.
+/// whole: a bad one fails loudly (the alarm function's events, [`deferred`]; the remediation
+/// function's cold start) rather than dropping alarms later.
 pub async fn load_routing(sdk: Option<&aws_config::SdkConfig>) -> Result<Routing, settings::SettingsError> {
     Ok(Routing::parse(&settings::routes_text(sdk).await?)?)
 }
@@ -67,6 +69,14 @@ impl EnrichMode {
             Ok(s) => EnrichMode::Aws(Arc::new(Enricher::new(sdk, s))),
             Err(why) => EnrichMode::Off(why),
         })
+    }
+
+    /// Shares the evidence of a storm's alarms through the state table (`enrich::shared`).
+    pub fn with_state(self, state: crate::state::StateTable) -> Self {
+        match self {
+            EnrichMode::Aws(e) => EnrichMode::Aws(Arc::new(Enricher::clone(&e).with_state(state))),
+            off => off,
+        }
     }
 
     async fn enrich(&self, alarm: &Alarm, target: &Target) -> Enrichment {
@@ -136,6 +146,10 @@ pub struct Summary {
 pub enum HandleError {
     #[error(transparent)]
     Intake(#[from] IntakeError),
+    /// The routing document could not be fetched or is invalid ([`deferred::Deferred`]): Lambda
+    /// retries the event, and the next one fetches again.
+    #[error("not delivered, the app is not ready: {0}")]
+    NotReady(String),
     /// Lambda retries the event, then the failure destination keeps it.
     #[error("every receiver failed for {alarm:?}: {}", .failures.join("; "))]
     AllReceiversFailed { alarm: String, failures: Vec<String> },
@@ -157,9 +171,7 @@ impl App {
     /// Delivery records, threads and locks shared by every instance (`SAGEALARM_STATE_TABLE`),
     /// and the evidence the alarms of a storm share (`enrich::shared`).
     pub fn with_state(mut self, state: crate::state::StateTable) -> Self {
-        if let EnrichMode::Aws(e) = &self.enrich {
-            self.enrich = EnrichMode::Aws(Arc::new(Enricher::clone(e).with_state(state.clone())));
-        }
+        self.enrich = self.enrich.with_state(state.clone());
         self.receivers = self.receivers.with_state(state);
         self
     }
@@ -185,10 +197,23 @@ impl App {
         let started = std::time::Instant::now();
         let notifications = intake::parse_event(event)?;
         let count = notifications.len();
+        let reports = reports(notifications, &self.enrich).await;
+        self.deliver_reports(count, reports, deadline, started).await
+    }
+
+    /// Route, deliver and remediate the reports of one event (`count` notifications, handled since
+    /// `started`).
+    async fn deliver_reports(
+        &self,
+        count: usize,
+        reports: Vec<Report>,
+        deadline: Instant,
+        started: std::time::Instant,
+    ) -> Result<Summary, HandleError> {
         let mut deliveries = vec![];
         let mut all_failed: Option<HandleError> = None;
         let mut remediations = vec![];
-        for report in reports(notifications, &self.enrich).await {
+        for report in reports {
             // One walk of the routing tree: receivers and the rules' actions together.
             let routed = self.routes.evaluate(&Facts::of(&report));
             let offers = remediation::offers(self.remediation.as_ref(), &report, &routed);

@@ -19,6 +19,7 @@ use tokio::time::Instant;
 
 /// Endpoint updates, when deployed: rules hand requests to the remediation function, and
 /// opted-in endpoints get Slack buttons.
+#[derive(Clone)]
 pub struct Remediation {
     /// `None`: rules that ask for an action are logged and reported as not dispatched.
     pub dispatch: Option<Arc<dyn Dispatch>>,

@@ -27,7 +27,7 @@ pub use fleet::Fleet;
 pub use logs::{LogReport, LogSettings};
 pub use window::Window;
 
-use crate::aws::{error_code, error_line};
+use crate::aws::{error_code, error_line, Lazy};
 use crate::model::{Alarm, AlarmKind, Statistic};
 use crate::target::{insights, SageMakerTarget, Subject, Target};
 use aws_config::retry::RetryConfig;
@@ -135,13 +135,14 @@ impl Default for EnrichSettings {
     }
 }
 
-/// The SDK clients enrichment uses, built once per cold start.
+/// The SDK clients enrichment uses, each built at its first call (an alarm that is not about
+/// SageMaker builds none) and kept for the life of the instance.
 #[derive(Clone)]
 pub struct Enricher {
-    sagemaker: aws_sdk_sagemaker::Client,
-    cloudwatch: aws_sdk_cloudwatch::Client,
-    logs: aws_sdk_cloudwatchlogs::Client,
-    autoscaling: aws_sdk_applicationautoscaling::Client,
+    sagemaker: Lazy<aws_sdk_sagemaker::Client>,
+    cloudwatch: Lazy<aws_sdk_cloudwatch::Client>,
+    logs: Lazy<aws_sdk_cloudwatchlogs::Client>,
+    autoscaling: Lazy<aws_sdk_applicationautoscaling::Client>,
     settings: EnrichSettings,
     /// Where the alarms of a storm share the endpoint's description and logs ([`shared`]).
     state: Option<crate::state::StateTable>,
@@ -178,30 +179,31 @@ impl Enricher {
             .with_initial_backoff(Duration::from_millis(200))
             .with_max_backoff(MAX_BACKOFF);
         let steady = RetryConfig::standard().with_max_attempts(3).with_initial_backoff(Duration::from_millis(200));
-        Self::from_clients(
-            aws_sdk_sagemaker::Client::from_conf(
-                aws_sdk_sagemaker::config::Builder::from(sdk)
-                    .retry_config(steady.clone())
-                    .retry_partition(retry_partition("sagemaker"))
-                    .build(),
-            ),
-            aws_sdk_cloudwatch::Client::from_conf(
-                aws_sdk_cloudwatch::config::Builder::from(sdk)
-                    .retry_config(retry.clone())
-                    .retry_partition(retry_partition("cloudwatch"))
-                    .build(),
-            ),
-            aws_sdk_cloudwatchlogs::Client::from_conf(
-                aws_sdk_cloudwatchlogs::config::Builder::from(sdk).retry_config(retry).retry_partition(retry_partition("logs")).build(),
-            ),
-            aws_sdk_applicationautoscaling::Client::from_conf(
-                aws_sdk_applicationautoscaling::config::Builder::from(sdk)
-                    .retry_config(steady)
-                    .retry_partition(retry_partition("autoscaling"))
-                    .build(),
-            ),
+        // Partitions are named now: the clients of one enricher share them whenever they are built.
+        let (sm, cw, logs, aas) =
+            (retry_partition("sagemaker"), retry_partition("cloudwatch"), retry_partition("logs"), retry_partition("autoscaling"));
+        let (steady2, retry2) = (steady.clone(), retry.clone());
+        use aws_sdk_applicationautoscaling as autoscaling;
+        Self {
+            sagemaker: Lazy::from_config(sdk, move |sdk| {
+                let conf = aws_sdk_sagemaker::config::Builder::from(sdk).retry_config(steady).retry_partition(sm);
+                aws_sdk_sagemaker::Client::from_conf(conf.build())
+            }),
+            cloudwatch: Lazy::from_config(sdk, move |sdk| {
+                let conf = aws_sdk_cloudwatch::config::Builder::from(sdk).retry_config(retry).retry_partition(cw);
+                aws_sdk_cloudwatch::Client::from_conf(conf.build())
+            }),
+            logs: Lazy::from_config(sdk, move |sdk| {
+                let conf = aws_sdk_cloudwatchlogs::config::Builder::from(sdk).retry_config(retry2).retry_partition(logs);
+                aws_sdk_cloudwatchlogs::Client::from_conf(conf.build())
+            }),
+            autoscaling: Lazy::from_config(sdk, move |sdk| {
+                let conf = autoscaling::config::Builder::from(sdk).retry_config(steady2).retry_partition(aas);
+                autoscaling::Client::from_conf(conf.build())
+            }),
             settings,
-        )
+            state: None,
+        }
     }
 
     /// Shares the endpoint's description and logs among the alarms of a storm through `state`.
@@ -217,7 +219,14 @@ impl Enricher {
         autoscaling: aws_sdk_applicationautoscaling::Client,
         settings: EnrichSettings,
     ) -> Self {
-        Self { sagemaker, cloudwatch, logs, autoscaling, settings, state: None }
+        Self {
+            sagemaker: Lazy::ready(sagemaker),
+            cloudwatch: Lazy::ready(cloudwatch),
+            logs: Lazy::ready(logs),
+            autoscaling: Lazy::ready(autoscaling),
+            settings,
+            state: None,
+        }
     }
 
     pub fn settings(&self) -> &EnrichSettings {

@@ -14,13 +14,14 @@ pub trait Dispatch: Send + Sync {
 /// The remediation function, invoked asynchronously: Lambda queues the event and retries it, and
 /// the function's failure destination keeps what still fails.
 pub struct LambdaDispatch {
-    client: aws_sdk_lambda::Client,
+    /// Built at the first dispatch: most alarms ask for no remediation.
+    client: crate::aws::Lazy<aws_sdk_lambda::Client>,
     function: String,
 }
 
 impl LambdaDispatch {
     pub fn new(sdk: &aws_config::SdkConfig, function: impl Into<String>) -> Self {
-        Self { client: aws_sdk_lambda::Client::new(sdk), function: function.into() }
+        Self { client: crate::aws::Lazy::from_config(sdk, aws_sdk_lambda::Client::new), function: function.into() }
     }
 }
 

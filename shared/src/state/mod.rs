@@ -27,7 +27,7 @@ pub mod group;
 pub mod marker;
 pub mod thread;
 
-use crate::aws::error_line;
+use crate::aws::{error_line, Lazy};
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::{PutItemError, PutItemOutput};
@@ -39,10 +39,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// The environment variable naming the table; unset: no shared state (per-instance memory only).
 pub const TABLE_ENV: &str = "SAGEALARM_STATE_TABLE";
 
-/// The table, with the client built once per cold start.
+/// The table, with its client built at the first call and kept for the life of the instance.
 #[derive(Clone, Debug)]
 pub struct StateTable {
-    client: aws_sdk_dynamodb::Client,
+    client: Lazy<aws_sdk_dynamodb::Client>,
     table: String,
 }
 
@@ -85,11 +85,11 @@ fn token() -> String {
 
 impl StateTable {
     pub fn new(sdk: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
-        Self::from_client(aws_sdk_dynamodb::Client::new(sdk), table)
+        Self { client: Lazy::from_config(sdk, aws_sdk_dynamodb::Client::new), table: table.into() }
     }
 
     pub fn from_client(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self { client: Lazy::ready(client), table: table.into() }
     }
 
     /// From `SAGEALARM_STATE_TABLE`; `None` when it is unset or empty.
