@@ -358,6 +358,13 @@ fn cold_start(
         None => vec![],
     };
     let tls = if ca.is_some() { " over TLS" } else { "" };
+    // Every run's environment: a Lambda's, the routing document's parameter, the CA if any.
+    let env_of = |api: &RuntimeApi| {
+        let mut env = lambda_env(api, aws);
+        env.push(("SAGEALARM_ROUTES_SSM".into(), "/sagealarm/bench/routes".into()));
+        env.extend(trust.iter().cloned());
+        env
+    };
     // The same routing document and secrets for both: JSON is YAML, so the Rust function and the
     // Python handler read the very same SSM parameter.
     let seeded = Command::new(python)
@@ -385,10 +392,8 @@ fn cold_start(
         let mut ms = vec![];
         for run in 0..runs {
             let mut api = RuntimeApi::start()?;
-            let mut env = lambda_env(&api, aws);
-            env.push(("SAGEALARM_ROUTES_SSM".into(), "/sagealarm/bench/routes".into()));
+            let mut env = env_of(&api);
             env.push(("SAGEALARM_LOG".into(), "info".into()));
-            env.extend(trust.iter().cloned());
             let log = logs.join(format!("cold-{name}-{run}.log"));
             let started = Instant::now();
             let f = match name {
@@ -435,10 +440,8 @@ fn cold_start(
     let mut ms = vec![];
     for run in 0..runs {
         let mut api = RuntimeApi::start()?;
-        let mut env = lambda_env(&api, aws);
-        env.push(("SAGEALARM_ROUTES_SSM".into(), "/sagealarm/bench/routes".into()));
+        let mut env = env_of(&api);
         env.push(("SAGEALARM_ENRICH".into(), "off".into()));
-        env.extend(trust.iter().cloned());
         let log = logs.join(format!("cold-answer-{run}.log"));
         let (id, before) = (api.invoke(&event), receivers.received());
         let started = Instant::now();

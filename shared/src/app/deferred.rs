@@ -54,8 +54,8 @@ pub struct Deferred {
 }
 
 impl Deferred {
-    /// Starts building the app on the runtime (in the background) and returns at once.
-    /// `enrich` is the one the built app uses too: an event is enriched before its app is ready.
+    /// Starts building the app on the runtime (in the background) and returns at once. `enrich`
+    /// enriches every event (before its app may be ready); the app routes and delivers.
     pub fn start(enrich: EnrichMode, build: Build) -> Self {
         let this = Self { enrich, app: Arc::new(OnceCell::new()), build };
         let (app, build) = (this.app.clone(), this.build.clone());
@@ -78,7 +78,7 @@ impl Deferred {
     }
 
     /// The built app, waiting for the build under way or starting one when the last failed.
-    pub async fn app(&self) -> Result<&App, HandleError> {
+    async fn app(&self) -> Result<&App, HandleError> {
         self.app.get_or_try_init(|| (self.build)()).await.map_err(HandleError::NotReady)
     }
 

@@ -2,7 +2,8 @@
 //! receivers): which alarms share one Slack parent message, as Alertmanager's `group_by`.
 //!
 //! The group of an alarm is worked out here, once, from the same facts the routes match on; the
-//! Slack app destination keeps the group's conversation ([`crate::deliver::slack_app`]).
+//! Slack app destination (`deliver/slack_app/group.rs`, a later stage) keeps the group's
+//! conversation.
 
 use super::config::GroupDoc;
 use super::{invalid, ConfigError, Facts};
