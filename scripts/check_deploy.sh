@@ -4,21 +4,28 @@
 #   2. sam validate --lint                        the SAM CLI's own validation
 #   3. scripts/check_template.py --self-test      the policy test catches every planted bad template
 #   4. scripts/check_template.py template.yaml    enrichment role read-only and scoped, no secrets
-#   5. cargo lambda build --release --arm64       target/lambda/<function>/bootstrap is an aarch64 ELF executable
-#                                                (not a PIE, see functions/build.rs), each function
-#   6. sam build                                  (into a temporary dir) the packaged bootstrap is one too
+#   5. sam build                                  what `sam build && sam deploy` runs: cargo-lambda
+#                                                builds each function for arm64 (release profile,
+#                                                into ./target), and each packaged bootstrap must be
+#                                                an aarch64 ELF executable (ET_EXEC, not a PIE: see
+#                                                functions/build.rs)
 # Installs its tools itself into .venv/deploy (pinned; reinstalled only when the pins change).
-# Usage: scripts/check_deploy.sh [--no-build]    (--no-build: checks 1-4 only, seconds instead of minutes)
-# Respects CARGO_TARGET_DIR.
+# Usage: scripts/check_deploy.sh [--no-build | --install-only]
+#   --no-build      checks 1-4 only, seconds instead of minutes
+#   --install-only  install the tools and stop (.ci/run does this while the tests run)
+# Respects CARGO_TARGET_DIR. Each check's seconds go to SAGEALARM_STEPS when set (scripts/lib/steps.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
+source scripts/lib/steps.sh
 
 BUILD=1
+INSTALL_ONLY=0
 for arg in "$@"; do
   case "$arg" in
     --no-build) BUILD=0 ;;
-    *) echo "usage: scripts/check_deploy.sh [--no-build]" >&2; exit 2 ;;
+    --install-only) INSTALL_ONLY=1 ;;
+    *) echo "usage: scripts/check_deploy.sh [--no-build | --install-only]" >&2; exit 2 ;;
   esac
 done
 
@@ -28,7 +35,7 @@ VENV="$ROOT/.venv/deploy"
 STAMP="$VENV/.installed"
 WANT="$(python3 --version 2>&1) ${PINS[*]}"
 
-step() { printf '==> %s\n' "$*"; }
+say() { printf '==> %s\n' "$*"; }
 ok() { printf 'ok   %s\n' "$*"; }
 fail() { printf 'FAIL %s\n' "$*"; FAILED=$((FAILED + 1)); }
 FAILED=0
@@ -37,20 +44,25 @@ FAILED=0
 if [[ -x "$VENV/bin/python" && -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" ]]; then
   ok "tools: .venv/deploy already has ${PINS[*]}"
 else
-  step "installing ${PINS[*]} into .venv/deploy (about a minute, once)"
-  rm -rf "$VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PINS[@]}"
-  printf '%s' "$WANT" >"$STAMP"
+  say "installing ${PINS[*]} into .venv/deploy (about two minutes, once)"
+  install_tools() {
+    rm -rf "$VENV"
+    python3 -m venv "$VENV"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PINS[@]}"
+    printf '%s' "$WANT" >"$STAMP"
+  }
+  step "install: deploy tools (cfn-lint, SAM CLI, cargo-lambda, zig)" install_tools
   ok "tools: installed ${PINS[*]}"
 fi
 PY="$VENV/bin/python"
+if [[ "$INSTALL_ONLY" == 1 ]]; then exit 0; fi
 
 # Offline and credential-free: a region is all the validators need; no telemetry, no IMDS probe.
 export AWS_REGION="${AWS_REGION:-us-east-1}" AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-${AWS_REGION:-us-east-1}}"
 export SAM_CLI_TELEMETRY=0 AWS_EC2_METADATA_DISABLED=true
 
 # --- 1. cfn-lint -----------------------------------------------------------------------------------
+t0=$EPOCHREALTIME
 if out="$("$VENV/bin/cfn-lint" template.yaml 2>&1)"; then
   ok "cfn-lint $("$VENV/bin/cfn-lint" --version | awk '{print $2}'): template.yaml has no errors or warnings"
 else
@@ -58,7 +70,10 @@ else
   fail "cfn-lint: template.yaml has findings (above)"
 fi
 
+record "deploy: cfn-lint" "$(since "$t0")"
+
 # --- 2. sam validate --lint ------------------------------------------------------------------------
+t0=$EPOCHREALTIME
 if out="$("$VENV/bin/sam" validate --lint --template-file template.yaml 2>&1)"; then
   ok "sam validate --lint: $(printf '%s' "$out" | tail -n 1)"
 else
@@ -66,7 +81,10 @@ else
   fail "sam validate --lint failed (above)"
 fi
 
+record "deploy: sam validate --lint" "$(since "$t0")"
+
 # --- 3 + 4. the policy test ------------------------------------------------------------------------
+t0=$EPOCHREALTIME
 if out="$("$PY" scripts/check_template.py --self-test 2>&1)"; then
   ok "policy test self-test: $(printf '%s' "$out" | tail -n 1)"
 else
@@ -80,6 +98,7 @@ else
   printf '%s\n' "$out"
   fail "policy test: template.yaml (above)"
 fi
+record "deploy: policy test (self-test + template)" "$(since "$t0")"
 
 # An aarch64 ELF (magic, 64-bit, e_machine 183 = EM_AARCH64); prints its size (and zipped size).
 elf_check() {
@@ -108,34 +127,26 @@ print(f"{path}: aarch64 ELF executable (no PIE), {size:,} bytes ({size / 2**20:.
 PY
 }
 
-# --- 5. the arm64 build ----------------------------------------------------------------------------
+# --- 5. sam build: what `sam build && sam deploy` runs ---------------------------------------------
+# One arm64 build, the one that ships: cargo-lambda (called by SAM, in place, into ./target) builds
+# each function with the release profile; the bootstraps SAM packages are the ones checked.
 if [[ "$BUILD" == 1 ]]; then
-  TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
-  FUNCTIONS=(enrich-alarm remediate-endpoint slack-actions)
   rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1 || rustup target add aarch64-unknown-linux-gnu
   ok "rustup: target aarch64-unknown-linux-gnu installed"
-  step "cargo lambda build --release --arm64 for ${FUNCTIONS[*]} (the first build compiles the AWS SDK: minutes)"
-  for f in "${FUNCTIONS[@]}"; do rm -f "$TARGET_DIR/lambda/$f/bootstrap"; done
-  start=$(date +%s)
-  # The venv first on PATH: cargo-lambda runs `python3 -m ziglang` for its zig linker.
-  if PATH="$VENV/bin:$PATH" cargo lambda build --release --arm64 "${FUNCTIONS[@]/#/--package=}"; then
-    ok "cargo lambda build --release --arm64: $(( $(date +%s) - start )) s"
-  else
-    fail "cargo lambda build --release --arm64 failed after $(( $(date +%s) - start )) s"
-  fi
-  for f in "${FUNCTIONS[@]}"; do
-    if out="$(elf_check "$TARGET_DIR/lambda/$f/bootstrap")"; then ok "$f bootstrap: $out"; else fail "$f bootstrap: $out"; fi
-  done
-
-  # --- 6. sam build: what `sam build && sam deploy` runs (builds in place, reuses the target dir) ---
+  say "sam build: cargo lambda build --release --arm64 of each function (the first build compiles the AWS SDK: minutes)"
   SAMDIR="$(mktemp -d)"
   trap 'rm -rf "$SAMDIR"' EXIT
-  start=$(date +%s)
-  if out="$(PATH="$VENV/bin:$PATH" "$VENV/bin/sam" build --build-dir "$SAMDIR/build" --cache-dir "$SAMDIR/cache" 2>&1)" \
-     && built="$(for fn in EnrichAlarmFunction RemediateEndpointFunction SlackActionsFunction; do elf_check "$SAMDIR/build/$fn/bootstrap" || exit 1; done)"; then
-    ok "sam build: $(( $(date +%s) - start )) s, each function's bootstrap is an aarch64 ELF"
+  t0=$EPOCHREALTIME
+  # The venv first on PATH: SAM runs cargo-lambda, which runs `python3 -m ziglang` for its linker.
+  if PATH="$VENV/bin:$PATH" "$VENV/bin/sam" build --build-dir "$SAMDIR/build" --cache-dir "$SAMDIR/cache" >"$SAMDIR/sam-build.log" 2>&1; then
+    record "arm64 build: sam build (3 functions, release)" "$(since "$t0")"
+    ok "sam build: $(since "$t0") s"
+    for fn in EnrichAlarmFunction RemediateEndpointFunction SlackActionsFunction; do
+      if out="$(elf_check "$SAMDIR/build/$fn/bootstrap")"; then ok "$fn bootstrap: $out"; else fail "$fn bootstrap: $out"; fi
+    done
   else
-    printf '%s\n%s\n' "$out" "${built:-}"
+    record "arm64 build: sam build (3 functions, release)" "$(since "$t0")" 1
+    tail -n 60 "$SAMDIR/sam-build.log"
     fail "sam build failed (above)"
   fi
 else
