@@ -4,7 +4,8 @@
 #   1. cold start: exec → first GET /runtime/invocation/next, Rust vs a Python/boto3 baseline, and
 #      exec → the first alarm delivered; per alarm with the state table off and on (DynamoDB on
 #      moto); the cold start again with moto serving https (1c)
-#   2. one enriched alarm with 100 ms added to every AWS call, 3/16/64 instances × 4 GPUs
+#   2. one enriched alarm with 100 ms added to every AWS call, 3/16/64 instances × 4 GPUs, without
+#      and with the LLM signals read through PromQL
 #   3. peak memory of the function handling the 64-instance alarm
 #   4. size of the arm64 bootstrap and its zip (cargo lambda build --release --arm64)
 #   5. CPU per event (parse + route + render) in instructions, under callgrind
@@ -82,6 +83,8 @@ log "cold start ($COLD_RUNS runs each)"
     --aws "http://127.0.0.1:$PORT" --event events/sns-gpu-utilization-alarm.json --runs "$COLD_RUNS" --out "$ROWS" --logs "$WORK/logs"
 log "state table off and on (DynamoDB on the same moto), one alarm and its OK through App::handle"
 "$BENCH" state --aws "http://127.0.0.1:$PORT" --runs "${SAGEALARM_BENCH_STATE_RUNS:-20}" --out "$ROWS"
+log "cost per 1,000 alarms (calls counted against the fake AWS and this moto's DynamoDB)"
+"$BENCH" cost --aws "http://127.0.0.1:$PORT" --latency-ms "$LATENCY_MS" --out "$ROWS" | tee "$WORK/cost.md"
 cleanup; MOTO_PID=""
 
 # --- 1c. cold start over TLS: Lambda's AWS calls are HTTPS, and a process's first handshake has
@@ -113,6 +116,9 @@ cleanup; MOTO_PID=""
 log "enriched alarm, ${LATENCY_MS} ms per AWS call ($ENRICH_RUNS runs per size)"
 "$BENCH" enriched --bootstrap "$BOOTSTRAP" --event events/sns-gpu-utilization-alarm.json --latency-ms "$LATENCY_MS" \
     --sizes 3,16,64 --gpus 4 --runs "$ENRICH_RUNS" --out "$ROWS" --logs "$WORK/logs"
+log "enriched alarm with the LLM signals read through PromQL (the fake's PromQL API, same latency)"
+"$BENCH" enriched --bootstrap "$BOOTSTRAP" --event events/sns-gpu-utilization-alarm.json --latency-ms "$LATENCY_MS" \
+    --sizes 3,16,64 --gpus 4 --runs "$ENRICH_RUNS" --promql --out "$ROWS" --logs "$WORK/logs"
 
 # --- 4. size of the arm64 bootstrap and its zip -------------------------------------------------
 log "cargo lambda build --release --arm64"

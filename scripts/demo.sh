@@ -10,7 +10,9 @@
 # The uploaded chart is kept as .demo/chart.png.
 # Installs what it needs (Python venvs, the build) and stops everything it started.
 # Usage: scripts/demo.sh [EVENT.json] (default: the endpoint-level GPU alarm)
-#        SAGEALARM_DEMO_SCENARIO=even|enhanced-off|no-log-group|serverless|serverless-on-demand|inference-component|scaled-in-noisy|at-max|scaling
+#        SAGEALARM_DEMO_SCENARIO=even|enhanced-off|no-log-group|serverless|serverless-on-demand|inference-component|scaled-in-noisy|at-max|scaling|llm-kv-cache|capacity-error
+# The LLM worlds (llm-kv-cache, capacity-error) also start a local Prometheus (Debian's package,
+# installed once) holding their detailed-observability metrics, served as CloudWatch's PromQL API.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCENARIO="${SAGEALARM_DEMO_SCENARIO:-hot-gpu}"
@@ -18,7 +20,14 @@ SCENARIO="${SAGEALARM_DEMO_SCENARIO:-hot-gpu}"
 case "$SCENARIO" in
     serverless) DEFAULT_EVENT="events/sns-serverless-provisioned-concurrency-alarm.json" ;;
     serverless-on-demand) DEFAULT_EVENT="events/sns-serverless-concurrency-alarm.json" ;;
+    llm-kv-cache|capacity-error) DEFAULT_EVENT="events/sns-llm-model-latency-p99-alarm.json" ;;
     *) DEFAULT_EVENT="events/sns-gpu-utilization-alarm.json" ;;
+esac
+LLM=0; [[ "$SCENARIO" == llm-kv-cache || "$SCENARIO" == capacity-error ]] && LLM=1
+# The endpoint each LLM world's PromQL metrics are about (scripts/promql_world.py).
+case "$SCENARIO" in
+    capacity-error) ENDPOINT_AS="llm-capacity" ;;
+    *) ENDPOINT_AS="" ;;
 esac
 EVENT_SRC="${1:-$DEFAULT_EVENT}"
 WORK=".demo"
@@ -26,34 +35,54 @@ TARGET="${CARGO_TARGET_DIR:-target}"
 CARGO_LAMBDA_VERSION="1.9.2"
 rm -rf "$WORK" && mkdir -p "$WORK"
 demo_start=$(date +%s)
+# Scenarios whose point is a degraded answer: their message may carry a ⚠️ note (any other fails).
+DEGRADED_SCENARIOS=" enhanced-off no-log-group "
+
+# Each phase's wall time, printed as it ends and again at the end (the README's "about 10 minutes").
+PHASES=()
+phase_t0=$EPOCHREALTIME
+phase() { # name: ends the phase running since the last call
+    local took
+    took=$(awk -v a="${phase_t0/,/.}" -v b="${EPOCHREALTIME/,/.}" 'BEGIN { printf "%.1f", b - a }')
+    PHASES+=("$(printf '%-44s %7s s' "$1" "$took")")
+    echo "    ($1: $took s)"
+    phase_t0=$EPOCHREALTIME
+}
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 300); do python3 -c "import socket; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0; sleep 0.2; done; return 1; }
 
 echo "==> setting up (first run: Python venvs for the emulators and cargo-lambda, then the build — several minutes)"
 scripts/emulators.sh install
+if [[ "$LLM" == 1 ]]; then scripts/prometheus.sh install; fi
 if [[ ! -f .venv/lambda/.installed-$CARGO_LAMBDA_VERSION ]]; then
     python3 -m venv .venv/lambda
     .venv/lambda/bin/pip install -q "cargo-lambda==$CARGO_LAMBDA_VERSION"
     touch ".venv/lambda/.installed-$CARGO_LAMBDA_VERSION"
 fi
+phase "Python venvs (emulators, cargo-lambda)"
 cargo build --quiet -p enrich-alarm -p sagealarm-testkit -p sagealarm-cli
+phase "build (enrich-alarm, seed-world, stand-in, CLI)"
 
 PIDS=()
 cleanup() {
     for p in "${PIDS[@]}"; do kill -- "-$p" 2>/dev/null || kill "$p" 2>/dev/null || true; done
     scripts/emulators.sh stop >/dev/null 2>&1 || true
+    if [[ "$LLM" == 1 ]]; then scripts/prometheus.sh stop >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
 
 echo "==> starting the emulators"
 scripts/emulators.sh start
 set -a; source .emulators/env; set +a
+phase "emulators start (LocalStack, moto)"
 
 # The alarm as if it fired two minutes ago: the seeded world is built around its time.
-python3 - "$EVENT_SRC" "$WORK/event.json" <<'PY'
+python3 - "$EVENT_SRC" "$WORK/event.json" "$ENDPOINT_AS" <<'PY'
 import datetime, json, re, sys
 raw = open(sys.argv[1]).read()
+if sys.argv[3]:
+    raw = raw.replace("llm-prod", sys.argv[3])
 now = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=2)
 stamp = now.strftime("%Y-%m-%dT%H:%M:%S.") + "%03d+0000" % (now.microsecond // 1000)
 # The reason's datapoint times move by as much as the state change time did.
@@ -70,6 +99,35 @@ PY
 echo "==> seeding the endpoint world ($SCENARIO)"
 STATE_TABLE="sagealarm-demo-state-$$"
 "$TARGET/debug/seed-world" --scenario "$SCENARIO" --event "$WORK/event.json" --state-table "$STATE_TABLE"
+
+# What moto cannot answer for this world goes through the tests' stand-in (at AWS's quotas):
+# DescribeScalingActivities (not implemented by moto: AWS answers a quiet target with none), and
+# the endpoint's creation time (moto stamps the moment it was seeded, after the alarm; the world's
+# endpoint has served for 30 days).
+created=$(python3 -c 'import datetime,json,re,sys
+t=re.search(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)", open(sys.argv[1]).read()).group(1)
+print((datetime.datetime.fromisoformat(t) - datetime.timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ"))' "$WORK/event.json")
+STAND_IN_ARGS=(--upstream "$AWS_ENDPOINT_URL_SAGEMAKER" --endpoint-created "$created" --url-file "$WORK/stand-in.url")
+PROMQL_ENV=(SAGEALARM_PROMQL=off)
+if [[ "$LLM" == 1 ]]; then
+    # The world's PromQL metrics around the alarm's time, in a Prometheus, behind the tests'
+    # CloudWatch PromQL stand-in (CloudWatch's dialect; the function's SigV4 signature checked).
+    anchor=$(python3 -c 'import json,sys; m=json.loads(json.load(open(sys.argv[1]))["Records"][0]["Sns"]["Message"]); t=m["StateChangeTime"]; print(t[:19] + "Z")' "$WORK/event.json")
+    scripts/prometheus.sh start --anchor "$anchor"
+    set -a; source .prometheus/env; set +a
+    STAND_IN_ARGS+=(--prometheus "$SAGEALARM_TEST_PROMETHEUS_URL" --promql-url-file "$WORK/promql.url")
+    if [[ "$SCENARIO" == capacity-error ]]; then
+        # The scale-out to 4 that found no capacity, 5 minutes before the alarm.
+        failed_at=$(python3 -c 'import datetime,sys; t=datetime.datetime.fromisoformat(sys.argv[1].replace("Z","+00:00")); print((t - datetime.timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ"))' "$anchor")
+        STAND_IN_ARGS+=(--scale-out-failed-at "$failed_at" --scalable-target "endpoint/llm-capacity/variant/AllTraffic" --instance-type ml.p5.48xlarge)
+    fi
+fi
+setsid "$TARGET/debug/aws-stand-in" "${STAND_IN_ARGS[@]}" >"$WORK/stand-in.log" 2>&1 & PIDS+=($!)
+for _ in $(seq 100); do [[ -s "$WORK/stand-in.url" ]] && break; sleep 0.1; done
+[[ -s "$WORK/stand-in.url" ]] || { echo "the AWS stand-in did not start:"; cat "$WORK/stand-in.log"; exit 1; }
+STAND_IN=$(cat "$WORK/stand-in.url")
+if [[ "$LLM" == 1 ]]; then PROMQL_ENV=(SAGEALARM_PROMQL=cloudwatch SAGEALARM_PROMQL_URL="$(cat "$WORK/promql.url")"); fi
+phase "seeding the world, stand-in start"
 
 RPORT=$(free_port)
 setsid python3 scripts/local_receivers.py "$RPORT" "$WORK" & PIDS+=($!)
@@ -89,8 +147,12 @@ YAML
 echo "==> starting enrich-alarm in the Lambda runtime emulator (cargo lambda watch)"
 LPORT=$(free_port)
 export PATH="$PWD/.venv/lambda/bin:$PATH"
-SAGEALARM_ROUTES_FILE="$PWD/$WORK/routes.yaml" SAGEALARM_ALLOW_PLAINTEXT_SECRETS=1 SAGEALARM_LOG=info \
+# SAGEALARM_SLACK_BUTTONS: the message shows Acknowledge / Snooze as a deployment with the Slack
+# actions function does (nothing answers a click here). PROMQL_ENV: the LLM worlds' PromQL through
+# the stand-in; the other worlds have no detailed-observability metrics (SAGEALARM_PROMQL=off).
+env "${PROMQL_ENV[@]}" SAGEALARM_ROUTES_FILE="$PWD/$WORK/routes.yaml" SAGEALARM_ALLOW_PLAINTEXT_SECRETS=1 SAGEALARM_LOG=info SAGEALARM_SLACK_BUTTONS=true \
 SAGEALARM_STATE_TABLE="$STATE_TABLE" \
+AWS_ENDPOINT_URL_SAGEMAKER="$STAND_IN" AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING="$STAND_IN" \
 DEMO_SLACK_BOT_TOKEN="xoxb-demo-0000-not-a-real-token" DEMO_PD_ROUTING_KEY="0123456789abcdef0123456789abcdef" \
   setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$LPORT" -p enrich-alarm >"$WORK/function.log" 2>&1 & PIDS+=($!)
 wait_port "$LPORT" || { tail -20 "$WORK/function.log"; exit 1; }
@@ -118,6 +180,7 @@ for line in open(sys.argv[1], errors="replace"):
 PY
 )
 echo "    invocation took ${took} ms (the first call includes building and starting the function); enrichment: ${enriched:-not logged}"
+phase "function start + first invocation"
 
 
 # The same alarm again (an SNS redelivery), then its OK: one thread, updated in place.
@@ -158,6 +221,7 @@ then
     sleep 3; echo "==> the same ALARM again (as an SNS redelivery would bring it)"; invoke repeat "$WORK/event.json"
     echo "==> a second alarm on the same endpoint"; invoke second "$WORK/event-2.json"
     sleep 3; echo "==> both OK, a moment later"; invoke ok "$WORK/event-ok.json"; sleep 3; invoke ok2 "$WORK/event-2-ok.json"
+    phase "redelivery, second alarm, both OK (with 3 s pauses)"
 fi
 
 echo
@@ -217,3 +281,28 @@ else
 fi
 echo
 echo "==> demo took $(( $(date +%s) - demo_start )) s; the function's logs are in $WORK/function.log"
+printf '    %s\n' "${PHASES[@]}"
+
+# The first message a newcomer sees must not carry a warning a real deployment of this world would
+# not show (an emulator gap, a world that contradicts itself).
+if [[ "$DEGRADED_SCENARIOS" != *" $SCENARIO "* ]]; then
+    if warnings=$(python3 - "$WORK/slack-api.jsonl" "$WORK/pagerduty.jsonl" <<'PY'
+import json, sys
+found = []
+for path in sys.argv[1:]:
+    for line in open(path):
+        text = json.dumps(json.loads(line), ensure_ascii=False)
+        for part in text.split("⚠️")[1:]:
+            found.append(part[:110].split("\\n")[0].strip())
+for f in dict.fromkeys(found):
+    print("    ⚠️ " + f)
+sys.exit(0 if found else 1)
+PY
+    ); then
+        echo
+        echo "demo: FAILED — the message carries warnings this world would not show on AWS:"
+        echo "$warnings"
+        exit 1
+    fi
+    echo "==> no ⚠️ notes in what Slack and PagerDuty received"
+fi

@@ -9,6 +9,12 @@
 //! instance runs hot and logs CUDA out-of-memory errors, so the fleet analysis has work to do.
 //! The variant is autoscaled (2 up to twice its size, target tracking on invocations per
 //! instance) and scaled out once half an hour before the alarm, so capacity has work to do too.
+//!
+//! It also answers the Prometheus HTTP API (`/api/v1/…`, CloudWatch's PromQL endpoint): one vLLM
+//! inference component on every instance, the second instance's KV cache full. The answers are
+//! small and shaped like CloudWatch's (quoted UTF-8 label names); they exist so the PromQL
+//! requests take their place among the calls, with the same delay, not to test the queries
+//! (`shared/tests/llm.rs` does, against a real Prometheus).
 
 use anyhow::{anyhow, Context, Result};
 use ciborium::value::Value as Cbor;
@@ -108,6 +114,9 @@ pub struct FakeAws {
     total: Arc<AtomicU32>,
 }
 
+/// The metrics GetMetricData requests asked for (what CloudWatch bills), over all requests.
+static METRICS_REQUESTED: AtomicU32 = AtomicU32::new(0);
+
 impl FakeAws {
     pub fn start(world: World, delay: Duration) -> Result<Self> {
         let server = crate::loopback_server("fake AWS")?;
@@ -128,6 +137,11 @@ impl FakeAws {
             }
         });
         Ok(Self { url, server, counts, total })
+    }
+
+    /// Metrics requested through GetMetricData so far (every fake in this process).
+    pub fn metrics_requested(&self) -> u32 {
+        METRICS_REQUESTED.load(Ordering::SeqCst)
     }
 
     /// Requests answered so far.
@@ -156,6 +170,10 @@ fn serve(world: &World, mut req: tiny_http::Request, delay: Duration, counts: &M
     let target = req.headers().iter().find(|h| h.field.equiv("X-Amz-Target")).map(|h| h.value.to_string());
     let url = req.url().to_string();
     let (op, answer) = match (&target, url.rsplit_once("/operation/")) {
+        _ if url.starts_with("/api/v1/") => {
+            let path = url.trim_start_matches("/api/v1/").split('?').next().unwrap_or_default().to_string();
+            (format!("PromQL {path}"), promql_answer(world, &path, &body))
+        }
         (Some(t), _) => {
             let op = t.rsplit('.').next().unwrap_or_default().to_string();
             (op.clone(), json_answer(world, &op, &body))
@@ -168,6 +186,9 @@ fn serve(world: &World, mut req: tiny_http::Request, delay: Duration, counts: &M
     }
     std::thread::sleep(delay);
     let response = match answer {
+        Ok(Answer::Json(v)) if op.starts_with("PromQL") => {
+            Response::from_data(serde_json::to_vec(&v).unwrap_or_default()).with_header(header("Content-Type", "application/json"))
+        }
         Ok(Answer::Json(v)) => Response::from_data(serde_json::to_vec(&v).unwrap_or_default())
             .with_header(header("Content-Type", "application/x-amz-json-1.1")),
         Ok(Answer::Cbor(v)) => {
@@ -192,6 +213,57 @@ fn serve(world: &World, mut req: tiny_http::Request, delay: Duration, counts: &M
 enum Answer {
     Json(Value),
     Cbor(Cbor),
+}
+
+/// The Prometheus HTTP API: the metric names of a vLLM endpoint, no delta temporality, and per
+/// instance one series of the component `ic-bench` for every query.
+fn promql_answer(world: &World, path: &str, body: &[u8]) -> Result<Answer> {
+    let form: BTreeMap<String, String> = form_urlencoded::parse(body).into_owned().collect();
+    let series = |value: &dyn Fn(usize) -> Value| -> Vec<Value> {
+        (0..world.instances)
+            .map(|i| {
+                let mut v = json!({
+                    "metric": {
+                        "aws.sagemaker.endpoint.name": ENDPOINT,
+                        "aws.sagemaker.inference_component.name": "ic-bench",
+                        "@resource.host.id": World::instance_id(i),
+                        "@resource.cloud.availability_zone": if i % 2 == 0 { "us-east-1a" } else { "us-east-1b" },
+                    }
+                });
+                let (key, val) = match value(i) {
+                    Value::Array(points) => ("values", Value::Array(points)),
+                    one => ("value", one),
+                };
+                v[key] = val;
+                v
+            })
+            .collect()
+    };
+    let kv = |i: usize| if i == World::HOT.0 { 0.99 } else { 0.4 };
+    let data = match path {
+        "label/__name__/values" => json!([
+            "vllm:kv_cache_usage_perc",
+            "vllm:num_requests_running",
+            "vllm:num_requests_waiting",
+            "vllm:time_to_first_token_seconds",
+        ]),
+        "series" => json!([]),
+        "query_range" => {
+            let num = |k: &str| form.get(k).and_then(|v| v.parse::<f64>().ok()).with_context(|| format!("query_range without {k}"));
+            let (start, end, step) = (num("start")?, num("end")?, num("step")?.max(1.0));
+            let points = |v: f64| {
+                let n = ((end - start) / step) as usize + 1;
+                Value::Array((0..n).map(|k| json!([start + k as f64 * step, v.to_string()])).collect())
+            };
+            json!({ "resultType": "matrix", "result": series(&|i| points(kv(i))) })
+        }
+        "query" => {
+            let at = form.get("time").and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+            json!({ "resultType": "vector", "result": series(&|i| json!([at, kv(i).to_string()])) })
+        }
+        other => return Err(anyhow!("no fake for /api/v1/{other}")),
+    };
+    Ok(Answer::Json(json!({ "status": "success", "data": data })))
 }
 
 fn json_answer(world: &World, op: &str, body: &[u8]) -> Result<Answer> {
@@ -354,6 +426,7 @@ fn cbor_answer(world: &World, op: &str, body: &[u8]) -> Result<Answer> {
             let start = epoch_s(get(&req, "StartTime")).context("StartTime")? as i64;
             let end = epoch_s(get(&req, "EndTime")).context("EndTime")? as i64;
             let queries = get(&req, "MetricDataQueries").and_then(Cbor::as_array).context("MetricDataQueries")?;
+            METRICS_REQUESTED.fetch_add(queries.len() as u32, Ordering::SeqCst);
             let results = queries
                 .iter()
                 .map(|q| {
@@ -415,7 +488,7 @@ mod tests {
         let anchor = (chrono::Utc::now() - chrono::Duration::minutes(1)).format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string();
         let raw = raw.replace("2026-11-20T14:07:31.512+0000", &anchor);
         let Notification::Alarm(a) = sagealarm::intake::parse_bytes(raw.as_bytes()).unwrap().remove(0) else { panic!("not an alarm") };
-        let target = sagealarm::target::resolve(&a);
+        let target = sagealarm::subject::resolve(&a);
         let e = Enricher::new(&sdk, EnrichSettings::default()).enrich(&a, &target).await;
         (e, fake.counts())
     }

@@ -2,6 +2,7 @@
 //! (figure, how measured, median, min, max, runs) to a TSV file; `table` prints them as one table.
 //! Figures, not pass/fail: a run only fails when the function did not do its job.
 
+mod cost;
 mod fake_aws;
 mod quota_storm;
 mod receivers;
@@ -68,10 +69,26 @@ enum Cmd {
         gpus: usize,
         #[arg(long, default_value_t = 5)]
         runs: usize,
+        /// Also read the LLM signals with PromQL (the fake answers CloudWatch's PromQL API, with
+        /// the same delay); without it, `SAGEALARM_PROMQL=off`.
+        #[arg(long)]
+        promql: bool,
         #[arg(long)]
         out: PathBuf,
         #[arg(long)]
         logs: PathBuf,
+    },
+    /// USD per 1,000 alarms from counted calls (see bench/src/cost.rs) against published prices.
+    Cost {
+        /// moto on loopback (DynamoDB), for the state table's requests.
+        #[arg(long)]
+        aws: String,
+        #[arg(long, default_value_t = 100)]
+        latency_ms: u64,
+        #[arg(long, default_value_t = 10)]
+        alarms: usize,
+        #[arg(long)]
+        out: PathBuf,
     },
     /// One alarm and its OK through the library's `App` (Slack app + PagerDuty receivers on
     /// loopback), with the state table off and on (DynamoDB on moto at `--aws`).
@@ -137,10 +154,11 @@ fn main() -> Result<()> {
         Cmd::ColdStart { bootstrap, python, python_dir, aws, ca, event, runs, out, logs } => {
             cold_start(&bootstrap, &python, &python_dir, &aws, ca.as_deref(), &event, runs, &out, &logs)
         }
-        Cmd::Enriched { bootstrap, event, latency_ms, sizes, gpus, runs, out, logs } => {
-            enriched(&bootstrap, &event, Duration::from_millis(latency_ms), &sizes, gpus, runs, &out, &logs)
+        Cmd::Enriched { bootstrap, event, latency_ms, sizes, gpus, runs, promql, out, logs } => {
+            enriched(&bootstrap, &event, Duration::from_millis(latency_ms), &sizes, gpus, runs, promql, &out, &logs)
         }
         Cmd::State { aws, runs, out } => state::run(&aws, runs, &out),
+        Cmd::Cost { aws, latency_ms, alarms, out } => cost::run(&aws, Duration::from_millis(latency_ms), alarms, &out),
         Cmd::Chart { event, instances, runs, out, png } => chart(&event, instances, runs, &out, png.as_deref()),
         Cmd::QuotaStorm { alarms, endpoints, concurrency, out } => quota_storm::run(&alarms, &endpoints, concurrency, &out),
         Cmd::Row { out, figure, how, unit, values } => append(&out, &figure, &how, &unit, &values),
@@ -236,7 +254,7 @@ fn chart(event: &Path, instances: usize, runs: usize, out: &Path, png: Option<&P
         bail!("{}: no alarm", event.display());
     };
     let enrichment = synthetic::synthetic(&alarm, instances);
-    let target = sagealarm::target::resolve(&alarm);
+    let target = sagealarm::subject::resolve(&alarm);
     let report = sagealarm::report::build_alarm(*alarm, target, enrichment);
     let first = sagealarm::render::chart::draw(&report)?;
     if let Some(p) = png {
@@ -474,6 +492,7 @@ fn enriched(
     sizes: &[usize],
     gpus: usize,
     runs: usize,
+    promql: bool,
     out: &Path,
     logs: &Path,
 ) -> Result<()> {
@@ -499,10 +518,12 @@ fn enriched(
                     ("BENCH_SLACK_WEBHOOK", format!("{}/slack", receivers.url)),
                     ("BENCH_PD_KEY", "0123456789abcdef0123456789abcdef".into()),
                     ("SAGEALARM_LOG", "info".into()),
+                    ("SAGEALARM_PROMQL", if promql { "cloudwatch" } else { "off" }.into()),
+                    ("SAGEALARM_PROMQL_URL", fake.url.clone()),
                 ]
                 .map(|(k, v)| (k.to_string(), v)),
             );
-            let log = logs.join(format!("enriched-{n}x{gpus}-{run}.log"));
+            let log = logs.join(format!("enriched-{n}x{gpus}{}-{run}.log", if promql { "-promql" } else { "" }));
             let f = Function::spawn(bootstrap, &[], None, &env, &log)?;
             api.wait_first_next(Duration::from_secs(30)).with_context(|| format!("see {}", log.display()))?;
             let (at_fake, delivered) = (fake.total(), receivers.received());
@@ -514,8 +535,12 @@ fn enriched(
                 bail!("{n} instances: the alarm was not delivered (answer {}; see {})", answer.body, log.display());
             }
             let stats = enriched_line(&log)?;
-            let made = stats["calls"].as_f64().context("calls")?;
+            // AWS calls and PromQL requests, both answered by the fake.
+            let made = stats["calls"].as_f64().context("calls")? + stats["promql_calls"].as_f64().unwrap_or(0.0);
             let chain = stats["critical_path_calls"].as_f64().context("critical_path_calls")?;
+            if promql && stats["promql_calls"].as_u64().unwrap_or(0) == 0 {
+                bail!("{n} instances: no PromQL request was made; see {}", log.display());
+            }
             if made as u32 != fake.total() - at_fake {
                 bail!(
                     "{n} instances: the function counted {made} AWS calls, the fake answered {} ({:?})",
@@ -534,7 +559,7 @@ fn enriched(
             rss.push(peak as f64 / 1024.0);
         }
         eprintln!("bench: {n}×{gpus}: calls by operation over {runs} runs: {:?}", fake.counts());
-        let size = format!("{n} instances × {gpus} GPUs");
+        let size = format!("{n} instances × {gpus} GPUs{}", if promql { ", with PromQL" } else { "" });
         let how = format!("{} ms added to every AWS call by a fake AWS on 127.0.0.1", latency.as_millis());
         append(
             out,

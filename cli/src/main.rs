@@ -5,7 +5,7 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use sagealarm::app::{self, settings, App, EnrichMode};
 use sagealarm::deliver::http::RetryPolicy;
-use sagealarm::deliver::{pagerduty, slack, Routing};
+use sagealarm::deliver::{pagerduty, q_developer, slack, teams, Routing};
 use sagealarm::intake;
 use sagealarm::model::Severity;
 use sagealarm::report::Report;
@@ -52,8 +52,10 @@ enum Command {
         #[arg(long)]
         no_enrich: bool,
     },
-    /// Validate a routing document and list its receivers.
+    /// Validate a routing document (every fault, each with its place) and list its receivers.
     CheckConfig { routes: String },
+    /// Print the routing document's JSON Schema (draft 2020-12), generated from the parser's types.
+    Schema,
     /// Run the remediation decision for an alarm: one JSON object per action with `decision`
     /// (`done`, `dry-run`, `refused`), `reason`, and the before/after values.
     Remediate {
@@ -80,6 +82,10 @@ enum RemediateAction {
 enum Format {
     Slack,
     Pagerduty,
+    /// A Microsoft Teams Workflows webhook's message (an Adaptive Card).
+    Teams,
+    /// An Amazon Q Developer custom notification (published to SNS).
+    QDeveloper,
 }
 
 /// Stands in for the routing key `render` does not resolve; 32 chars like a real one.
@@ -126,18 +132,27 @@ async fn enrich_mode(no_enrich: bool) -> Result<EnrichMode, String> {
 
 async fn run(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::CheckConfig { routes } => match app::routing_from_file(&routes) {
+        Command::CheckConfig { routes } => match check_config(&routes) {
             Ok(r) => {
                 for rec in &r.receivers {
                     println!(
                         "{}",
-                        serde_json::json!({ "receiver": rec.name, "kind": rec.kind, "secret": rec.settings.secret().describe() })
+                        serde_json::json!({ "receiver": rec.name, "kind": rec.kind, "secret": rec.settings.secret().map(|s| s.describe()) })
                     );
                 }
                 ExitCode::SUCCESS
             }
-            Err(e) => fail(2, &e.to_string()),
+            Err(faults) => {
+                for f in &faults {
+                    eprintln!("sagealarm: {}", f.split_whitespace().collect::<Vec<_>>().join(" "));
+                }
+                ExitCode::from(2)
+            }
         },
+        Command::Schema => {
+            println!("{}", serde_json::to_string_pretty(&sagealarm::deliver::schema::routing_document()).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
         Command::Render { event, format, no_enrich, config } => {
             let routing = match config.as_deref().map(app::routing_from_file).transpose() {
                 Ok(r) => r,
@@ -152,6 +167,8 @@ async fn run(cli: Cli) -> ExitCode {
                     let body = match format {
                         Format::Slack => slack::render::render(&report, &[]),
                         Format::Pagerduty => pagerduty::render::render(&report, PLACEHOLDER_ROUTING_KEY, severity),
+                        Format::Teams => teams::render::message(teams::render::render(&report, None)),
+                        Format::QDeveloper => q_developer::render::render(&report, severity, None),
                     };
                     println!("{body}");
                 }
@@ -204,7 +221,7 @@ async fn run(cli: Cli) -> ExitCode {
             for n in alarms {
                 if let sagealarm::model::Notification::Alarm(a) = n {
                     any = true;
-                    let target = sagealarm::target::resolve(&a);
+                    let target = sagealarm::subject::resolve(&a);
                     let alarm = match sagealarm::remediate::AlarmRef::of(&a, &target) {
                         Ok(r) => r,
                         Err(e) => return fail(2, &format!("{event}: {}: {e}", a.name)),
@@ -234,7 +251,7 @@ async fn run(cli: Cli) -> ExitCode {
             // The state table (SAGEALARM_STATE_TABLE, with AWS_ENDPOINT_URL_DYNAMODB for moto)
             // makes repeated sends behave as the Lambda does: one thread, never posted twice.
             let wants_state = sagealarm::state::table_from_env().is_some();
-            let needs_aws = wants_state || routing.receivers.iter().any(|r| r.settings.secret().needs_aws());
+            let needs_aws = wants_state || routing.receivers.iter().any(|r| r.settings.secret().is_none_or(|s| s.needs_aws()));
             let sdk = if needs_aws { Some(sagealarm::aws_config().await) } else { None };
             let value = match read_event(&event) {
                 Ok(v) => v,
@@ -264,6 +281,46 @@ async fn run(cli: Cli) -> ExitCode {
     }
 }
 
+/// The routing document at `path`, or every fault found in it: first against the JSON Schema
+/// (every structural fault: unknown keys, wrong types, values outside their lists, each with its
+/// place), then, when the structure holds, the parser's own checks (unknown receivers, bad globs
+/// and regexes, destination settings), all of them.
+fn check_config(path: &str) -> Result<Routing, Vec<String>> {
+    let text = settings::routes_file(path).map_err(|e| vec![e.to_string()])?;
+    let doc: serde_json::Value =
+        serde_yaml_ng::from_str(&text).map_err(|e| vec![sagealarm::route::ConfigError::Syntax(e.to_string()).to_string()])?;
+    let schema = sagealarm::deliver::schema::routing_document();
+    let validator = jsonschema::validator_for(&schema).map_err(|e| vec![format!("the routing document's schema is invalid: {e}")])?;
+    let mut structural: Vec<String> =
+        validator.iter_errors(&doc).map(|e| format!("routing document: {}: {}", place(&e.instance_path().to_string()), e)).collect();
+    structural.dedup();
+    if !structural.is_empty() {
+        return Err(structural);
+    }
+    Routing::parse(&text).map_err(|e| e.faults().into_iter().map(|f| f.to_string()).collect())
+}
+
+/// A JSON pointer (`/route/routes/0/severity`) as the parser names places (`route.routes[0].severity`).
+fn place(pointer: &str) -> String {
+    let mut out = String::new();
+    for part in pointer.split('/').skip(1) {
+        let part = part.replace("~1", "/").replace("~0", "~");
+        if part.chars().all(|c| c.is_ascii_digit()) && !part.is_empty() {
+            out.push_str(&format!("[{part}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&part);
+        }
+    }
+    if out.is_empty() {
+        "the document".into()
+    } else {
+        out
+    }
+}
+
 /// Without a routing document: one body at the default severity. With one: one body per routed
 /// receiver of the requested format, at that route's severity.
 fn severities(report: &Report, routing: Option<&Routing>, format: Format) -> Vec<Severity> {
@@ -272,6 +329,8 @@ fn severities(report: &Report, routing: Option<&Routing>, format: Format) -> Vec
     let kinds: &[&str] = match format {
         Format::Slack => &[slack::REGISTRATION.kind, sagealarm::deliver::slack_app::REGISTRATION.kind],
         Format::Pagerduty => &[pagerduty::REGISTRATION.kind],
+        Format::Teams => &[teams::REGISTRATION.kind],
+        Format::QDeveloper => &[q_developer::REGISTRATION.kind],
     };
     routing
         .routes

@@ -25,7 +25,7 @@ fn render_gives_valid_slack_and_pagerduty_bodies_for_every_event() {
     let events = events();
     assert!(events.len() >= 30);
     for ev in &events {
-        for format in ["slack", "pagerduty"] {
+        for format in ["slack", "pagerduty", "teams", "q-developer"] {
             let out = sagealarm(&["render", ev, "--format", format, "--no-enrich"]);
             assert!(out.status.success(), "{ev} {format}: {}", String::from_utf8_lossy(&out.stderr));
             let stdout = String::from_utf8(out.stdout).unwrap();
@@ -33,10 +33,11 @@ fn render_gives_valid_slack_and_pagerduty_bodies_for_every_event() {
             assert!(!lines.is_empty(), "{ev}: no output");
             for line in lines {
                 let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{ev}: not JSON: {e}"));
-                let check = if format == "slack" {
-                    sagealarm::deliver::slack::render::check_limits(&v)
-                } else {
-                    sagealarm::deliver::pagerduty::render::check_event(&v)
+                let check = match format {
+                    "slack" => sagealarm::deliver::slack::render::check_limits(&v),
+                    "pagerduty" => sagealarm::deliver::pagerduty::render::check_event(&v),
+                    "teams" => sagealarm::deliver::teams::render::check(&v),
+                    _ => sagealarm::deliver::q_developer::render::check(&v),
                 };
                 check.unwrap_or_else(|e| panic!("{ev} {format}: {e}"));
             }
@@ -106,5 +107,86 @@ fn check_config_lists_receivers_and_rejects_bad_documents() {
     std::fs::write(&p, "receivers: []\nroute: {receivers: [x]}\n").unwrap();
     let out = sagealarm(&["check-config", p.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8(out.stderr).unwrap().contains("at least one receiver"));
+    // The schema's word for it, at the path: one line.
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("routing document: receivers: [] has less than 1 item"), "{err}");
+}
+
+/// The committed schema is what `sagealarm schema` prints (regenerate: `cargo run -q -p
+/// sagealarm-cli -- schema > config/routes.schema.json`), and the example says to use it.
+#[test]
+fn the_committed_schema_is_current_and_the_example_points_at_it() {
+    let out = sagealarm(&["schema"]);
+    assert!(out.status.success());
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let committed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../config/routes.schema.json")).unwrap())
+            .unwrap();
+    assert!(
+        printed == committed,
+        "config/routes.schema.json is stale: regenerate it with `cargo run -q -p sagealarm-cli -- schema > config/routes.schema.json`"
+    );
+    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../config/routes.example.yaml")).unwrap();
+    assert!(example.starts_with("# yaml-language-server: $schema=./routes.schema.json\n"));
+}
+
+/// The example validates against the schema; a document with a fault at each place is refused by
+/// the schema at each of them, and `check-config` names every fault with its place.
+#[test]
+fn the_schema_validates_the_example_and_check_config_reports_every_fault() {
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../config/routes.schema.json")).unwrap())
+            .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let yaml = |p: &str| -> serde_json::Value {
+        serde_yaml_ng::from_str(&std::fs::read_to_string(format!("{}/../{p}", env!("CARGO_MANIFEST_DIR"))).unwrap()).unwrap()
+    };
+    let example = yaml("config/routes.example.yaml");
+    let errors: Vec<String> = validator.iter_errors(&example).map(|e| format!("{}: {e}", e.instance_path())).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert!(sagealarm(&["check-config", "config/routes.example.yaml"]).status.success());
+
+    let bad = r##"
+receivers:
+  - name: chat
+    slack: { webhook_url: "ssm:/x", channel: "#general" }
+  - name: pager
+    pagerduty: { routing_key: "ssm:/k" }
+    teams: { webhook_url: "ssm:/t" }
+route:
+  receivers: [chat]
+  severity: loud
+  group: { by: [endpoint], window_s: 5 }
+  routes:
+    - match: { state: PENDING, endpont: "x" }
+      receivers: [chat]
+"##;
+    let doc: serde_json::Value = serde_yaml_ng::from_str(bad).unwrap();
+    let places: Vec<String> = validator.iter_errors(&doc).map(|e| e.instance_path().to_string()).collect();
+    for place in ["/receivers/0/slack", "/receivers/1", "/route/severity", "/route/group/window_s", "/route/routes/0/match"] {
+        assert!(places.iter().any(|p| p.starts_with(place)), "no fault at {place}: {places:#?}");
+    }
+    let dir = std::env::temp_dir().join(format!("sagealarm-bad-routes-{}.yaml", std::process::id()));
+    std::fs::write(&dir, bad).unwrap();
+    let out = sagealarm(&["check-config", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for place in ["receivers[0].slack", "receivers[1]", "route.severity", "route.group.window_s", "route.routes[0].match"] {
+        assert!(stderr.contains(&format!("routing document: {place}")), "check-config did not name {place}:\n{stderr}");
+    }
+    assert!(stderr.lines().count() >= 5, "one line per fault:\n{stderr}");
+
+    // Semantic faults (not the schema's to see) are all reported too.
+    let semantic = "receivers: [{name: a, slack: {webhook_url: \"ssm:/x\"}}]\nroute:\n  receivers: [a, ghost]\n  routes:\n    - match: {alarm_name_regex: \"(\"}\n      receivers: [phantom]\n";
+    std::fs::write(&dir, semantic).unwrap();
+    let out = sagealarm(&["check-config", dir.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for fault in [
+        "route.receivers[1]: unknown receiver \"ghost\"",
+        "route.routes[0].match.alarm_name_regex",
+        "route.routes[0].receivers[0]: unknown receiver \"phantom\"",
+    ] {
+        assert!(stderr.contains(fault), "{fault} missing:\n{stderr}");
+    }
+    let _ = std::fs::remove_file(&dir);
 }

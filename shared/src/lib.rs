@@ -2,12 +2,12 @@
 //!
 //! The data flows one way, one module per stage, each importing only the ones before it:
 //!
-//! [`intake`] (parse any envelope) → [`target`] (what the alarm is about) → [`enrich`] (ask AWS)
+//! [`intake`] (parse any envelope) → [`subject`] (what the alarm is about) → [`enrich`] (ask AWS)
 //! → [`report`] (one model of what we know) → [`route`] (who gets it, what rules ask for)
 //! → [`render`] (text every destination shares) → [`deliver`] (one folder per destination).
 //!
 //! Below every stage: [`model`], the shared vocabulary, which imports nothing of the crate, and
-//! the plumbing ([`aws`], [`secrets`], [`tls`], [`logging`], and [`state`]: incident state shared
+//! the plumbing ([`aws`], [`clock`], [`promql`], [`secrets`], [`tls`], [`logging`], and [`state`]: incident state shared
 //! by every instance). Beside the flow: [`remediate`] (the
 //! guardrailed endpoint updates, read from a report) and [`slack_actions`] (a button click).
 //! Above everything: [`app`], the only module that knows every stage; nothing imports it.
@@ -16,7 +16,9 @@
 pub mod model;
 
 pub mod aws;
+pub mod clock;
 pub mod logging;
+pub mod promql;
 pub mod secrets;
 pub mod state;
 pub mod tls;
@@ -28,7 +30,7 @@ pub mod remediate;
 pub mod render;
 pub mod report;
 pub mod route;
-pub mod target;
+pub mod subject;
 
 pub mod slack_actions;
 

@@ -19,6 +19,22 @@ pub enum SecretRef {
     Plain(String),
 }
 
+/// In the routing document's schema: a string with one of the reference schemes.
+impl schemars::JsonSchema for SecretRef {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SecretRef".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "minLength": 1,
+            "description": "A secret reference: ssm:/path (SecureString), secretsmanager:name or secretsmanager:name#json-key; env:VAR or a literal value only with SAGEALARM_ALLOW_PLAINTEXT_SECRETS=1 (local use)",
+            "pattern": "^(ssm:|secretsmanager:|env:|https?:|[^:]*$)"
+        })
+    }
+}
+
 impl fmt::Debug for SecretRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.describe())
@@ -109,6 +125,8 @@ pub struct SecretResolver {
     ssm: Option<Lazy<aws_sdk_ssm::Client>>,
     secrets_manager: Option<Lazy<aws_sdk_secretsmanager::Client>>,
     allow_plaintext: bool,
+    /// The configuration the clients come from (destinations that are AWS services reuse it).
+    aws: Option<aws_config::SdkConfig>,
 }
 
 impl SecretResolver {
@@ -117,7 +135,13 @@ impl SecretResolver {
             ssm: sdk.map(|sdk| Lazy::from_config(sdk, aws_sdk_ssm::Client::new)),
             secrets_manager: sdk.map(|sdk| Lazy::from_config(sdk, aws_sdk_secretsmanager::Client::new)),
             allow_plaintext,
+            aws: sdk.cloned(),
         }
+    }
+
+    /// The AWS configuration, when there is one.
+    pub fn aws(&self) -> Option<&aws_config::SdkConfig> {
+        self.aws.as_ref()
     }
 
     pub async fn resolve(&self, r: &SecretRef) -> Result<Secret, SecretError> {

@@ -45,7 +45,7 @@ async fn scenario(name: &str, fixture: &str) -> (Alarm, Enrichment) {
     let started = std::time::Instant::now();
     seed(&sdk, &world, a.state_change_time.unwrap()).await.unwrap();
     let enricher = Enricher::new(&sdk, EnrichSettings::default());
-    let target = sagealarm::target::resolve(&a);
+    let target = sagealarm::subject::resolve(&a);
     let seeded = started.elapsed();
     let e = enricher.enrich(&a, &target).await;
     eprintln!("{name}: seeded in {seeded:?}, enriched in {:?}: {:?}", started.elapsed() - seeded, e.stats);
@@ -66,7 +66,7 @@ fn rendered(a: Alarm, e: Enrichment) -> String {
 
 /// The Slack message as text and the PagerDuty event, both checked against their limits.
 fn rendered_both(a: Alarm, e: Enrichment) -> (String, serde_json::Value) {
-    let target = sagealarm::target::resolve(&a);
+    let target = sagealarm::subject::resolve(&a);
     let report = Report::Alarm(Box::new(build_alarm(a, target, e)));
     let msg = slack::render(&report, &[]);
     slack::check_limits(&msg).unwrap();
@@ -314,7 +314,7 @@ async fn at_its_autoscaling_maximum_the_message_says_raise_max_capacity() {
     };
     assert_eq!((*target, *current, *scale_out_cooldown_s), (70.0, Some(142.0), Some(300)));
     assert_eq!(
-        c.headline.as_deref(),
+        c.headline(),
         Some("At its autoscaling maximum: 4 of 4 instances, invocations per instance 142 against a target of 70 — raise MaxCapacity")
     );
     assert!(matches!(e.fleet.as_ref().and_then(|f| f.verdict.as_ref()), Some(Verdict::Even { .. })), "load is even: {:?}", e.fleet);
@@ -342,7 +342,7 @@ async fn a_fleet_with_room_to_grow_under_its_target_has_no_capacity_headline() {
     assert_eq!((s.range, s.current, s.at_max), (Some((2, 8)), Some(3), false));
     let sagealarm::enrich::capacity::Rule::TargetTracking { current, .. } = &s.policies[0].rule else { panic!("{:?}", s.policies) };
     assert_eq!(*current, Some(60.0));
-    assert_eq!(c.headline, None);
+    assert_eq!(c.headline(), None);
     let text = rendered(a, e);
     assert!(text.contains("Variant AllTraffic: 3 instances, autoscaling 2–8"), "{text}");
     assert!(text.contains("target tracking"), "{text}");
@@ -357,7 +357,7 @@ async fn a_variant_that_is_not_autoscaled_is_said_once() {
     let (a, e) = scenario("even", "sns-model-latency-p99-alarm.json").await;
     let c = e.capacity.as_ref().unwrap();
     assert_eq!(c.scaled.len(), 1);
-    assert_eq!((c.scaled[0].range, c.scaled[0].policies.len(), c.headline.as_deref()), (None, 0, None));
+    assert_eq!((c.scaled[0].range, c.scaled[0].policies.len(), c.headline()), (None, 0, None));
     let text = rendered(a, e);
     let said = "Variant AllTraffic is not autoscaled (not registered with Application Auto Scaling): it stays at 3 instances until someone changes it.";
     assert_eq!(text.matches(said).count(), 1, "{text}");

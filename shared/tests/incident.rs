@@ -251,8 +251,9 @@ async fn a_replayed_slack_click_on_another_instance_is_refused() {
     let secret = "8f742231b10e8888abcd99yyyzzz85a5";
     let rec = std::sync::Arc::new(Recorder::default());
     let instance = || {
-        SlackActions::new(sagealarm::secrets::Secret::new(secret), vec!["U1".into()], vec![], rec.clone())
+        SlackActions::new(sagealarm::secrets::Secret::new(secret), vec!["U1".into()], vec![])
             .unwrap()
+            .with_remediation(rec.clone())
             .with_state(state.clone())
     };
     let request = serde_json::json!({

@@ -109,7 +109,7 @@ async fn a_crashed_leaders_claim_is_taken_over_when_its_lease_passes() {
         let (a, state) = (alarm(i), state.clone());
         let enricher = Enricher::new(&sdk, EnrichSettings::default()).with_state(state);
         // On the heap: the enrichment future is large for a test thread's stack in debug builds.
-        Box::pin(async move { enricher.enrich(&a, &sagealarm::target::resolve(&a)).await })
+        Box::pin(async move { enricher.enrich(&a, &sagealarm::subject::resolve(&a)).await })
     };
     let started = Instant::now();
     let first = enrich(0).await;

@@ -23,7 +23,7 @@ async fn alarm(sdk: &aws_config::SdkConfig, endpoint: &str, now: StateValue) -> 
         Notification::Plain(_) => panic!("not an alarm"),
     };
     sagealarm_testkit::seed_alarm(sdk, &name, now).await.unwrap();
-    let target = sagealarm::target::resolve(&a);
+    let target = sagealarm::subject::resolve(&a);
     AlarmRef::of(&a, &target).unwrap()
 }
 

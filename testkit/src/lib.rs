@@ -3,6 +3,7 @@
 //! Application Auto Scaling: target and policy; moto has no scaling activities), all around one
 //! anchor time. Used by `shared/tests/emulated.rs` and by the local demo (`seed-world`).
 
+pub mod promql;
 pub mod quota;
 pub mod slack_api;
 
@@ -14,6 +15,10 @@ use aws_sdk_sagemaker::types::{
     ContainerDefinition, MetricsConfig, ProductionVariant, ProductionVariantInstanceType, ProductionVariantServerlessConfig,
 };
 use chrono::{DateTime, Duration, Utc};
+
+/// The secret access key of the emulators' test credentials (`scripts/emulators.sh` sets
+/// `AWS_SECRET_ACCESS_KEY=test`): the PromQL stand-in checks signatures with it.
+pub const TEST_SECRET: &str = "test";
 
 pub const ENDPOINTS_NS: &str = "/aws/sagemaker/Endpoints";
 pub const COMPONENTS_NS: &str = "/aws/sagemaker/InferenceComponents";
@@ -47,6 +52,8 @@ pub struct World {
     pub invocations_per_minute: f64,
     /// Registered with Application Auto Scaling, or not.
     pub autoscaling: Option<Autoscaling>,
+    /// The variant's instance type.
+    pub instance_type: ProductionVariantInstanceType,
 }
 
 /// A variant's scalable target and its target-tracking policy on invocations per instance.
@@ -75,7 +82,11 @@ impl World {
             noise: 0,
             invocations_per_minute: 150.0,
             autoscaling: None,
+            instance_type: ProductionVariantInstanceType::MlG4Dn12Xlarge,
         };
+        // The LLM worlds' two instances, as `scripts/promql_world.py` names them in its PromQL
+        // metrics (KV cache, queue, TTFT, capacity errors: the demo serves those from Prometheus).
+        let llm_hosts = vec!["i-0a1b2c3d4e5f60001".to_string(), "i-0a1b2c3d4e5f60002".to_string()];
         let four = (1..=4).map(|i| format!("i-0{i}a1b2c3d4e5f6071")).collect::<Vec<_>>();
         Ok(match name {
             "hot-gpu" => World { hot: Some((1, 2)), ..base },
@@ -109,9 +120,27 @@ impl World {
             "scaling" => {
                 World { invocations_per_minute: 60.0, autoscaling: Some(Autoscaling { min: 2, max: 8, target_invocations: 70.0 }), ..base }
             }
+            // An LLM endpoint on two ml.g6e.12xlarge whose GPUs look even: what explains its latency
+            // (a full KV cache on one copy) is in the PromQL metrics.
+            "llm-kv-cache" => World {
+                instances: llm_hosts,
+                instance_type: ProductionVariantInstanceType::MlG6E12Xlarge,
+                invocations_per_minute: 90.0,
+                ..base
+            },
+            // Two ml.p5.48xlarge in one zone, autoscaled up to 4, that could not grow: insufficient
+            // capacity (the PromQL metrics count the errors; the scaling activity failed).
+            "capacity-error" => World {
+                instances: llm_hosts,
+                gpus_per_instance: 8,
+                instance_type: ProductionVariantInstanceType::MlP548Xlarge,
+                invocations_per_minute: 140.0,
+                autoscaling: Some(Autoscaling { min: 2, max: 4, target_invocations: 70.0 }),
+                ..base
+            },
             other => {
                 anyhow::bail!(
-                    "unknown scenario {other:?}: hot-gpu, even, enhanced-off, no-log-group, serverless, serverless-on-demand, inference-component, scaled-in-noisy, at-max, scaling"
+                    "unknown scenario {other:?}: hot-gpu, even, enhanced-off, no-log-group, serverless, serverless-on-demand, inference-component, scaled-in-noisy, at-max, scaling, llm-kv-cache, capacity-error"
                 )
             }
         })
@@ -288,10 +317,7 @@ pub async fn seed_endpoint(sm: &aws_sdk_sagemaker::Client, w: &World) -> Result<
                 .build(),
         )
     } else {
-        variant
-            .instance_type(ProductionVariantInstanceType::MlG4Dn12Xlarge)
-            .initial_instance_count(w.instances.len() as i32)
-            .initial_variant_weight(1.0)
+        variant.instance_type(w.instance_type.clone()).initial_instance_count(w.instances.len() as i32).initial_variant_weight(1.0)
     };
     let config = format!("{}-cfg", w.endpoint);
     let mut req = sm.create_endpoint_config().endpoint_config_name(&config).production_variants(variant.build());

@@ -147,6 +147,18 @@ fn cbor_error(kind: &str, message: &str) -> Vec<u8> {
     out
 }
 
+/// What the stand-in answers for the world the demo seeded, where an emulator cannot: moto stamps an
+/// endpoint's `CreationTime` and `LastModifiedTime` with the moment it was seeded (after the
+/// alarm's time, for a world built around it), where AWS would answer with the day the endpoint
+/// was created. `None`: the emulator's answer as it is.
+#[derive(Debug, Clone, Default)]
+pub struct Fills {
+    pub endpoint_created: Option<chrono::DateTime<chrono::Utc>>,
+    /// DescribeScalingActivities' `ScalingActivities`, as AWS would list them for the world
+    /// (moto does not implement the call); `None`: none, as for a quiet target.
+    pub scaling_activities: Option<serde_json::Value>,
+}
+
 /// One listener on loopback forwarding to `upstream` under the shared [`Quotas`].
 pub struct QuotaProxy {
     pub url: String,
@@ -161,16 +173,24 @@ impl Drop for QuotaProxy {
 
 impl QuotaProxy {
     pub async fn start(upstream: &str, quotas: Arc<Quotas>) -> Result<Self> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding the quota stand-in")?;
+        Self::start_with(upstream, quotas, Fills::default(), "127.0.0.1:0").await
+    }
+
+    /// On `listen` (`127.0.0.1:0`: any free port), with the world's [`Fills`].
+    pub async fn start_with(upstream: &str, quotas: Arc<Quotas>, fills: Fills, listen: &str) -> Result<Self> {
+        let fills = Arc::new(fills);
+        let listener = tokio::net::TcpListener::bind(listen).await.context("binding the quota stand-in")?;
         let url = format!("http://{}", listener.local_addr()?);
         let upstream = upstream.trim_end_matches('/').to_string();
         // Without a pool limit: 30 – 200 "Lambda instances" call through it at once.
         let client = reqwest::Client::builder().no_proxy().build()?;
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let (quotas, client, upstream) = (quotas.clone(), client.clone(), upstream.clone());
+                let (quotas, client, upstream, fills) = (quotas.clone(), client.clone(), upstream.clone(), fills.clone());
                 tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| forward(req, quotas.clone(), client.clone(), upstream.clone()));
+                    let service = hyper::service::service_fn(move |req| {
+                        forward(req, quotas.clone(), client.clone(), upstream.clone(), fills.clone())
+                    });
                     let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
                 });
             }
@@ -184,6 +204,7 @@ async fn forward(
     quotas: Arc<Quotas>,
     client: reqwest::Client,
     upstream: String,
+    fills: Arc<Fills>,
 ) -> Result<Response<Full<Bytes>>, hyper::Error> {
     let target = req.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).map(str::to_string);
     let path = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
@@ -208,16 +229,23 @@ async fn forward(
         Ok(r) if op == "DescribeScalingActivities" && r.status().is_server_error() => Response::builder()
             .status(200)
             .header("content-type", "application/x-amz-json-1.1")
-            .body(Full::new(Bytes::from(r#"{"ScalingActivities":[]}"#)))
+            .body(Full::new(Bytes::from(
+                serde_json::json!({ "ScalingActivities": fills.scaling_activities.clone().unwrap_or_else(|| serde_json::json!([])) })
+                    .to_string(),
+            )))
             .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()))),
         Ok(r) => {
+            let status_ok = r.status().is_success();
             let mut resp = Response::builder().status(r.status().as_u16());
             for (name, value) in r.headers() {
                 if name != "content-length" && name != "transfer-encoding" && name != "connection" {
                     resp = resp.header(name.as_str(), value.as_bytes());
                 }
             }
-            let bytes = r.bytes().await.unwrap_or_default();
+            let mut bytes = r.bytes().await.unwrap_or_default();
+            if let (Some(created), "DescribeEndpoint", true) = (fills.endpoint_created, op.as_str(), status_ok) {
+                bytes = with_creation_time(&bytes, created);
+            }
             resp.body(Full::new(bytes)).unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
         }
         Err(e) => {
@@ -227,6 +255,17 @@ async fn forward(
         }
     };
     Ok(answer)
+}
+
+/// A DescribeEndpoint answer (JSON 1.1) with `CreationTime` and `LastModifiedTime` set to `created`
+/// (epoch seconds, as the protocol writes timestamps); anything unparsable passes unchanged.
+fn with_creation_time(body: &Bytes, created: chrono::DateTime<chrono::Utc>) -> Bytes {
+    let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(body) else { return body.clone() };
+    let Some(o) = v.as_object_mut() else { return body.clone() };
+    let at = serde_json::json!(created.timestamp_millis() as f64 / 1000.0);
+    o.insert("CreationTime".into(), at.clone());
+    o.insert("LastModifiedTime".into(), at);
+    serde_json::to_vec(&v).map(Bytes::from).unwrap_or_else(|_| body.clone())
 }
 
 /// The SDK configuration from the environment, with CloudWatch, Logs, SageMaker and Application

@@ -54,7 +54,7 @@ fn once(bytes: &[u8], routing: &Routing, fleet_size: usize) -> Result<usize> {
         let report = match n {
             Notification::Alarm(a) => {
                 let e = if fleet_size > 0 { synthetic(&a, fleet_size) } else { Enrichment::skipped("disabled for the CPU benchmark") };
-                let target = sagealarm::target::resolve(&a);
+                let target = sagealarm::subject::resolve(&a);
                 Report::Alarm(Box::new(report::build_alarm(*a, target, e)))
             }
             Notification::Plain(p) => Report::Plain(p),

@@ -5,6 +5,8 @@ use anyhow::Context;
 use aws_lambda_events::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFunctionUrlResponse};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use sagealarm::app::settings::{self, list, remediate_function};
+use sagealarm::deliver::http::RetryPolicy;
+use sagealarm::deliver::Receivers;
 use sagealarm::remediate::dispatch::LambdaDispatch;
 use sagealarm::secrets::{SecretRef, SecretResolver};
 use sagealarm::slack_actions::{raw_body, SlackActions};
@@ -22,17 +24,29 @@ async fn main() -> Result<(), Error> {
         .resolve(&secret_ref)
         .await
         .context("resolving the Slack signing secret")?;
-    let function = remediate_function().context("SAGEALARM_REMEDIATE_FUNCTION is not set")?;
-    let mut actions = SlackActions::new(
-        secret,
-        list("SAGEALARM_SLACK_ALLOWED_USERS"),
-        list("SAGEALARM_SLACK_ALLOWED_CHANNELS"),
-        Arc::new(LambdaDispatch::new(&sdk, function)),
+    let mut actions = SlackActions::new(secret, list("SAGEALARM_SLACK_ALLOWED_USERS"), list("SAGEALARM_SLACK_ALLOWED_CHANNELS"))
+        .context("building the HTTP client for Slack's response_url")?;
+    // Remediation buttons, when the remediation function is deployed.
+    if let Some(function) = remediate_function() {
+        actions = actions.with_remediation(Arc::new(LambdaDispatch::new(&sdk, function)));
+    }
+    // Acknowledge and Snooze are told to the routing document's receivers (the Slack app's token,
+    // PagerDuty's routing keys), as the alarm function delivers to them.
+    let routing = sagealarm::app::load_routing(Some(&sdk)).await.context("the routing document")?;
+    let mut receivers = Receivers::new(
+        routing.receivers,
+        SecretResolver::new(Some(&sdk), settings::allow_plaintext_secrets()),
+        RetryPolicy { max_retries: 1, ..RetryPolicy::default() },
     )
-    .context("building the HTTP client for Slack's response_url")?;
-    // Replays are refused across instances, not only on the one that saw the first request.
+    .context("building the HTTP client for the receivers")?;
+    // Replays are refused across instances, and acknowledgements and snoozes are kept, in the table.
     if let Some(state) = StateTable::from_env(&sdk) {
+        receivers = receivers.with_state(state.clone());
         actions = actions.with_state(state);
+    }
+    actions = actions.with_receivers(Arc::new(receivers));
+    if settings::flag("SAGEALARM_SNOOZE_MUTE_RULES") {
+        actions = actions.with_mute_rules(&sdk);
     }
     let actions = &actions;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<LambdaFunctionUrlRequest>| async move {

@@ -39,7 +39,7 @@ impl Parts {
     async fn build(self) -> Result<App, String> {
         let routing = super::load_routing(Some(&self.sdk)).await.map_err(|e| format!("loading the routing document: {e}"))?;
         let app = App::new(routing, self.secrets, self.enrich, RetryPolicy::default()).map_err(|e| e.to_string())?;
-        let app = app.with_remediation(self.remediation);
+        let app = app.with_buttons(self.remediation.buttons).with_remediation(self.remediation);
         Ok(match self.state {
             Some(state) => app.with_state(state),
             None => app,

@@ -2,7 +2,7 @@
 //! CLI. Built once per cold start ([`App::new`]); [`App::handle_until`] per event, under the
 //! invocation's deadline:
 //!
-//! intake → target → enrich → report → route → render → deliver, then the rules' remediation
+//! intake → subject → enrich → report → route → render → deliver, then the rules' remediation
 //! requests ([`remediation`]).
 //!
 //! Nothing imports this module; [`settings`] reads the environment into plain data, and the
@@ -22,7 +22,7 @@ use crate::model::{Alarm, Notification};
 use crate::report::{self, Report};
 use crate::route::{Facts, Routes};
 use crate::secrets::SecretResolver;
-use crate::target::{self, Target};
+use crate::subject::{self, Target};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::HashSet;
@@ -79,14 +79,23 @@ impl EnrichMode {
         }
     }
 
+    /// The enrichment, with the alarm's tags looked up beside it when the notification had none
+    /// (any alarm: routes match tags).
     async fn enrich(&self, alarm: &Alarm, target: &Target) -> Enrichment {
-        if let Some(skipped) = Enrichment::not_applicable(target) {
-            return skipped;
-        }
-        match self {
-            EnrichMode::Off(why) => Enrichment::skipped(why.clone()),
-            EnrichMode::Aws(e) => e.enrich(alarm, target).await,
-        }
+        let e = match self {
+            EnrichMode::Off(why) => return Enrichment::not_applicable(alarm, target).unwrap_or_else(|| Enrichment::skipped(why.clone())),
+            EnrichMode::Aws(e) => e,
+        };
+        let enrichment = async {
+            match Enrichment::not_applicable(alarm, target) {
+                Some(skipped) => skipped,
+                None => e.enrich(alarm, target).await,
+            }
+        };
+        let (mut enrichment, (tags, note)) = tokio::join!(enrichment, e.alarm_tags(alarm));
+        enrichment.tags = tags;
+        enrichment.notes.extend(note);
+        enrichment
     }
 }
 
@@ -112,8 +121,12 @@ pub async fn reports(notifications: Vec<Notification>, enrich: &EnrichMode) -> V
     let jobs = alarms.into_iter().map(|n| async move {
         match n {
             Notification::Alarm(a) => {
-                let mut target = target::resolve(&a);
+                let mut target = subject::resolve(&a);
                 let e = enrich.enrich(&a, &target).await;
+                // DescribeAlarms said what a PromQL or log alarm evaluates: it is about what that names.
+                if let Some(kind) = &e.described {
+                    target = subject::resolve(&Alarm { kind: kind.clone(), ..(*a).clone() });
+                }
                 // A composite's children told enrichment what it is about: routing, links and
                 // the message use it too.
                 if let Some(about) = e.composite_about.clone() {
@@ -140,6 +153,19 @@ pub struct Summary {
     pub deliveries: Vec<DeliveryResult>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub remediations: Vec<Dispatched>,
+    /// Alarms an alarm mute rule silenced: paged nobody, remediated nothing.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub muted: Vec<Muted>,
+}
+
+/// An alarm that was muted, by which rule, until when, and which chat receivers still got it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Muted {
+    pub alarm: String,
+    pub rule: Option<String>,
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+    /// Chat receivers whose route says `deliver_muted: true`.
+    pub posted_to: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -186,6 +212,13 @@ impl App {
         self
     }
 
+    /// Clicks reach the Slack actions function (`SAGEALARM_SLACK_BUTTONS`): Slack app messages
+    /// carry Acknowledge / Snooze. Off, they carry no buttons nobody would answer.
+    pub fn with_buttons(mut self, on: bool) -> Self {
+        self.receivers = self.receivers.with_buttons(on);
+        self
+    }
+
     /// Runs the whole flow for one event with [`DEFAULT_BUDGET`].
     pub async fn handle(&self, event: &Value) -> Result<Summary, HandleError> {
         self.handle_until(event, Instant::now() + DEFAULT_BUDGET).await
@@ -213,13 +246,26 @@ impl App {
         let mut deliveries = vec![];
         let mut all_failed: Option<HandleError> = None;
         let mut remediations = vec![];
+        let mut muted = vec![];
         for report in reports {
             // One walk of the routing tree: receivers and the rules' actions together.
-            let routed = self.routes.evaluate(&Facts::of(&report));
+            let mut routed = self.routes.evaluate(&Facts::of(&report));
+            let name = report.title();
+            // Muted (an alarm mute rule, e.g. a maintenance window): nobody is paged and nothing is
+            // remediated; chat receivers whose route asks for it still get it, marked as muted.
+            if let Some(m) = report.mute() {
+                routed.deliveries.retain(|d| d.deliver_muted && !self.receivers.pages(&d.receiver.name));
+                routed.actions.clear();
+                let posted_to = routed.receiver_names();
+                tracing::info!(alarm = %name, rule = m.rule.as_deref().unwrap_or(""), until = ?m.end, posted_to = ?posted_to, "muted: paged nobody");
+                muted.push(Muted { alarm: name.clone(), rule: m.rule.clone(), until: m.end, posted_to });
+                if routed.deliveries.is_empty() {
+                    continue;
+                }
+            }
             let offers = remediation::offers(self.remediation.as_ref(), &report, &routed);
             let (results, retryable) = self.receivers.deliver(&report, &routed.deliveries, &offers, deadline).await;
             remediations.extend(remediation::request(self.remediation.as_ref(), &report, &routed.actions, &results).await);
-            let name = report.title();
             let failures = || -> Vec<String> {
                 results.iter().filter(|r| !r.ok).map(|r| format!("{}: {}", r.receiver, r.error.as_deref().unwrap_or("failed"))).collect()
             };
@@ -239,7 +285,7 @@ impl App {
         tracing::info!(notifications = count, deliveries = deliveries.len(), elapsed_ms = started.elapsed().as_millis() as u64, "handled");
         match all_failed {
             Some(e) => Err(e),
-            None => Ok(Summary { notifications: count, deliveries, remediations }),
+            None => Ok(Summary { notifications: count, deliveries, remediations, muted }),
         }
     }
 
@@ -524,8 +570,10 @@ route:
     #[tokio::test]
     async fn the_alarms_of_one_event_are_enriched_concurrently() {
         let aws = MockServer::start().await;
-        Mock::given(method("POST")).respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(3))).mount(&aws).await;
-        let deadline = Duration::from_millis(800);
+        Mock::given(method("POST")).respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(6))).mount(&aws).await;
+        // Long enough that a busy machine (the test command runs binaries side by side) cannot
+        // push two concurrent enrichments past two deadlines; short enough to keep the test quick.
+        let deadline = Duration::from_millis(2000);
         let sdk =
             aws_config::SdkConfig::builder()
                 .behavior_version(aws_config::BehaviorVersion::latest())
@@ -548,6 +596,84 @@ route:
             assert!(a.enrichment.notes.iter().any(|n| n.message.contains("enrichment deadline")), "{:?}", a.enrichment.notes);
         }
         // One after the other would take two deadlines.
-        assert!(took >= deadline && took < deadline * 2 - Duration::from_millis(200), "took {took:?}");
+        assert!(took >= deadline && took < deadline * 2 - Duration::from_millis(500), "took {took:?}");
+    }
+
+    fn app_with(server: &MockServer, routes: &str) -> App {
+        let doc = format!(
+            r#"
+receivers:
+  - name: slack-sre
+    slack: {{ webhook_url: "{u}/slack" }}
+  - name: pager
+    pagerduty: {{ routing_key: "0123456789abcdef0123456789abcdef", events_url: "{u}/pd" }}
+{routes}"#,
+            u = server.uri()
+        );
+        let retry = RetryPolicy {
+            max_retries: 0,
+            request_timeout: Duration::from_secs(2),
+            deadline_margin: Duration::from_millis(100),
+            ..RetryPolicy::default()
+        };
+        App::new(Routing::parse(&doc).unwrap(), SecretResolver::new(None, true), EnrichMode::Off("test".into()), retry).unwrap()
+    }
+
+    /// A muted alarm (an alarm mute rule's window) pages nobody and says so; with
+    /// `deliver_muted: true` its chat receivers still get it, marked as muted — never PagerDuty.
+    #[tokio::test]
+    async fn a_muted_alarm_pages_nobody_and_deliver_muted_posts_it_to_chat_only() {
+        let s = MockServer::start().await;
+        Mock::given(method("POST")).and(path("/pd")).respond_with(ResponseTemplate::new(202)).expect(0).mount(&s).await;
+        Mock::given(method("POST"))
+            .and(path("/slack"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+            .expect(0)
+            .mount(&s)
+            .await;
+        let quiet = app_with(&s, "route:\n  receivers: [slack-sre, pager]\n  severity: critical\n");
+        let summary = quiet.handle(&event("eventbridge-promql-kv-cache-muted-alarm.json")).await.expect("muted is not a failure");
+        assert!(summary.deliveries.is_empty(), "{summary:?}");
+        assert_eq!(summary.muted.len(), 1);
+        assert_eq!(
+            summary.muted[0].rule.as_deref(),
+            Some("arn:aws:cloudwatch:us-east-1:123456789012:alarm-mute-rule:llm-prod-maintenance")
+        );
+        assert!(summary.muted[0].until.is_some() && summary.muted[0].posted_to.is_empty());
+
+        let s = MockServer::start().await;
+        Mock::given(method("POST")).and(path("/pd")).respond_with(ResponseTemplate::new(202)).expect(0).mount(&s).await;
+        Mock::given(method("POST"))
+            .and(path("/slack"))
+            .and(body_string_contains("Muted by"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+            .expect(1)
+            .mount(&s)
+            .await;
+        let told = app_with(&s, "route:\n  receivers: [slack-sre, pager]\n  deliver_muted: true\n");
+        let summary = told.handle(&event("eventbridge-promql-kv-cache-muted-alarm.json")).await.unwrap();
+        assert_eq!(summary.muted[0].posted_to, ["slack-sre"]);
+        assert_eq!(summary.deliveries.len(), 1);
+    }
+
+    /// Routes match the alarm's tags (a glob per key, every key given).
+    #[tokio::test]
+    async fn a_route_matches_on_alarm_tags() {
+        let s = MockServer::start().await;
+        Mock::given(method("POST")).and(path("/pd")).respond_with(ResponseTemplate::new(202)).expect(1).mount(&s).await;
+        Mock::given(method("POST"))
+            .and(path("/slack"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+            .expect(1)
+            .mount(&s)
+            .await;
+        let app = app_with(
+            &s,
+            "route:\n  receivers: [slack-sre]\n  routes:\n    - match: {tags: {team: \"llm-*\", owner: \"llm-oncall\"}}\n      receivers: [pager]\n",
+        );
+        let tagged = app.handle(&event("sns-promql-kv-cache-contributor-alarm.json")).await.unwrap();
+        assert_eq!(tagged.deliveries.iter().map(|d| d.receiver.as_str()).collect::<Vec<_>>(), ["pager"]);
+        let untagged = app.handle(&event("sns-5xx-errors-alarm.json")).await.unwrap();
+        assert_eq!(untagged.deliveries.iter().map(|d| d.receiver.as_str()).collect::<Vec<_>>(), ["slack-sre"]);
     }
 }

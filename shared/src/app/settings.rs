@@ -100,10 +100,31 @@ pub fn enrich_settings() -> Result<EnrichSettings, SettingsError> {
         // `*` asks for every event (matched on our side only).
         s.logs.filter_pattern = (p.trim() != "*").then_some(p);
     }
+    s.promql = promql()?;
     // The tags hold the buttons' opt-in and sagealarm's last action, both only with remediation
     // deployed; the template grants ListTags exactly then.
     s.read_tags = slack_buttons() || remediate_function().is_some();
     Ok(s)
+}
+
+/// Where the LLM signals are read: `SAGEALARM_PROMQL` (`cloudwatch`, the default; `amp:<workspace-id>`;
+/// a Prometheus `http(s)://` URL; `off`), `SAGEALARM_PROMQL_URL` (the base URL of the `cloudwatch` or
+/// `amp` source, keeping its dialect and signing: local runs and tests) and `SAGEALARM_PROMQL_BEARER`
+/// (a secret reference, for a Prometheus URL).
+pub fn promql() -> Result<crate::promql::PromQlSettings, SettingsError> {
+    let source = crate::promql::Source::parse(&var("SAGEALARM_PROMQL").unwrap_or_default())
+        .map_err(|message| SettingsError::Invalid { name: "SAGEALARM_PROMQL", message })?;
+    let base_url = var("SAGEALARM_PROMQL_URL").map(|u| u.trim().trim_end_matches('/').to_string());
+    if let Some(u) = &base_url {
+        if !(u.starts_with("http://") || u.starts_with("https://")) {
+            return Err(SettingsError::Invalid { name: "SAGEALARM_PROMQL_URL", message: format!("{u:?} is not an http(s):// URL") });
+        }
+    }
+    let bearer = var("SAGEALARM_PROMQL_BEARER")
+        .map(crate::secrets::SecretRef::try_from)
+        .transpose()
+        .map_err(|message| SettingsError::Invalid { name: "SAGEALARM_PROMQL_BEARER", message })?;
+    Ok(crate::promql::PromQlSettings { source, base_url, bearer, allow_plaintext: allow_plaintext_secrets(), ..Default::default() })
 }
 
 /// What remediation may do, from `SAGEALARM_REMEDIATE_MAX_INSTANCES` (10), `_STEP` (1),

@@ -114,6 +114,17 @@ pub async fn deliver<D: Destination + ?Sized>(
     policy: &RetryPolicy,
     deadline: Instant,
 ) -> Result<String, Failure> {
+    retrying(n.name(), n.kind(), policy, deadline, || attempt(client, n, post)).await
+}
+
+/// The one retry policy, for any way of sending (an HTTP post, an AWS call): `send` is tried
+/// again while its failure is retryable, honouring `Retry-After`, with jittered exponential
+/// backoff otherwise, and never past what `deadline` allows.
+pub async fn retrying<F, Fut>(name: &str, kind: &str, policy: &RetryPolicy, deadline: Instant, mut send: F) -> Result<String, Failure>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<String, Failure>>,
+{
     let mut backoff = ExponentialBuilder::default()
         .with_min_delay(policy.min_delay)
         .with_max_delay(policy.max_delay)
@@ -125,7 +136,7 @@ pub async fn deliver<D: Destination + ?Sized>(
     let mut attempts = 0u32;
     loop {
         attempts += 1;
-        let f = match attempt(client, n, post).await {
+        let f = match send().await {
             Ok(body) => return Ok(body),
             Err(f) if !f.retryable => return Err(f),
             Err(f) => f,
@@ -150,7 +161,7 @@ pub async fn deliver<D: Destination + ?Sized>(
             );
             return Err(Failure { message, ..f });
         }
-        tracing::warn!(receiver = n.name(), kind = n.kind(), error = %f.message, attempt = attempts, wait_ms = wait.as_millis() as u64, "delivery failed, retrying");
+        tracing::warn!(receiver = name, kind, error = %f.message, attempt = attempts, wait_ms = wait.as_millis() as u64, "delivery failed, retrying");
         tokio::time::sleep(wait).await;
     }
 }

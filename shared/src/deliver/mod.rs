@@ -11,9 +11,12 @@
 pub mod delivered;
 pub mod http;
 pub mod pagerduty;
+pub mod q_developer;
 mod receivers;
+pub mod schema;
 pub mod slack;
 pub mod slack_app;
+pub mod teams;
 
 pub use receivers::{DeliveryResult, Receivers};
 
@@ -24,7 +27,7 @@ use crate::model::Severity;
 use crate::remediate::follow_up::FollowUp;
 use crate::remediate::offers::Offer;
 use crate::report::Report;
-use crate::route::{invalid, ConfigError, Group, ReceiverSpec, Routes};
+use crate::route::{invalid, ConfigError, Faults, Group, ReceiverSpec, Routes};
 use crate::secrets::{Secret, SecretRef};
 use crate::state::thread::Thread;
 use crate::state::StateTable;
@@ -36,7 +39,8 @@ use tokio::time::Instant;
 
 /// Every destination kind, by its key in the routing document. Adding a destination: its folder
 /// and one line here.
-pub const DESTINATIONS: &[Registration] = &[slack::REGISTRATION, slack_app::REGISTRATION, pagerduty::REGISTRATION];
+pub const DESTINATIONS: &[Registration] =
+    &[slack::REGISTRATION, slack_app::REGISTRATION, pagerduty::REGISTRATION, teams::REGISTRATION, q_developer::REGISTRATION];
 
 /// Reads and checks a destination's settings; `path` (`receivers[0].slack`) is for errors.
 pub type Configure = fn(settings: &serde_yaml_ng::Value, path: &str) -> Result<Box<dyn Settings>, ConfigError>;
@@ -47,24 +51,85 @@ pub struct Registration {
     pub kind: &'static str,
     /// Reads and checks the settings under that key.
     pub configure: Configure,
+    /// The JSON Schema of the settings under that key ([`schema_of`] of the settings type).
+    pub schema: fn(&mut schemars::SchemaGenerator) -> schemars::Schema,
+    /// It pages people (PagerDuty): a muted alarm never goes there.
+    pub pages: bool,
+}
+
+/// A destination's settings schema, from the type its `configure` parses.
+pub fn schema_of<T: schemars::JsonSchema>(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    g.subschema_for::<T>()
 }
 
 /// A destination's checked settings, with its credential still a reference.
 pub trait Settings: Send + Sync + std::fmt::Debug {
-    /// The credential to resolve before the first post (webhook URL, routing key).
-    fn secret(&self) -> &SecretRef;
-    /// The ready destination, once the credential is resolved.
-    fn connect(&self, name: &str, secret: Secret) -> Arc<dyn Destination>;
+    /// The credential to resolve before the first post (webhook URL, routing key); `None` for a
+    /// destination that needs none (an SNS topic, reached with the function's own role).
+    fn secret(&self) -> Option<&SecretRef>;
+    /// The ready destination, once the credential (if any) is resolved.
+    fn connect(&self, name: &str, secret: Option<Secret>, with: &Connect) -> Arc<dyn Destination>;
+}
+
+/// What a destination may need beyond its settings to connect: the AWS configuration (an AWS
+/// service as the destination, such as SNS for Amazon Q Developer).
+#[derive(Debug, Clone, Default)]
+pub struct Connect {
+    pub aws: Option<crate::aws::AwsConfig>,
+    /// A click has somewhere to go (the Slack actions function is deployed and is the Slack
+    /// app's interactivity URL): Acknowledge / Snooze are offered. Without it, no dead buttons.
+    pub buttons: bool,
 }
 
 /// What a destination is asked to render.
 #[derive(Debug, Clone, Copy)]
 pub enum Message<'a> {
     /// An alarm (or plain SNS message), at the severity its route gave it, with the remediation
-    /// buttons a person may press (empty: none), and its group when its route groups.
-    Alarm { report: &'a Report, severity: Severity, offers: &'a [Offer], incident: &'a Incident, group: Option<&'a Group> },
+    /// buttons a person may press (empty: none), its group when its route groups, and what the
+    /// route adds ([`Extras`]).
+    Alarm {
+        report: &'a Report,
+        severity: Severity,
+        offers: &'a [Offer],
+        incident: &'a Incident,
+        group: Option<&'a Group>,
+        extras: &'a Extras,
+    },
     /// A remediation decision, told to the alarm's receivers (in the alarm's thread when kept).
     FollowUp { follow_up: &'a FollowUp, incident: &'a Incident },
+    /// Someone acknowledged, snoozed or unsnoozed the alarm from its message: the Slack app
+    /// updates the parent, PagerDuty acknowledges; the others have nothing to do.
+    Control { control: &'a Control, incident: &'a Incident },
+}
+
+/// What a route adds to its messages, and what the Slack app's controls need to know.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Extras {
+    /// The route's links (`links:`), after the alarm's own.
+    pub links: Vec<crate::report::links::Link>,
+    /// Who to mention on ALARM (`<@U…>`, `<!subteam^…>`).
+    pub mention: Vec<String>,
+    /// Every receiver this alarm goes to (the controls acknowledge its PagerDuty ones).
+    pub receivers: Vec<String>,
+}
+
+/// A click on an alarm's control, recorded, told to the alarm's receivers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Control {
+    pub target: crate::model::controls::ControlTarget,
+    pub action: ControlAction,
+    /// The parent message as Slack showed it to the person who clicked (its blocks): the Slack app
+    /// updates it in place.
+    pub message: Option<Value>,
+    /// The incident after the click (acknowledgement, snooze).
+    pub state: crate::state::incident::IncidentState,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ControlAction {
+    Acknowledge,
+    Snooze,
+    Unsnooze,
 }
 
 /// What the state table knows of the alarm at this receiver, looked up before sending.
@@ -72,6 +137,10 @@ pub enum Message<'a> {
 pub struct Incident {
     /// The alarm's thread here (destinations that [`Destination::threads`]).
     pub thread: Option<Thread>,
+    /// What people did about it (acknowledged, snoozed), for every receiver.
+    pub acted: crate::state::incident::IncidentState,
+    /// Snoozed now: the message updates the thread and pages or mentions nobody.
+    pub snoozed: bool,
     /// Why incident state could not be used (table missing, throttled, unreachable): the
     /// message still goes out, as a new message, saying so.
     pub unavailable: Option<String>,
@@ -151,8 +220,16 @@ pub trait Destination: Send + Sync {
     fn classify(&self, status: u16, retry_after: Option<Duration>, body: &str) -> Result<(), Failure>;
     /// Sends a message: one post of what [`Destination::render`] made, unless the destination
     /// holds a conversation (the Slack app: a parent, its updates and replies).
+    ///
+    /// A control (acknowledge, snooze) is nothing to most destinations: only the Slack app and
+    /// PagerDuty act on it, overriding this.
     fn send<'a>(&'a self, out: Outbox<'a>, message: Message<'a>) -> BoxFuture<'a, Result<Sent, Failure>> {
-        Box::pin(async move { out.post(self, &self.render(&message)).await.map(|_| Sent::default()) })
+        Box::pin(async move {
+            if let Message::Control { .. } = message {
+                return Ok(Sent::default());
+            }
+            out.post(self, &self.render(&message)).await.map(|_| Sent::default())
+        })
     }
 }
 
@@ -209,16 +286,32 @@ pub struct Routing {
 }
 
 impl Routing {
+    /// Parses and validates the whole document; every fault found is in the error.
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
-        let routes = Routes::parse(text)?;
-        let receivers = routes.receivers().iter().map(configure).collect::<Result<_, _>>()?;
-        Ok(Self { routes, receivers })
+        let doc = crate::route::parse_doc(text)?;
+        let mut faults = Faults::default();
+        let routes = Routes::checked(doc, &mut faults);
+        let receivers: Vec<Configured> = routes.receivers().iter().filter_map(|r| faults.check(configure(r))).collect();
+        match ConfigError::of(faults.0) {
+            Some(e) => Err(e),
+            None => Ok(Self { routes, receivers }),
+        }
+    }
+
+    /// Whether the receiver named `name` pages people.
+    pub fn pages(&self, name: &str) -> bool {
+        self.kind_of(name).is_some_and(pages)
     }
 
     /// The destination kind of the receiver named `name`.
     pub fn kind_of(&self, name: &str) -> Option<&'static str> {
         self.receivers.iter().find(|r| r.name == name).map(|r| r.kind)
     }
+}
+
+/// Whether a destination kind pages people.
+pub fn pages(kind: &str) -> bool {
+    DESTINATIONS.iter().any(|d| d.kind == kind && d.pages)
 }
 
 /// A receiver names exactly one registered destination.
@@ -278,7 +371,7 @@ mod tests {
     fn every_receiver_gets_its_destination() {
         let r = Routing::parse("receivers: [{name: a, slack: {webhook_url: \"env:A\"}}, {name: b, pagerduty: {routing_key: \"ssm:/k\"}}]\nroute: {receivers: [a, b]}").unwrap();
         let got: Vec<(&str, &str, String)> =
-            r.receivers.iter().map(|c| (c.name.as_str(), c.kind, c.settings.secret().describe())).collect();
+            r.receivers.iter().map(|c| (c.name.as_str(), c.kind, c.settings.secret().map(|s| s.describe()).unwrap_or_default())).collect();
         assert_eq!(got, [("a", "slack", "env:A".to_string()), ("b", "pagerduty", "ssm:/k".to_string())]);
     }
 }

@@ -8,13 +8,14 @@
 
 use super::delivered::{self, Delivered};
 use super::http::{self, RetryPolicy};
-use super::{Configured, Destination, Failure, Incident, Message, Outbox};
+use super::{Configured, Connect, Control, Destination, Extras, Failure, Incident, Message, Outbox};
 use crate::remediate::follow_up::FollowUp;
 use crate::remediate::offers::Offer;
 use crate::report::Report;
 use crate::route::Delivery;
 use crate::secrets::SecretResolver;
 use crate::state::delivery::Claim;
+use crate::state::incident::IncidentState;
 use crate::state::StateTable;
 use crate::state::Ticket;
 use serde::Serialize;
@@ -65,6 +66,8 @@ pub struct Receivers {
     /// (this instance; the state table, when there is one, covers every instance).
     delivered: Delivered,
     state: Option<StateTable>,
+    /// See [`Connect::buttons`].
+    buttons: bool,
 }
 
 /// The in-progress claim outlives the invocation's deadline by this much: a crashed invocation's
@@ -74,7 +77,7 @@ const LEASE_MARGIN: Duration = Duration::from_secs(5);
 impl Receivers {
     pub fn new(receivers: Vec<Configured>, secrets: SecretResolver, retry: RetryPolicy) -> Result<Self, http::ClientError> {
         let slots = receivers.into_iter().map(|configured| Slot { configured, ready: OnceCell::new() }).collect();
-        Ok(Self { slots, secrets, http: http::client(&retry)?, retry, delivered: Delivered::default(), state: None })
+        Ok(Self { slots, secrets, http: http::client(&retry)?, retry, delivered: Delivered::default(), state: None, buttons: false })
     }
 
     /// Shares delivery records and threads with every instance through `state`.
@@ -87,13 +90,22 @@ impl Receivers {
         self.state.as_ref()
     }
 
+    /// Clicks reach the Slack actions function: destinations offer their buttons.
+    pub fn with_buttons(mut self, on: bool) -> Self {
+        self.buttons = on;
+        self
+    }
+
     async fn destination(&self, name: &str) -> Result<Arc<dyn Destination>, Failure> {
         let slot = self.slot(name).ok_or_else(|| Failure::permanent(format!("receiver {name:?} is not configured")))?;
         slot.ready
             .get_or_try_init(|| async {
                 let c = &slot.configured;
-                let secret = self.secrets.resolve(c.settings.secret()).await.map_err(|e| Failure::permanent(format!("secret: {e}")))?;
-                Ok(c.settings.connect(&c.name, secret))
+                let secret = match c.settings.secret() {
+                    Some(r) => Some(self.secrets.resolve(r).await.map_err(|e| Failure::permanent(format!("secret: {e}")))?),
+                    None => None,
+                };
+                Ok(c.settings.connect(&c.name, secret, &Connect { aws: self.secrets.aws().cloned(), buttons: self.buttons }))
             })
             .await
             .cloned()
@@ -113,12 +125,77 @@ impl Receivers {
         deadline: Instant,
     ) -> (Vec<DeliveryResult>, bool) {
         let notice = Notice::of(report);
-        let jobs = deliveries.iter().map(|d| self.deliver_one(report, &notice, d, offers, deadline));
+        let acted = self.acted(&notice).await;
+        let now = chrono::Utc::now();
+        // Snoozed: the thread is updated, nobody is paged or mentioned, until the snooze ends.
+        let snooze = acted.snoozed_at(now).filter(|_| report.state() != Some(crate::model::AlarmState::Ok)).cloned();
+        let receivers: Vec<String> = deliveries.iter().map(|d| d.receiver.name.clone()).collect();
+        let jobs = deliveries.iter().map(|d| {
+            let extras = Extras { links: d.links.clone(), mention: d.mention.clone(), receivers: receivers.clone() };
+            let (acted, snooze) = (acted.clone(), snooze.clone());
+            let notice = &notice;
+            async move {
+                let receiver = d.receiver.name.as_str();
+                if let (Some(s), true) = (&snooze, self.pages(receiver)) {
+                    let until = s.until.map(|u| format!("until {} UTC", u.format("%H:%M"))).unwrap_or_else(|| "until OK".into());
+                    let note = format!("not paged: snoozed by {} {until}", s.by);
+                    tracing::info!(alarm = %notice.name, receiver, "{note}");
+                    let kind = self.kind_of(receiver);
+                    return (DeliveryResult { note: Some(note), ..DeliveryResult::new(receiver, kind, &notice.name, Ok(())) }, false);
+                }
+                self.deliver_one(report, notice, d, offers, deadline, &extras, acted, snooze.is_some()).await
+            }
+        });
         let results = futures::future::join_all(jobs).await;
+        // Resolved: its acknowledgement and snooze end; the next ALARM is a new incident.
+        if let (Some(state), Some(id), Some(crate::model::AlarmState::Ok)) = (&self.state, &notice.identity, report.state()) {
+            if acted != IncidentState::default() {
+                if let Err(e) = state.resolve_incident(id).await {
+                    tracing::warn!(error = %e, "the resolved alarm's acknowledgement and snooze were not cleared; they expire");
+                }
+            }
+        }
         let retryable = results.iter().any(|(_, r)| *r);
         (results.into_iter().map(|(d, _)| d).collect(), retryable)
     }
 
+    /// What people did about the alarm (state table); nothing without a table or when it fails.
+    async fn acted(&self, notice: &Notice) -> IncidentState {
+        let (Some(state), Some(id)) = (&self.state, &notice.identity) else { return IncidentState::default() };
+        match state.incident(id).await {
+            Ok(i) => i,
+            Err(e) => {
+                tracing::warn!(error = %e, "acknowledgement and snooze unavailable; delivering as if none");
+                IncidentState::default()
+            }
+        }
+    }
+
+    /// A click on an alarm's control, told to the receivers it concerns (the Slack app updates its
+    /// parent, PagerDuty acknowledges). Unknown names are reported, not skipped.
+    pub async fn control(&self, receivers: &[String], control: &Control, deadline: Instant) -> Vec<DeliveryResult> {
+        let jobs = receivers.iter().map(|name| async move {
+            let kind = self.kind_of(name);
+            let result = async {
+                let d = self.destination(name).await?;
+                let mut incident = Incident { acted: control.state.clone(), ..Incident::default() };
+                if let (Some(state), true) = (&self.state, d.threads()) {
+                    incident.thread =
+                        state.thread(name, &control.target.alarm).await.map_err(|e| Failure::retryable(e.to_string(), None))?;
+                }
+                d.send(self.outbox(deadline), Message::Control { control, incident: &incident }).await.map(|_| ())
+            }
+            .await
+            .map_err(|f| f.message);
+            if let Err(e) = &result {
+                tracing::error!(receiver = %name, error = %e, "control not told");
+            }
+            DeliveryResult { kind: "control", ..DeliveryResult::new(name, kind, &control.target.name, result) }
+        });
+        futures::future::join_all(jobs).await
+    }
+
+    #[allow(clippy::too_many_arguments)] // one per independent input of one delivery
     async fn deliver_one(
         &self,
         report: &Report,
@@ -126,6 +203,9 @@ impl Receivers {
         d: &Delivery<'_>,
         offers: &[Offer],
         deadline: Instant,
+        extras: &Extras,
+        acted: IncidentState,
+        snoozed: bool,
     ) -> (DeliveryResult, bool) {
         let name = &notice.name;
         let receiver = d.receiver.name.as_str();
@@ -143,13 +223,13 @@ impl Receivers {
         // A grouped alarm's thread is its group's, looked up by the destination.
         let own_thread = destination.threads() && d.group.is_none();
         let (ticket, incident) = match self.prepare(notice, receiver, own_thread, deadline).await {
-            Prepared::Send(ticket, incident) => (ticket, incident),
+            Prepared::Send(ticket, incident) => (ticket, Incident { acted, snoozed, ..*incident }),
             Prepared::Skip(note) => {
                 tracing::info!(alarm = %name, receiver, kind, why = note, "not posted: {note}");
                 return (done(Some(note.to_string())), false);
             }
         };
-        let message = Message::Alarm { report, severity: d.severity, offers, incident: &incident, group: d.group.as_ref() };
+        let message = Message::Alarm { report, severity: d.severity, offers, incident: &incident, group: d.group.as_ref(), extras };
         match destination.send(self.outbox(deadline), message).await {
             Ok(sent) => {
                 tracing::info!(alarm = %name, receiver, kind, severity = d.severity.as_str(), "delivered");
@@ -182,7 +262,7 @@ impl Receivers {
 
     /// The claim and (for threads) the alarm's thread, asked together: one round trip.
     async fn prepare(&self, notice: &Notice, receiver: &str, threads: bool, deadline: Instant) -> Prepared {
-        let Some(state) = &self.state else { return Prepared::Send(None, Incident::default()) };
+        let Some(state) = &self.state else { return Prepared::Send(None, Box::default()) };
         let lease = deadline.saturating_duration_since(Instant::now()) + LEASE_MARGIN;
         let claim = async {
             match &notice.key {
@@ -216,7 +296,7 @@ impl Receivers {
                 incident.unavailable.get_or_insert(e.to_string());
             }
         }
-        Prepared::Send(ticket, incident)
+        Prepared::Send(ticket, Box::new(incident))
     }
 
     /// After a post: the claim becomes delivered and the thread is kept (concurrently). A failure
@@ -280,6 +360,11 @@ impl Receivers {
         futures::future::join_all(jobs).await
     }
 
+    /// Whether the receiver named `name` pages people (a muted alarm never goes there).
+    pub fn pages(&self, name: &str) -> bool {
+        self.slot(name).is_some_and(|s| super::pages(s.configured.kind))
+    }
+
     fn slot(&self, name: &str) -> Option<&Slot> {
         self.slots.iter().find(|s| s.configured.name == name)
     }
@@ -291,7 +376,7 @@ impl Receivers {
 
 enum Prepared {
     /// Send, holding this claim (none without a table or a stable key), knowing this.
-    Send(Option<Ticket>, Incident),
+    Send(Option<Ticket>, Box<Incident>),
     /// Not sent, and why.
     Skip(&'static str),
 }

@@ -1,11 +1,13 @@
 //! The alarm's relatives in CloudWatch. For a composite alarm, its children (DescribeAlarms):
 //! their metrics name the endpoint, so a composite over SageMaker alarms is enriched like them.
 //! For one contributor of a multi-time-series alarm, the others in ALARM now
-//! (DescribeAlarmContributors): one hot GPU, or the whole fleet.
+//! (DescribeAlarmContributors): one hot GPU, or the whole fleet. For a PromQL or log alarm whose
+//! notification left its query out, DescribeAlarms; for any alarm without tags in its
+//! notification, ListTagsForResource.
 
 use super::{Chain, Ctx};
-use crate::model::{Contributor, Dimension, Metric};
-use aws_sdk_cloudwatch::types::AlarmType;
+use crate::model::{Alarm, AlarmKind, Comparison, Contributor, Dimension, LogQuery, Metric, PromQlCriteria};
+use aws_sdk_cloudwatch::types::{AlarmType, EvaluationCriteria};
 use aws_sdk_cloudwatch::Client;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -104,4 +106,85 @@ pub(super) async fn contributors(ctx: &Ctx, chain: &Chain, client: &Client, alar
         }
     }
     Some(out)
+}
+
+/// Whether a notification left out what a PromQL or log alarm evaluates (no sample of their
+/// notifications is published: the query may well be absent).
+pub fn needs_description(alarm: &Alarm) -> bool {
+    match &alarm.kind {
+        AlarmKind::PromQl(p) => p.query.is_none(),
+        AlarmKind::Log(l) => l.query.is_none() || l.log_groups.is_empty(),
+        _ => false,
+    }
+}
+
+/// What DescribeAlarms says the alarm evaluates (`EvaluationCriteria.PromQLCriteria`, a log alarm's
+/// scheduled query), with what the notification did say kept.
+pub(super) async fn describe_kind(ctx: &Ctx, chain: &Chain, client: &Client, alarm: &Alarm) -> Option<AlarmKind> {
+    let req = client.describe_alarms().alarm_names(&alarm.name).alarm_types(AlarmType::MetricAlarm).alarm_types(AlarmType::LogAlarm);
+    let out = match ctx.call(chain, req.send()).await {
+        Ok(o) => o,
+        Err(f) => {
+            ctx.fail("DescribeAlarms", f);
+            return None;
+        }
+    };
+    match &alarm.kind {
+        AlarmKind::PromQl(have) => {
+            let a = out.metric_alarms().first()?;
+            let Some(EvaluationCriteria::PromQlCriteria(c)) = a.evaluation_criteria() else {
+                ctx.note("DescribeAlarms", format!("{} has no PromQL criteria", alarm.name));
+                return None;
+            };
+            let secs = |v: Option<i32>| v.and_then(|v| u32::try_from(v).ok());
+            Some(AlarmKind::PromQl(PromQlCriteria {
+                query: have.query.clone().or_else(|| c.query().map(str::to_string)),
+                pending_s: have.pending_s.or(secs(c.pending_period())),
+                recovery_s: have.recovery_s.or(secs(c.recovery_period())),
+                interval_s: have.interval_s.or(secs(a.evaluation_interval())),
+            }))
+        }
+        AlarmKind::Log(have) => {
+            let a = out.log_alarms().first()?;
+            let q = a.scheduled_query_configuration();
+            let groups = if have.log_groups.is_empty() {
+                q.map(|q| q.log_group_identifiers().to_vec()).unwrap_or_default()
+            } else {
+                have.log_groups.clone()
+            };
+            Some(AlarmKind::Log(LogQuery {
+                query: have.query.clone().or_else(|| q.and_then(|q| q.query_string()).map(str::to_string)),
+                log_groups: groups,
+                comparison: have.comparison.or_else(|| a.comparison_operator().and_then(|c| Comparison::parse(c.as_str()))),
+                threshold: have.threshold.or(a.threshold()),
+            }))
+        }
+        _ => None,
+    }
+}
+
+/// Alarm tags per alarm ARN, for the life of the instance: they change rarely, and
+/// ListTagsForResource is one more call per alarm otherwise.
+#[derive(Debug, Default)]
+pub struct TagCache(std::sync::Mutex<std::collections::HashMap<String, Vec<(String, String)>>>);
+
+/// The alarm's tags (ListTagsForResource on its ARN), cached.
+pub(super) async fn tags(ctx: &Ctx, chain: &Chain, client: &Client, arn: &str, cache: &TagCache) -> Vec<(String, String)> {
+    if let Some(t) = cache.0.lock().ok().and_then(|c| c.get(arn).cloned()) {
+        return t;
+    }
+    match ctx.call(chain, client.list_tags_for_resource().resource_arn(arn).send()).await {
+        Ok(out) => {
+            let tags: Vec<(String, String)> =
+                out.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))).collect();
+            if let Ok(mut c) = cache.0.lock() {
+                c.insert(arn.to_string(), tags.clone());
+            }
+            tags
+        }
+        Err(f) => {
+            ctx.fail("ListTagsForResource", f);
+            vec![]
+        }
+    }
 }

@@ -17,7 +17,7 @@ use crate::aws::time;
 use crate::model::text::{one_line, truncate};
 use crate::model::units::sig;
 use crate::model::{alarm_name_of, EndpointStatus};
-use crate::target::SageMakerTarget;
+use crate::subject::SageMakerTarget;
 use aws_sdk_applicationautoscaling::types::{ScalingActivityStatusCode, ServiceNamespace};
 use aws_sdk_applicationautoscaling::Client;
 use chrono::{DateTime, Duration, Utc};
@@ -221,9 +221,36 @@ fn activity(a: &aws_sdk_applicationautoscaling::types::ScalingActivity) -> Optio
 pub struct Capacity {
     /// One per resource the alarm names (and per scalable dimension registered for it).
     pub scaled: Vec<Scaled>,
-    /// When capacity explains the alarm: at the maximum, a failed scale-out, scale-out suspended.
+    /// When capacity explains the alarm: a failed scale-out, at the maximum, scale-out suspended.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub headline: Option<String>,
+    pub lead: Option<Lead>,
+}
+
+impl Capacity {
+    /// The sentence of [`Capacity::lead`].
+    pub fn headline(&self) -> Option<&str> {
+        self.lead.as_ref().map(Lead::text)
+    }
+}
+
+/// What capacity says about the alarm, most decisive first, with its sentence.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", content = "text", rename_all = "snake_case")]
+pub enum Lead {
+    /// A scale-out failed (or could not complete) near the alarm.
+    ScaleOutFailed(String),
+    /// At the maximum while its metric is over target (or with no way to tell).
+    AtMaximum(String),
+    /// Scale-out suspended on a resource with scaling policies.
+    Suspended(String),
+}
+
+impl Lead {
+    pub fn text(&self) -> &str {
+        match self {
+            Lead::ScaleOutFailed(t) | Lead::AtMaximum(t) | Lead::Suspended(t) => t,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -390,7 +417,7 @@ fn unit(dimension: &str, kind: ResourceKind) -> &'static str {
 
 /// Joins what the calls returned with the endpoint's counts and the fetched metrics. `None`
 /// when nothing was looked up or DescribeScalableTargets failed (its note says so).
-pub(super) fn analyse(f: Fetched, info: Option<&EndpointInfo>, series: &[Series], w: &Window) -> Option<Capacity> {
+pub(super) fn analyse(f: Fetched, info: Option<&EndpointInfo>, series: &[Series], levels: &[Series], w: &Window) -> Option<Capacity> {
     let targets = f.targets?;
     if f.resources.is_empty() {
         return None;
@@ -414,7 +441,7 @@ pub(super) fn analyse(f: Fetched, info: Option<&EndpointInfo>, series: &[Series]
             let mut policies: Vec<Policy> = f.policies.iter().filter(|(rid, dim, _)| same(rid, dim)).map(|(_, _, p)| p.clone()).collect();
             for p in &mut policies {
                 if let Rule::TargetTracking { metric, current, .. } = &mut p.rule {
-                    *current = tracked_now(metric, series, w);
+                    *current = tracked_now(metric, series, levels, w);
                 }
             }
             let mut activities: Vec<Activity> =
@@ -451,8 +478,8 @@ pub(super) fn analyse(f: Fetched, info: Option<&EndpointInfo>, series: &[Series]
             });
         }
     }
-    let headline = headline(&scaled, w);
-    Some(Capacity { scaled, headline })
+    let lead = lead(&scaled, w);
+    Some(Capacity { scaled, lead })
 }
 
 /// Current, desired, managed scaling range of a resource, from the endpoint branch.
@@ -488,7 +515,7 @@ fn failure_cause(message: &str, instance_type: Option<&str>) -> String {
 
 /// The tracked metric's value over the alarm window, from the per-instance series enrichment
 /// fetched; `None` when it fetched no equivalent (a different statistic would be a different number).
-fn tracked_now(m: &Tracked, series: &[Series], w: &Window) -> Option<f64> {
+fn tracked_now(m: &Tracked, series: &[Series], levels: &[Series], w: &Window) -> Option<f64> {
     let from = w.alarm_start - Duration::seconds(i64::from(w.period_s));
     // The alarm window, as the fleet analysis reads it; for sparse metrics the latest point before.
     let in_window = |s: &Series| -> Vec<f64> {
@@ -500,17 +527,20 @@ fn tracked_now(m: &Tracked, series: &[Series], w: &Window) -> Option<f64> {
         }
     };
     let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+    // A variant- or component-level series of the tracked metric (fetched for the policies).
+    let level = |metric: &str| levels.iter().find(|s| s.namespace == INVOCATIONS_NS && s.metric == metric);
+    let per_minute = |s: &Series| mean(&in_window(s)).map(|v| v * 60.0 / f64::from(w.period_s.max(1)));
+    let peak = |s: &Series| in_window(s).into_iter().reduce(f64::max);
     match m {
-        // Invocations per minute per instance: each instance's Sum per period, per minute, averaged.
-        Tracked::Predefined { metric_type } if metric_type == "SageMakerVariantInvocationsPerInstance" => {
-            let per_instance: Vec<f64> = series
-                .iter()
-                .filter(|s| s.namespace == INVOCATIONS_NS && s.metric == "Invocations" && s.stat.as_str() == "Sum")
-                .filter(|s| s.member.instance.is_some() && s.member.gpu.is_none() && s.member.container.is_none())
-                .filter_map(|s| mean(&in_window(s)))
-                .map(|v| v * 60.0 / f64::from(w.period_s.max(1)))
-                .collect();
-            mean(&per_instance)
+        Tracked::Predefined { metric_type } => {
+            let found = match metric_type.as_str() {
+                "SageMakerVariantInvocationsPerInstance" => level("InvocationsPerInstance").and_then(per_minute),
+                "SageMakerInferenceComponentInvocationsPerCopy" => level("InvocationsPerCopy").and_then(per_minute),
+                "SageMakerVariantConcurrentRequestsPerModelHighResolution" => level("ConcurrentRequestsPerModel").and_then(peak),
+                "SageMakerInferenceComponentConcurrentRequestsPerCopyHighResolution" => level("ConcurrentRequestsPerCopy").and_then(peak),
+                _ => None,
+            };
+            found.or_else(|| per_instance_invocations(m, series, w))
         }
         // A customized metric we fetched per member with the same statistic: combined the same way.
         Tracked::Custom { namespace, name, statistic: Some(stat) } => {
@@ -530,17 +560,42 @@ fn tracked_now(m: &Tracked, series: &[Series], w: &Window) -> Option<f64> {
     }
 }
 
+/// Invocations per minute per instance from the per-instance `Invocations` Sum (each instance's
+/// Sum per period, per minute, averaged), when the variant-level series did not come back.
+fn per_instance_invocations(m: &Tracked, series: &[Series], w: &Window) -> Option<f64> {
+    let Tracked::Predefined { metric_type } = m else { return None };
+    if metric_type != "SageMakerVariantInvocationsPerInstance" {
+        return None;
+    }
+    let from = w.alarm_start - Duration::seconds(i64::from(w.period_s));
+    let per_instance: Vec<f64> = series
+        .iter()
+        .filter(|s| s.namespace == INVOCATIONS_NS && s.metric == "Invocations" && s.stat.as_str() == "Sum")
+        .filter(|s| s.member.instance.is_some() && s.member.gpu.is_none() && s.member.container.is_none())
+        .filter_map(|s| {
+            let v: Vec<f64> = s.points.iter().filter(|(t, _)| *t >= from && *t <= w.anchor).map(|(_, v)| *v).collect();
+            (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+        })
+        .map(|v| v * 60.0 / f64::from(w.period_s.max(1)))
+        .collect();
+    (!per_instance.is_empty()).then(|| per_instance.iter().sum::<f64>() / per_instance.len() as f64)
+}
+
 /// The one sentence when capacity explains the alarm, most decisive first: a scale-out that
 /// failed near the alarm, a fleet at its maximum while its metric is over target, scale-out
 /// suspended.
-fn headline(scaled: &[Scaled], w: &Window) -> Option<String> {
+fn lead(scaled: &[Scaled], w: &Window) -> Option<Lead> {
     let near = |a: &Activity| a.start >= w.start && a.start <= w.end;
     for s in scaled {
         if let Some(a) = s.activities.iter().find(|a| a.failed && near(a) && a.direction(s.current) != "Scale-in") {
             let to = a.to.map(|t| format!(" to {t}")).unwrap_or_default();
             let why = a.failure.as_deref().map(|f| format!(": {f}")).unwrap_or_default();
             let verb = if a.status == "Unfulfilled" { "could not complete" } else { "failed" };
-            return Some(format!("{}{to} {verb} {}{why}", a.direction(s.current), relative((a.start - w.anchor).num_seconds()),));
+            return Some(Lead::ScaleOutFailed(format!(
+                "{}{to} {verb} {}{why}",
+                a.direction(s.current),
+                relative((a.start - w.anchor).num_seconds())
+            )));
         }
     }
     for s in scaled.iter().filter(|s| s.at_max) {
@@ -554,25 +609,25 @@ fn headline(scaled: &[Scaled], w: &Window) -> Option<String> {
             // Under its target the fleet would not scale anyway: the maximum is not the story.
             Some((_, target, Some(now))) if now <= target => continue,
             Some((label, target, Some(now))) => {
-                return Some(format!(
+                return Some(Lead::AtMaximum(format!(
                     "At its autoscaling maximum: {what}, {label} {} against a target of {} — raise MaxCapacity",
                     sig(now.round()),
                     sig(target)
-                ))
+                )))
             }
             Some((label, target, None)) => {
-                return Some(format!(
+                return Some(Lead::AtMaximum(format!(
                     "At its autoscaling maximum: {what} ({label} target {}) — it cannot scale out; raise MaxCapacity",
                     sig(target)
-                ))
+                )))
             }
-            None => return Some(format!("At its autoscaling maximum: {what} — it cannot scale out; raise MaxCapacity")),
+            None => return Some(Lead::AtMaximum(format!("At its autoscaling maximum: {what} — it cannot scale out; raise MaxCapacity"))),
         }
     }
     scaled
         .iter()
         .find(|s| s.suspended.iter().any(|x| x == "scale-out") && !s.policies.is_empty())
-        .map(|s| format!("Scale-out is suspended on {}: its scaling policies will not add {}", s.name, s.unit))
+        .map(|s| Lead::Suspended(format!("Scale-out is suspended on {}: its scaling policies will not add {}", s.name, s.unit)))
 }
 
 /// What changed shortly before the alarm (and since): endpoint updates, scaling activities,
@@ -736,14 +791,14 @@ mod tests {
             activities: vec![activity(-40, "Successful", 4, None)],
         };
         // 4 instances at 139, 141, 143, 145 per minute: 142 per instance.
-        let c = analyse(f, Some(&info(4, 4)), &invocations(4, 142.0, &w), &w).unwrap();
+        let c = analyse(f, Some(&info(4, 4)), &invocations(4, 142.0, &w), &[], &w).unwrap();
         let s = &c.scaled[0];
         assert!(s.at_max);
         assert_eq!((s.range, s.current), (Some((2, 4)), Some(4)));
         let Rule::TargetTracking { current, .. } = &s.policies[0].rule else { panic!() };
         assert_eq!(*current, Some(142.0));
         assert_eq!(
-            c.headline.as_deref(),
+            c.headline(),
             Some("At its autoscaling maximum: 4 of 4 instances, invocations per instance 142 against a target of 70 — raise MaxCapacity")
         );
     }
@@ -757,9 +812,9 @@ mod tests {
             policies: vec![invocations_policy(200.0)],
             activities: vec![],
         };
-        let c = analyse(f, Some(&info(4, 4)), &invocations(4, 142.0, &w), &w).unwrap();
+        let c = analyse(f, Some(&info(4, 4)), &invocations(4, 142.0, &w), &[], &w).unwrap();
         assert!(c.scaled[0].at_max);
-        assert_eq!(c.headline, None);
+        assert_eq!(c.headline(), None);
     }
 
     #[test]
@@ -775,8 +830,8 @@ mod tests {
                 activity(-60, "Successful", 3, None),
             ],
         };
-        let c = analyse(f, Some(&info(4, 4)), &invocations(4, 142.0, &w), &w).unwrap();
-        assert_eq!(c.headline.as_deref(), Some("Scale-out to 5 failed 4 min before the alarm: insufficient capacity for ml.g5.12xlarge"));
+        let c = analyse(f, Some(&info(4, 4)), &invocations(4, 142.0, &w), &[], &w).unwrap();
+        assert_eq!(c.headline(), Some("Scale-out to 5 failed 4 min before the alarm: insufficient capacity for ml.g5.12xlarge"));
         let acts = &c.scaled[0].activities;
         assert_eq!((acts[0].counts(), acts[1].counts(), acts[2].counts()), ("4 → 5".into(), "3 → 4".into(), "→ 3".into()));
         // The endpoint's own change, sagealarm's tag and the activities, oldest first, in the lookback.
@@ -813,13 +868,13 @@ mod tests {
     fn not_registered_is_one_entry_without_range_and_no_headline() {
         let w = window();
         let f = Fetched { resources: variant(), targets: Some(vec![]), policies: vec![], activities: vec![] };
-        let c = analyse(f, Some(&info(3, 3)), &[], &w).unwrap();
+        let c = analyse(f, Some(&info(3, 3)), &[], &[], &w).unwrap();
         assert_eq!(c.scaled.len(), 1);
         assert_eq!((c.scaled[0].range, c.scaled[0].at_max, c.scaled[0].current), (None, false, Some(3)));
-        assert_eq!(c.headline, None);
+        assert_eq!(c.headline(), None);
         // Unknown whether it is autoscaled: nothing is claimed.
         let f = Fetched { resources: variant(), targets: None, policies: vec![], activities: vec![] };
-        assert_eq!(analyse(f, Some(&info(3, 3)), &[], &w), None);
+        assert_eq!(analyse(f, Some(&info(3, 3)), &[], &[], &w), None);
     }
 
     #[test]
@@ -843,9 +898,9 @@ mod tests {
             suspended: vec![],
         };
         let f = Fetched { resources: resources(&sm), targets: Some(vec![t]), policies: vec![], activities: vec![] };
-        let c = analyse(f, Some(&i), &[], &w).unwrap();
+        let c = analyse(f, Some(&i), &[], &[], &w).unwrap();
         assert_eq!((c.scaled[0].unit.as_str(), c.scaled[0].at_max), ("copies", true));
-        assert_eq!(c.headline.as_deref(), Some("At its autoscaling maximum: 3 of 3 copies — it cannot scale out; raise MaxCapacity"));
+        assert_eq!(c.headline(), Some("At its autoscaling maximum: 3 of 3 copies — it cannot scale out; raise MaxCapacity"));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use super::fleet::Fleet;
 use super::{Chain, Ctx, Failure};
 use crate::aws::time;
 use crate::model::EndpointStatus;
-use crate::target::SageMakerTarget;
+use crate::subject::SageMakerTarget;
 use aws_sdk_sagemaker::Client;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -13,7 +13,7 @@
 
 use super::redact::redact;
 use super::{Chain, Ctx, Window};
-use crate::target::SageMakerTarget;
+use crate::subject::SageMakerTarget;
 use aws_sdk_cloudwatchlogs::Client;
 use chrono::{DateTime, Utc};
 use regex::Regex;
@@ -33,6 +33,23 @@ const DEFAULT_SIGNATURES: [(&str, &str); 6] = [
     ("skipped", r"(?i)\bwarn(?:ing)?\b.*\bskip(?:ped|ping)?\b"),
     ("error", r#"\bERROR\b|\bFATAL\b|\bCRITICAL\b|(?i)"level"\s*:\s*"(?:error|fatal)""#),
 ];
+
+/// The label of the lines a log alarm's own query matches.
+pub const ALARM_QUERY: &str = "alarm query";
+
+/// The pattern a Logs Insights query filters on: `like /regex/`, `=~ /regex/`, or `like "text"`
+/// (taken literally).
+pub fn query_pattern(query: &str) -> Option<String> {
+    static RE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"(?:like|=~)\s*(?:/((?:[^/\\]|\\.)+)/(i)?|"((?:[^"\\]|\\.)+)"|'((?:[^'\\]|\\.)+)')"#).expect("static regex")
+    });
+    let c = RE.captures(query)?;
+    if let Some(re) = c.get(1) {
+        let flags = if c.get(2).is_some() { "(?i)" } else { "" };
+        return Some(format!("{flags}{}", re.as_str().replace("\\/", "/")));
+    }
+    c.get(3).or(c.get(4)).map(|lit| regex::escape(lit.as_str()))
+}
 
 #[derive(Debug, Clone)]
 pub struct Signature {
@@ -110,6 +127,17 @@ impl LogSettings {
         self.signatures = Signatures::Custom(sigs);
         self.filter_pattern = None;
         Ok(self)
+    }
+
+    /// For a log alarm: its query's own pattern (`filter @message like /CUDA out of memory/`) as
+    /// the first signature, labelled `alarm query`, and every event of the window read (the
+    /// server-side pattern might not contain it). `None` when the query has no pattern to take.
+    pub fn with_alarm_query(&self, query: &str) -> Option<Self> {
+        let pattern = query_pattern(query)?;
+        let regex = Regex::new(&pattern).ok()?;
+        let mut sigs = vec![Signature { label: ALARM_QUERY.into(), regex }];
+        sigs.extend(self.signatures.list().iter().cloned());
+        Some(Self { signatures: Signatures::Custom(sigs), filter_pattern: None, ..self.clone() })
     }
 
     fn classify(&self, line: &str) -> Option<&str> {

@@ -4,7 +4,7 @@
 
 use super::{Chain, Ctx, OwnMetric, Window};
 use crate::model::Statistic;
-use crate::target::SageMakerTarget;
+use crate::subject::SageMakerTarget;
 use aws_sdk_cloudwatch::primitives::DateTime as AwsTime;
 use aws_sdk_cloudwatch::types::{Dimension, DimensionFilter, Metric, MetricDataQuery, MetricStat, RecentlyActive, ScanBy, StatusCode};
 use aws_sdk_cloudwatch::Client;
@@ -123,7 +123,14 @@ pub(super) async fn fetch(
     let listing: Vec<Chain> = lookups.iter().map(|_| Chain::default()).collect();
     let listed = futures::future::join_all(lookups.iter().zip(&listing).map(|((ns, f), c)| list(ctx, c, client, ns, f))).await;
     chain.then_longest(&listing);
-    let (streams, dropped) = select(listed.into_iter().flatten().collect(), own, max_series);
+    let (mut streams, dropped) = select(listed.into_iter().flatten().collect(), own, max_series);
+    // The metrics target-tracking policies track, riding in the same batch (never a call of
+    // their own): the capacity section shows each policy's target against its metric's value
+    // now, whatever the alarm is on. Without per-instance streams there is no batch to ride, and
+    // the capacity section falls back to what the policy alone says.
+    if !streams.is_empty() {
+        streams.extend(tracked(sm, endpoint, own));
+    }
     if dropped > 0 {
         ctx.note(
             "GetMetricData",
@@ -174,6 +181,37 @@ async fn list(ctx: &Ctx, chain: &Chain, client: &Client, namespace: &str, filter
     }
     out
 }
+
+/// The variant- and component-level metrics SageMaker's predefined target-tracking policies track
+/// (`SageMakerVariantInvocationsPerInstance` → `InvocationsPerInstance`, …), with the statistic
+/// the policy uses; not the alarm's own metric (fetched already). Their series have no member:
+/// the fleet analysis leaves them out.
+pub(crate) fn tracked(sm: &SageMakerTarget, endpoint: Option<&str>, own: Option<&OwnMetric>) -> Vec<Stream> {
+    let mut out = vec![];
+    let mut push = |metric: &str, stat: &str, dims: Vec<(String, String)>| {
+        let is_own = own.is_some_and(|o| o.namespace == INVOCATIONS_NS && o.name == metric);
+        if !is_own {
+            out.push(Stream { namespace: INVOCATIONS_NS.into(), metric: metric.into(), dims, stat: Statistic::from(stat) });
+        }
+    };
+    if let (Some(e), Some(v)) = (endpoint, &sm.variant) {
+        let dims = vec![("EndpointName".to_string(), e.to_string()), ("VariantName".to_string(), v.clone())];
+        for (metric, stat) in TRACKED_VARIANT {
+            push(metric, stat, dims.clone());
+        }
+    }
+    if let Some(ic) = &sm.inference_component {
+        let dims = vec![("InferenceComponentName".to_string(), ic.clone())];
+        for (metric, stat) in TRACKED_COMPONENT {
+            push(metric, stat, dims.clone());
+        }
+    }
+    out
+}
+
+/// What the predefined target-tracking metrics read, per variant and per inference component.
+pub const TRACKED_VARIANT: [(&str, &str); 2] = [("InvocationsPerInstance", "Sum"), ("ConcurrentRequestsPerModel", "Maximum")];
+pub const TRACKED_COMPONENT: [(&str, &str); 2] = [("InvocationsPerCopy", "Sum"), ("ConcurrentRequestsPerCopy", "Maximum")];
 
 /// Keeps the per-instance/GPU/container streams worth fetching, each with its statistic; the
 /// alarm's own metric first, then [`WANTED`] order. Returns how many were cut by `max`.

@@ -11,11 +11,14 @@
 
 pub mod alarms;
 pub mod capacity;
+pub mod diagnosis;
 pub mod endpoint;
 pub mod fleet;
 pub mod hardware;
+pub mod llm;
 pub mod logs;
 pub mod metrics;
+pub mod promql_alarm;
 pub mod redact;
 pub mod serverless;
 pub mod shared;
@@ -24,18 +27,22 @@ mod window;
 pub use capacity::{Capacity, Change};
 pub use endpoint::EndpointInfo;
 pub use fleet::Fleet;
+pub use llm::Llm;
 pub use logs::{LogReport, LogSettings};
 pub use window::Window;
 
 use crate::aws::{error_code, error_line, Lazy};
+use crate::clock::Clock;
 use crate::model::{Alarm, AlarmKind, Statistic};
-use crate::target::{insights, SageMakerTarget, Subject, Target};
+use crate::promql::{PromQl, PromQlError, Source};
+use crate::subject::{insights, SageMakerTarget, Subject, Target};
 use aws_config::retry::RetryConfig;
 use aws_sdk_ssm::config::http::HttpResponse;
 use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
 use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -55,11 +62,18 @@ pub struct CallStats {
     /// The longest chain of calls that had to wait for one another: with every call taking the
     /// same time, enrichment can take no less than this many call times. See [`Chain`].
     pub critical_path_calls: u32,
+    /// PromQL API calls (each counted once, however often it was retried), beside `calls`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub promql_calls: u32,
     pub elapsed_ms: u64,
     /// With a state table: whether this alarm fetched the endpoint's description and logs for
     /// the storm, reused them, or waited for them in vain.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sharing: Option<shared::Sharing>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// What enrichment found.
@@ -79,6 +93,10 @@ pub struct Enrichment {
     pub serverless: Option<serverless::Diagnosis>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub logs: Option<LogReport>,
+    /// For an LLM endpoint: KV cache, queueing, TTFT… per inference component and instance, and
+    /// where the fleet runs (detailed observability, through PromQL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub llm: Option<Llm>,
     /// Application Auto Scaling: the range, policies and recent activities of the variant (and
     /// component); `None` when it could not be looked up (a note says why).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -94,6 +112,19 @@ pub struct Enrichment {
     /// For a multi-time-series alarm: its contributors in ALARM now (DescribeAlarmContributors).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub contributors: Option<alarms::Contributors>,
+    /// What a PromQL or log alarm evaluates, from DescribeAlarms, when its notification left it
+    /// out: the report shows it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub described: Option<crate::model::AlarmKind>,
+    /// The alarm's tags from ListTagsForResource, when the notification carried none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<(String, String)>,
+    /// A PromQL alarm's own query over the window: this contributor against the others.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub own_query: Option<promql_alarm::OwnQuery>,
+    /// Every cause the evidence shows, ranked: the lead heads the message ([`diagnosis`]).
+    #[serde(skip_serializing_if = "diagnosis::Explanation::is_empty")]
+    pub explanation: diagnosis::Explanation,
     /// What to do or check, derived from what was found (enhanced metrics off, serverless…).
     pub advice: Vec<String>,
     pub notes: Vec<Note>,
@@ -110,10 +141,12 @@ impl Enrichment {
     }
 
     /// `Some(skipped)` when there is nothing to look up for `target`: neither a SageMaker alarm
-    /// nor a composite whose children may be one. Whether enrichment is on or off.
-    pub fn not_applicable(target: &Target) -> Option<Self> {
+    /// nor a composite whose children may be one, nor a PromQL or log alarm whose notification left
+    /// out what it evaluates. Whether enrichment is on or off.
+    pub fn not_applicable(alarm: &Alarm, target: &Target) -> Option<Self> {
         let composite = matches!(target.subject, Subject::Composite { .. });
-        (target.sagemaker().is_none() && !composite).then(|| Self::skipped(NOT_SAGEMAKER))
+        let undescribed = alarms::needs_description(alarm);
+        (target.sagemaker().is_none() && !composite && !undescribed).then(|| Self::skipped(NOT_SAGEMAKER))
     }
 }
 
@@ -127,11 +160,20 @@ pub struct EnrichSettings {
     /// Read the endpoint's tags: `sagealarm:remediate` for the Slack buttons, `sagealarm:last-action`
     /// for "Recent changes". On when remediation is deployed (the role then has ListTags).
     pub read_tags: bool,
+    /// Where the LLM signals are read (`SAGEALARM_PROMQL`; off unless configured: the library
+    /// makes no PromQL call by itself, the Lambda's settings default to CloudWatch).
+    pub promql: crate::promql::PromQlSettings,
 }
 
 impl Default for EnrichSettings {
     fn default() -> Self {
-        Self { deadline: Duration::from_secs(10), max_series: 2000, logs: LogSettings::default(), read_tags: false }
+        Self {
+            deadline: Duration::from_secs(10),
+            max_series: 2000,
+            logs: LogSettings::default(),
+            read_tags: false,
+            promql: crate::promql::PromQlSettings { source: crate::promql::Source::Off, ..Default::default() },
+        }
     }
 }
 
@@ -146,6 +188,14 @@ pub struct Enricher {
     settings: EnrichSettings,
     /// Where the alarms of a storm share the endpoint's description and logs ([`shared`]).
     state: Option<crate::state::StateTable>,
+    /// "Now" for the window: which periods CloudWatch still keeps for an alarm this old.
+    clock: Clock,
+    /// The LLM signals' source, when one is configured.
+    promql: Option<Arc<PromQl>>,
+    /// Which LLM metric names each endpoint publishes, discovered once per endpoint.
+    catalogs: Arc<llm::Catalogs>,
+    /// Alarm tags per alarm ARN.
+    tag_cache: Arc<alarms::TagCache>,
 }
 
 /// Attempts per call: enough that throttling is retried until the enrichment deadline, which
@@ -201,14 +251,30 @@ impl Enricher {
                 let conf = autoscaling::config::Builder::from(sdk).retry_config(steady2).retry_partition(aas);
                 autoscaling::Client::from_conf(conf.build())
             }),
+            promql: (settings.promql.source != Source::Off).then(|| Arc::new(PromQl::new(&settings.promql, sdk))),
+            catalogs: Arc::default(),
+            tag_cache: Arc::default(),
             settings,
             state: None,
+            clock: Clock::system(),
         }
     }
 
     /// Shares the endpoint's description and logs among the alarms of a storm through `state`.
     pub fn with_state(mut self, state: crate::state::StateTable) -> Self {
         self.state = Some(state);
+        self
+    }
+
+    /// Reads the LLM signals through `promql` (tests hand in a client for their Prometheus).
+    pub fn with_promql(mut self, promql: PromQl) -> Self {
+        self.promql = Some(Arc::new(promql));
+        self
+    }
+
+    /// Reads "now" from `clock` (tests pin it relative to their fixture's alarm time).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
         self
     }
 
@@ -226,6 +292,10 @@ impl Enricher {
             autoscaling: Lazy::ready(autoscaling),
             settings,
             state: None,
+            clock: Clock::system(),
+            promql: None,
+            catalogs: Arc::default(),
+            tag_cache: Arc::default(),
         }
     }
 
@@ -235,18 +305,46 @@ impl Enricher {
 
     /// Everything AWS can tell about `target` around the alarm's own time. Never fails: what is
     /// missing is said in the notes.
+    /// The alarm's tags (ListTagsForResource, cached per ARN) when its notification carried none:
+    /// routes match them and the message links its runbook. `(tags, note)`; nothing without an ARN.
+    pub async fn alarm_tags(&self, alarm: &Alarm) -> (Vec<(String, String)>, Option<Note>) {
+        let Some(arn) = alarm.arn.as_deref().filter(|_| alarm.tags.is_empty()) else { return (vec![], None) };
+        let ctx = Ctx::new(self.settings.deadline);
+        let tags = alarms::tags(&ctx, &Chain::default(), &self.cloudwatch, arn, &self.tag_cache).await;
+        (tags, ctx.notes.into_inner().unwrap_or_default().into_iter().next())
+    }
+
     pub async fn enrich(&self, alarm: &Alarm, target: &Target) -> Enrichment {
+        // On the heap: every lookup runs concurrently inside this future, which makes it tens of
+        // kilobytes; moved around by value (join_all, select) it overflowed a 2 MiB test thread's
+        // stack in debug builds.
+        Box::pin(self.enrich_here(alarm, target)).await
+    }
+
+    async fn enrich_here(&self, alarm: &Alarm, target: &Target) -> Enrichment {
         let started = Instant::now();
         let ctx = Ctx::new(self.settings.deadline);
         // The chain of calls this function waits for, one after another.
         let chain = Chain::default();
+        // A PromQL or log alarm whose notification left out what it evaluates: DescribeAlarms
+        // first, then the alarm is about what its query or log groups name.
+        let described = match alarms::needs_description(alarm) {
+            true => alarms::describe_kind(&ctx, &chain, &self.cloudwatch, alarm).await,
+            false => None,
+        };
+        let described_alarm = described.clone().map(|kind| Alarm { kind, ..alarm.clone() });
+        let resolved = described_alarm.as_ref().map(crate::subject::resolve);
+        let (alarm, target) = match (&described_alarm, &resolved) {
+            (Some(a), Some(t)) => (a, t),
+            _ => (alarm, target),
+        };
         // A composite is about what its children are about: their metrics come first.
         let mut composite_about = None;
         let sm = match (&target.subject, target.sagemaker()) {
             (_, Some(sm)) => sm.clone(),
             (Subject::Composite { children, .. }, _) => {
                 let metrics = alarms::children_metrics(&ctx, &chain, &self.cloudwatch, children).await;
-                match crate::target::from_metrics(&metrics.iter().collect::<Vec<_>>()) {
+                match crate::subject::from_metrics(&metrics.iter().collect::<Vec<_>>()) {
                     Subject::SageMaker(sm) => {
                         composite_about = Some(sm.clone());
                         sm
@@ -258,9 +356,9 @@ impl Enricher {
                     }
                 }
             }
-            _ => return Enrichment::skipped(NOT_SAGEMAKER),
+            _ => return Enrichment { described, notes: ctx.notes.into_inner().unwrap_or_default(), ..Enrichment::skipped(NOT_SAGEMAKER) },
         };
-        let window = Window::for_alarm(alarm, chrono::Utc::now());
+        let window = Window::for_alarm(alarm, self.clock.now());
         let mut sm = sm;
 
         // An inference-component alarm may name only the component: its endpoint comes first.
@@ -277,7 +375,7 @@ impl Enricher {
         let endpoint_name = sm.endpoint.clone();
         if endpoint_name.is_none() && sm.inference_component.is_none() {
             ctx.note("enrichment", "the alarm names no endpoint or inference component to look up");
-            return ctx.finish(Enrichment { window: Some(window), composite_about, ..Enrichment::default() }, &chain, started);
+            return ctx.finish(Enrichment { window: Some(window), composite_about, described, ..Enrichment::default() }, &chain, started);
         }
 
         // Without an endpoint (its component could not be described) the component's own
@@ -290,13 +388,30 @@ impl Enricher {
             (Some(e), Some(v), Some(o)) if o.name.starts_with("Serverless") && sm.inference_component.is_none() => Some((e, v)),
             _ => None,
         };
-        // Five independent branches (the last only for multi-time-series alarms), each on its own chain; together they last the longest.
+        // Six independent branches (contributors only for multi-time-series alarms, LLM signals only
+        // with PromQL), each on its own chain; together they last the longest.
         // Capacity is keyed by names the alarm already gave: it waits for none of the others.
-        let branches: [Chain; 5] = Default::default();
+        let branches: [Chain; 7] = Default::default();
         let scalable = capacity::resources(&sm);
         let multi_time_series = is_multi_time_series(alarm);
-        let ((info, logs), (series, readings), scaling, contributors) = tokio::join!(
-            self.endpoint_and_logs(&ctx, [&branches[0], &branches[2]], endpoint_name.as_deref(), &sm, &window),
+        let own_query = match (&alarm.kind, &self.promql) {
+            (AlarmKind::PromQl(p), Some(q)) => p.query.as_deref().map(|query| (q, query)),
+            _ => None,
+        };
+        // A log alarm's own query says which lines matter: they come first.
+        let log_settings = match &alarm.kind {
+            AlarmKind::Log(l) => l.query.as_deref().and_then(|q| self.settings.logs.with_alarm_query(q)),
+            _ => None,
+        };
+        let ((info, logs, llm), (series, readings), scaling, contributors, own_query) = tokio::join!(
+            self.endpoint_evidence(
+                &ctx,
+                [&branches[0], &branches[2], &branches[5]],
+                endpoint_name.as_deref(),
+                &sm,
+                &window,
+                log_settings.as_ref()
+            ),
             async {
                 match serverless_first {
                     Some((e, v)) => (vec![], Some(serverless::fetch(&ctx, &branches[1], &self.cloudwatch, e, v, &window).await)),
@@ -316,8 +431,14 @@ impl Enricher {
                     false => None,
                 }
             },
+            async {
+                let (q, query) = own_query?;
+                promql_alarm::fetch(&ctx, &branches[6], q, query, alarm.contributor.as_ref(), &window).await
+            },
         );
         chain.then_longest(&branches);
+        // Per-member series for the fleet; the variant- and component-level ones the policies track.
+        let (series, levels): (Vec<_>, Vec<_>) = series.into_iter().partition(|s: &metrics::Series| !s.member.is_empty());
         let mut info = info;
         if let (Some(info), Some(c)) = (info.as_mut(), component) {
             if !info.components.iter().any(|x| x.name == c.name) {
@@ -352,31 +473,41 @@ impl Enricher {
         }
         let serverless_advice = serverless.as_ref().map(serverless::advice);
         let advice = endpoint::advice(info.as_ref(), &sm, fleet.as_ref(), series.is_empty(), serverless_advice);
-        let capacity = capacity::analyse(scaling, info.as_ref(), &series, &window);
+        let capacity = capacity::analyse(scaling, info.as_ref(), &series, &levels, &window);
         let changes = capacity::changes(info.as_ref(), capacity.as_ref(), &window);
-        ctx.finish(
+        let mut e = ctx.finish(
             Enrichment {
                 window: Some(window),
                 endpoint: info,
                 fleet,
                 serverless,
                 logs,
+                llm,
                 capacity,
                 changes,
                 composite_about,
                 contributors,
+                described,
+                own_query,
                 advice,
                 ..Enrichment::default()
             },
             &chain,
             started,
-        )
+        );
+        e.explanation = diagnosis::rank(&e, own.as_ref().map(|m| m.name.as_str()));
+        // What to do about the diagnosis comes before the general advice.
+        let first = e.explanation.advice();
+        e.advice.splice(0..0, first);
+        e
     }
 }
 
-/// A contributor of a Metrics Insights GROUP BY alarm, or such an alarm's own notification.
+/// A contributor of a Metrics Insights GROUP BY alarm (or a PromQL or log alarm), or such an
+/// alarm's own notification.
 fn is_multi_time_series(alarm: &Alarm) -> bool {
     alarm.contributor.is_some()
+        || matches!(alarm.kind, AlarmKind::PromQl(_))
         || match &alarm.kind {
             AlarmKind::MetricMath { queries, .. } => {
                 queries.iter().filter_map(|q| q.expression.as_deref()).any(|e| e.to_ascii_uppercase().contains("GROUP BY"))
@@ -452,6 +583,7 @@ pub(crate) struct Ctx {
     budget: Duration,
     notes: Mutex<Vec<Note>>,
     calls: AtomicU32,
+    promql_calls: AtomicU32,
     /// A call ran out of time (its result is missing for want of time, not for an answer).
     timed_out: std::sync::atomic::AtomicBool,
     sharing: Mutex<Option<shared::Sharing>>,
@@ -470,6 +602,7 @@ impl Ctx {
             budget,
             notes: Mutex::default(),
             calls: AtomicU32::new(0),
+            promql_calls: AtomicU32::new(0),
             timed_out: Default::default(),
             sharing: Mutex::default(),
         }
@@ -486,6 +619,7 @@ impl Ctx {
     /// Takes over another context's calls and notes.
     pub fn absorb(&self, other: Ctx) {
         self.calls.fetch_add(other.calls.into_inner(), Ordering::Relaxed);
+        self.promql_calls.fetch_add(other.promql_calls.into_inner(), Ordering::Relaxed);
         if other.timed_out.into_inner() {
             self.timed_out.store(true, Ordering::Relaxed);
         }
@@ -522,6 +656,20 @@ impl Ctx {
         }
     }
 
+    /// Runs one PromQL call (the client retries inside it) under the shared deadline, as the next
+    /// link of `chain`.
+    pub async fn promql<T>(&self, chain: &Chain, fut: impl Future<Output = Result<T, PromQlError>>) -> Result<T, PromQlError> {
+        self.promql_calls.fetch_add(1, Ordering::Relaxed);
+        chain.step();
+        match tokio::time::timeout_at(self.deadline, fut).await {
+            Err(_) | Ok(Err(PromQlError::Deadline)) => {
+                self.timed_out.store(true, Ordering::Relaxed);
+                Err(PromQlError::Deadline)
+            }
+            Ok(r) => r,
+        }
+    }
+
     pub fn note(&self, source: &str, message: impl Into<String>) {
         let note = Note { source: source.to_string(), message: message.into() };
         tracing::warn!(source = %note.source, message = %note.message, "enrichment incomplete");
@@ -541,12 +689,14 @@ impl Ctx {
         let stats = CallStats {
             calls: self.calls.into_inner(),
             critical_path_calls: chain.len(),
+            promql_calls: self.promql_calls.into_inner(),
             elapsed_ms: started.elapsed().as_millis() as u64,
             sharing: self.sharing.into_inner().unwrap_or_default(),
         };
         tracing::info!(
             calls = stats.calls,
             critical_path_calls = stats.critical_path_calls,
+            promql_calls = stats.promql_calls,
             elapsed_ms = stats.elapsed_ms,
             notes = e.notes.len(),
             sharing = ?stats.sharing,

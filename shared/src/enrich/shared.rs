@@ -12,9 +12,9 @@
 //! which adaptive retries absorb). Without a state table, or when it fails, each alarm fetches for
 //! itself as before: sharing never costs a delivery.
 
-use super::{endpoint, logs, Chain, Ctx, EndpointInfo, Enricher, LogReport, Note, Window};
+use super::{endpoint, llm, logs, Chain, Ctx, EndpointInfo, Enricher, Llm, LogReport, LogSettings, Note, Window};
 use crate::state::evidence::Evidence;
-use crate::target::SageMakerTarget;
+use crate::subject::SageMakerTarget;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -55,6 +55,9 @@ pub enum Sharing {
 struct Shared {
     endpoint: Option<EndpointInfo>,
     logs: Option<LogReport>,
+    /// The LLM signals (PromQL); absent in records written before they were shared.
+    #[serde(default)]
+    llm: Option<Llm>,
     /// The time range the logs were read over (the leader's window).
     window: Window,
     notes: Vec<Note>,
@@ -62,6 +65,9 @@ struct Shared {
 
 /// The notes that belong to the logs (dropped when a follower reads its logs itself).
 const LOGS_SOURCE: &str = "FilterLogEvents";
+
+/// What one alarm gets of the shared evidence.
+pub(super) type Evidence3 = (Option<EndpointInfo>, Option<LogReport>, Option<Llm>);
 
 /// What the leader's logs cover is enough for an alarm when it includes the alarm's own
 /// evaluation window up to its state change, where the cause is.
@@ -83,17 +89,24 @@ fn bucket(endpoint: &str, sm: &SageMakerTarget, window: &Window) -> [String; 3] 
 }
 
 impl Enricher {
-    /// The endpoint's description (on `chains[0]`) and container logs (on `chains[1]`): shared
-    /// through the state table when there is one, fetched here otherwise.
-    pub(super) async fn endpoint_and_logs(
+    /// The endpoint's description (on `chains[0]`), container logs (on `chains[1]`) and LLM
+    /// signals (on `chains[2]`): shared through the state table when there is one, fetched here
+    /// otherwise.
+    /// `log_settings`: this alarm's own way of reading the logs (a log alarm's query): then the
+    /// evidence is not shared, since what it matched is this alarm's.
+    pub(super) async fn endpoint_evidence(
         &self,
         ctx: &Ctx,
-        chains: [&Chain; 2],
+        chains: [&Chain; 3],
         endpoint: Option<&str>,
         sm: &SageMakerTarget,
         window: &Window,
-    ) -> (Option<EndpointInfo>, Option<LogReport>) {
-        let Some(name) = endpoint else { return (None, None) };
+        log_settings: Option<&LogSettings>,
+    ) -> Evidence3 {
+        let Some(name) = endpoint else { return (None, None, None) };
+        if let Some(l) = log_settings {
+            return Box::pin(self.own_with(ctx, chains, name, sm, window, l)).await;
+        }
         let Some(state) = &self.state else { return self.own(ctx, chains, name, sm, window).await };
         let key = bucket(name, sm, window);
         let parts: Vec<&str> = key.iter().map(String::as_str).collect();
@@ -113,8 +126,8 @@ impl Enricher {
                 Ok(Some(Evidence::Mine(lease))) => {
                     ctx.sharing(Sharing::Fetched);
                     let sub = Ctx::until(ctx.deadline, ctx.budget);
-                    let (info, logs) = self.own(&sub, chains, name, sm, window).await;
-                    let shared = Shared { endpoint: info, logs, window: window.clone(), notes: sub.notes_so_far() };
+                    let (info, logs, llm) = self.own(&sub, chains, name, sm, window).await;
+                    let shared = Shared { endpoint: info, logs, llm, window: window.clone(), notes: sub.notes_so_far() };
                     // A fetch cut short by the deadline is not shared: the next alarm, with time
                     // left, takes the claim and tries again.
                     let publish = match sub.timed_out() {
@@ -134,7 +147,7 @@ impl Enricher {
                         }
                     }
                     ctx.absorb(sub);
-                    return (shared.endpoint, shared.logs);
+                    return (shared.endpoint, shared.logs, shared.llm);
                 }
                 Ok(Some(Evidence::Ready(Some(payload)))) => match serde_json::from_slice::<Shared>(&payload) {
                     Ok(shared) => return self.reuse(ctx, chains, shared, name, sm, window).await,
@@ -161,48 +174,58 @@ impl Enricher {
                         ctx.budget.as_millis()
                     ),
                 );
-                return (None, None);
+                return (None, None, None);
             }
             tokio::time::sleep(POLL).await;
         }
     }
 
-    /// Today's behaviour: both lookups side by side, for this alarm alone.
-    async fn own(
+    /// Every lookup side by side, for this alarm alone. Boxed: awaited from six places of
+    /// `endpoint_evidence`, the lookups' futures inline would make its frame overflow a test
+    /// thread's stack in debug builds.
+    async fn own(&self, ctx: &Ctx, chains: [&Chain; 3], name: &str, sm: &SageMakerTarget, window: &Window) -> Evidence3 {
+        Box::pin(self.own_with(ctx, chains, name, sm, window, &self.settings.logs)).await
+    }
+
+    async fn own_with(
         &self,
         ctx: &Ctx,
-        chains: [&Chain; 2],
+        chains: [&Chain; 3],
         name: &str,
         sm: &SageMakerTarget,
         window: &Window,
-    ) -> (Option<EndpointInfo>, Option<LogReport>) {
+        log_settings: &LogSettings,
+    ) -> Evidence3 {
         tokio::join!(
-            endpoint::fetch(ctx, chains[0], &self.sagemaker, name, sm.inference_component.as_deref(), self.settings.read_tags),
-            logs::fetch(ctx, chains[1], &self.logs, name, sm, window, &self.settings.logs),
+            Box::pin(endpoint::fetch(ctx, chains[0], &self.sagemaker, name, sm.inference_component.as_deref(), self.settings.read_tags)),
+            Box::pin(logs::fetch(ctx, chains[1], &self.logs, name, sm, window, log_settings)),
+            async {
+                match &self.promql {
+                    Some(q) => llm::fetch(ctx, chains[2], q, &self.catalogs, sm, window).await,
+                    None => None,
+                }
+            },
         )
     }
 
-    /// Another invocation's evidence, with its notes; the logs too when they cover this alarm's
-    /// state change (otherwise read here).
-    async fn reuse(
-        &self,
-        ctx: &Ctx,
-        chains: [&Chain; 2],
-        shared: Shared,
-        name: &str,
-        sm: &SageMakerTarget,
-        window: &Window,
-    ) -> (Option<EndpointInfo>, Option<LogReport>) {
+    /// Another invocation's evidence, with its notes; the logs and LLM signals too when they
+    /// cover this alarm's state change (otherwise read here).
+    async fn reuse(&self, ctx: &Ctx, chains: [&Chain; 3], shared: Shared, name: &str, sm: &SageMakerTarget, window: &Window) -> Evidence3 {
         ctx.sharing(Sharing::Reused);
-        let logs_covered = covers(&shared.window, window);
-        for n in shared.notes.iter().filter(|n| logs_covered || n.source != LOGS_SOURCE) {
+        let covered = covers(&shared.window, window);
+        for n in shared.notes.iter().filter(|n| covered || (n.source != LOGS_SOURCE && n.source != llm::SOURCE)) {
             ctx.note(&n.source, n.message.clone());
         }
-        let logs = match logs_covered {
-            true => shared.logs,
-            false => logs::fetch(ctx, chains[1], &self.logs, name, sm, window, &self.settings.logs).await,
-        };
-        (shared.endpoint, logs)
+        if covered {
+            return (shared.endpoint, shared.logs, shared.llm);
+        }
+        let (logs, llm) = tokio::join!(logs::fetch(ctx, chains[1], &self.logs, name, sm, window, &self.settings.logs), async {
+            match &self.promql {
+                Some(q) => llm::fetch(ctx, chains[2], q, &self.catalogs, sm, window).await,
+                None => None,
+            }
+        });
+        (shared.endpoint, logs, llm)
     }
 }
 
@@ -248,8 +271,13 @@ mod tests {
     async fn what_is_stored_round_trips_and_stays_far_below_the_item_limit() {
         let e = crate::enrich::tests::sample_enrichment().await;
         assert!(e.endpoint.is_some() && e.logs.as_ref().is_some_and(|l| !l.streams.is_empty()), "{e:?}");
-        let shared =
-            Shared { endpoint: e.endpoint.clone(), logs: e.logs.clone(), window: e.window.clone().unwrap(), notes: e.notes.clone() };
+        let shared = Shared {
+            endpoint: e.endpoint.clone(),
+            logs: e.logs.clone(),
+            llm: e.llm.clone(),
+            window: e.window.clone().unwrap(),
+            notes: e.notes.clone(),
+        };
         let json = serde_json::to_vec(&shared).unwrap();
         let back: Shared = serde_json::from_slice(&json).unwrap();
         assert_eq!((back.endpoint, back.logs, back.notes), (e.endpoint, e.logs, e.notes));

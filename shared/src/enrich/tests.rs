@@ -97,26 +97,34 @@ fn list_metrics_ok() -> Rule {
     })
 }
 
-/// Values from the dimensions; the first page is `PartialData` with a NextToken.
-fn get_metric_data_ok(anchor_ms: i64, queries_seen: Arc<AtomicUsize>) -> Rule {
+/// GetMetricData as CloudWatch answers it: one point per requested period from `StartTime` up to
+/// `EndTime`, values from the dimensions (`i-0bbb` GPU 2 runs hot: 99 a minute, the rest 40). A
+/// `Sum` is the per-minute figure times the minutes in the period (a Sum over 300 s is five
+/// one-minute sums), so the same alarm enriched at any age yields the same per-minute figures.
+/// The first page is `PartialData` with a NextToken and holds the older half of the points.
+fn get_metric_data_ok(queries_seen: Arc<AtomicUsize>) -> Rule {
     mock!(aws_sdk_cloudwatch::Client::get_metric_data).then_compute_output(move |req| {
         let qs = req.metric_data_queries();
         assert!(qs.len() <= metrics::MAX_QUERIES_PER_CALL);
         queries_seen.fetch_add(qs.len(), Ordering::SeqCst);
+        let (start, end) = (req.start_time().unwrap().to_millis().unwrap(), req.end_time().unwrap().to_millis().unwrap());
         let second = req.next_token().is_some();
         let results = qs
             .iter()
             .map(|q| {
-                let m = q.metric_stat().and_then(|s| s.metric()).unwrap();
+                let stat = q.metric_stat().unwrap();
+                let m = stat.metric().unwrap();
+                let period_ms = i64::from(stat.period().unwrap()) * 1000;
                 let dim = |n: &str| m.dimensions().iter().find(|d| d.name() == Some(n)).and_then(|d| d.value()).unwrap_or("").to_string();
-                let hot = dim("InstanceId") == "i-0bbb" && dim("GpuId") == "2";
-                let v = if hot { 99.0 } else { 40.0 };
-                // Page one has the older half of the points, page two the newer.
-                let minutes: Vec<i64> = if second { (-10..=0).collect() } else { (-30..-10).collect() };
+                let per_minute = if dim("InstanceId") == "i-0bbb" && dim("GpuId") == "2" { 99.0 } else { 40.0 };
+                let v = if stat.stat() == Some("Sum") { per_minute * (period_ms / 60_000) as f64 } else { per_minute };
+                let times: Vec<i64> = (0..).map(|k| start + k * period_ms).take_while(|t| *t < end).collect();
+                let half = times.len() / 2;
+                let page = if second { &times[half..] } else { &times[..half] };
                 MetricDataResult::builder()
                     .id(q.id().unwrap_or_default())
-                    .set_timestamps(Some(minutes.iter().map(|m| AwsTime::from_millis(anchor_ms + m * 60_000)).collect()))
-                    .set_values(Some(minutes.iter().map(|_| v).collect()))
+                    .set_timestamps(Some(page.iter().map(|t| AwsTime::from_millis(*t)).collect()))
+                    .set_values(Some(page.iter().map(|_| v).collect()))
                     .status_code(if second { StatusCode::Complete } else { StatusCode::PartialData })
                     .build()
             })
@@ -176,10 +184,25 @@ pub(super) fn enricher_with(sm: &[&Rule], cw: &[&Rule], logs: &[&Rule], aas: &[&
     )
 }
 
+/// How long after its state change a test's alarm is enriched, unless the test says otherwise.
+const DELIVERED_AFTER: Duration = Duration::from_secs(180);
+
+/// Enriches `fixture` as if it were delivered [`DELIVERED_AFTER`] its state change, whatever day
+/// the test runs.
 async fn run(e: &Enricher, fixture: &str) -> Enrichment {
+    run_aged(e, fixture, DELIVERED_AFTER).await
+}
+
+/// Enriches `fixture` `age` after its state change (the clock pinned there).
+async fn run_aged(e: &Enricher, fixture: &str, age: Duration) -> Enrichment {
     let a = alarm(fixture);
-    let t = crate::target::resolve(&a);
-    e.enrich(&a, &t).await
+    enrich_aged(e, &a, age).await
+}
+
+async fn enrich_aged(e: &Enricher, a: &Alarm, age: Duration) -> Enrichment {
+    let clock = Clock::after(a.state_change_time.expect("fixtures have a state change time"), chrono::Duration::from_std(age).unwrap());
+    let t = crate::subject::resolve(a);
+    e.clone().with_clock(clock).enrich(a, &t).await
 }
 
 fn anchor_ms(fixture: &str) -> i64 {
@@ -193,7 +216,7 @@ pub(super) async fn sample_enrichment() -> Enrichment {
     let at = anchor_ms(GPU_ALARM);
     let seen = Arc::new(AtomicUsize::new(0));
     let (de, dc, lm, gm, fl) =
-        (describe_endpoint_ok(true), describe_config_ok(true), list_metrics_ok(), get_metric_data_ok(at, seen), filter_logs_ok(at));
+        (describe_endpoint_ok(true), describe_config_ok(true), list_metrics_ok(), get_metric_data_ok(seen), filter_logs_ok(at));
     run(&enricher(&[&de, &dc], &[&lm, &gm], &[&fl], Duration::from_secs(5)), GPU_ALARM).await
 }
 
@@ -204,7 +227,7 @@ async fn an_unusable_state_table_means_each_alarm_fetches_its_own_evidence() {
     let at = anchor_ms(GPU_ALARM);
     let seen = Arc::new(AtomicUsize::new(0));
     let (de, dc, lm, gm, fl) =
-        (describe_endpoint_ok(true), describe_config_ok(true), list_metrics_ok(), get_metric_data_ok(at, seen), filter_logs_ok(at));
+        (describe_endpoint_ok(true), describe_config_ok(true), list_metrics_ok(), get_metric_data_ok(seen), filter_logs_ok(at));
     let nowhere = aws_sdk_dynamodb::Config::builder()
         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
         .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
@@ -227,7 +250,7 @@ async fn hot_gpu_is_found_paged_metrics_are_merged_and_its_logs_come_first() {
     let at = anchor_ms(GPU_ALARM);
     let seen = Arc::new(AtomicUsize::new(0));
     let (de, dc, lm, gm, fl) =
-        (describe_endpoint_ok(true), describe_config_ok(true), list_metrics_ok(), get_metric_data_ok(at, seen.clone()), filter_logs_ok(at));
+        (describe_endpoint_ok(true), describe_config_ok(true), list_metrics_ok(), get_metric_data_ok(seen.clone()), filter_logs_ok(at));
     let e = enricher(&[&de, &dc], &[&lm, &gm], &[&fl], Duration::from_secs(5));
     let r = run(&e, GPU_ALARM).await;
 
@@ -237,7 +260,9 @@ async fn hot_gpu_is_found_paged_metrics_are_merged_and_its_logs_come_first() {
     assert_eq!(info.enhanced_metrics, Some(endpoint::EnhancedMetrics { enabled: true, frequency_s: Some(10), inferred: false }));
     // Two ListMetrics pages per namespace, two GetMetricData pages (PartialData + NextToken) in one batch.
     assert_eq!((lm.num_calls(), gm.num_calls()), (4, 2));
-    assert_eq!(seen.load(Ordering::SeqCst), 2 * (3 * 4 + 3 + 3));
+    // Per page: 3 instances × 4 GPUs, 3 instance streams, 3 container streams and the variant's
+    // two target-tracking metrics riding in the same batch.
+    assert_eq!(seen.load(Ordering::SeqCst), 2 * (3 * 4 + 3 + 3 + 2));
 
     let f = r.fleet.as_ref().unwrap();
     let o = f.outlier.as_ref().unwrap();
@@ -362,7 +387,8 @@ async fn forbidden_and_final_partial_data_results_are_reported() {
     let r = run(&e, GPU_ALARM).await;
     let notes: Vec<String> = r.notes.iter().map(|n| format!("{}: {}", n.source, n.message)).collect();
     assert!(notes.contains(&"GetMetricData: 1 metric stream(s) came back with forbidden".to_string()), "{notes:?}");
-    assert!(notes.contains(&"GetMetricData: 17 metric stream(s) came back with partial data".to_string()), "{notes:?}");
+    // 18 fetched streams (the variant's two tracked metrics among them), one forbidden.
+    assert!(notes.contains(&"GetMetricData: 19 metric stream(s) came back with partial data".to_string()), "{notes:?}");
 }
 
 #[tokio::test]
@@ -524,7 +550,7 @@ async fn a_failed_scale_out_leads_the_message_with_its_cause_and_the_critical_pa
     let at = anchor_ms(GPU_ALARM);
     let seen = Arc::new(AtomicUsize::new(0));
     let (de, dc, lm, gm, fl) =
-        (describe_endpoint_ok(true), describe_config_ok(true), list_metrics_ok(), get_metric_data_ok(at, seen), filter_logs_ok(at));
+        (describe_endpoint_ok(true), describe_config_ok(true), list_metrics_ok(), get_metric_data_ok(seen), filter_logs_ok(at));
     let aas = autoscaled(
         at,
         6,
@@ -546,7 +572,7 @@ async fn a_failed_scale_out_leads_the_message_with_its_cause_and_the_critical_pa
     // Invocations per instance from the per-instance Sum fetched anyway: 40 a minute in the mock.
     let capacity::Rule::TargetTracking { current, target, .. } = &s.policies[0].rule else { panic!("{:?}", s.policies) };
     assert_eq!((*current, *target), (Some(40.0), 30.0));
-    assert_eq!(c.headline.as_deref(), Some("Scale-out to 4 failed 4 min before the alarm: insufficient capacity for ml.g5.12xlarge"));
+    assert_eq!(c.headline(), Some("Scale-out to 4 failed 4 min before the alarm: insufficient capacity for ml.g5.12xlarge"));
     let changes: Vec<(i64, &str)> = r.changes.iter().map(|c| (c.offset_s, c.what.as_str())).collect();
     assert_eq!(changes, [(-25 * 60, "AllTraffic scaled → 3"), (-4 * 60, "AllTraffic scale-out 3 → 4 failed")]);
     // The same calls as without autoscaling (logs: the minutes at the state change, then the
@@ -580,6 +606,34 @@ async fn a_failed_scale_out_leads_the_message_with_its_cause_and_the_critical_pa
         .unwrap()
         .ends_with("— Scale-out to 4 failed 4 min before the alarm: insufficient capacity for ml.g5.12xlarge"));
     assert_eq!(pd["payload"]["custom_details"]["capacity"]["details"]["scaled"][0]["range"], serde_json::json!([2, 6]));
+}
+
+/// The same alarm enriched on the day, 20 days and 70 days after its state change. CloudWatch keeps
+/// 60-second data for 15 days and 5-minute data for 63, so enrichment asks for 300 s and then
+/// 3,600 s periods; what the message says per minute (invocations per instance against the
+/// target, the hot GPU against the rest) comes out the same at every age.
+#[tokio::test]
+async fn an_old_alarm_asks_for_the_periods_cloudwatch_keeps_and_its_per_minute_figures_hold() {
+    let at = anchor_ms(GPU_ALARM);
+    let day = Duration::from_secs(86_400);
+    for (age, period) in [(DELIVERED_AFTER, 60), (day * 20, 300), (day * 70, 3600)] {
+        let seen = Arc::new(AtomicUsize::new(0));
+        let (de, dc, lm, gm, fl) =
+            (describe_endpoint_ok(true), describe_config_ok(true), list_metrics_ok(), get_metric_data_ok(seen), filter_logs_ok(at));
+        let aas = autoscaled(at, 6, &[]);
+        let e = enricher_with(&[&de, &dc], &[&lm, &gm], &[&fl], &aas.iter().collect::<Vec<_>>(), Duration::from_secs(5));
+        let r = run_aged(&e, GPU_ALARM, age).await;
+        let days = age.as_secs() / 86_400;
+        assert_eq!(r.window.as_ref().map(|w| w.period_s), Some(period), "{days} days old");
+        let c = r.capacity.as_ref().unwrap();
+        let capacity::Rule::TargetTracking { current, .. } = &c.scaled[0].policies[0].rule else { panic!("{:?}", c.scaled) };
+        assert_eq!(*current, Some(40.0), "invocations per instance per minute, {days} days old");
+        let o = r.fleet.as_ref().and_then(|f| f.outlier.as_ref()).unwrap_or_else(|| panic!("no outlier {days} days old: {:?}", r.fleet));
+        assert_eq!(
+            (o.member.instance.as_deref(), o.member.gpu.as_deref(), o.value, o.others_median),
+            (Some("i-0bbb"), Some("2"), 99.0, 40.0)
+        );
+    }
 }
 
 /// Application Auto Scaling refusing (no IAM grant) is a note; the rest arrives and nothing is
@@ -673,7 +727,7 @@ mod over_http {
 }
 
 fn build(a: Alarm, e: Enrichment) -> crate::report::AlarmReport {
-    let target = crate::target::resolve(&a);
+    let target = crate::subject::resolve(&a);
     crate::report::build_alarm(a, target, e)
 }
 
@@ -767,9 +821,9 @@ async fn a_composite_over_sagemaker_alarms_is_enriched_for_their_endpoint() {
     let fl = mock!(aws_sdk_cloudwatchlogs::Client::filter_log_events).then_output(|| FilterLogEventsOutput::builder().build());
     let e = enricher(&[&de, &dc], &[&children, &lm], &[&fl], Duration::from_secs(5));
     let a = alarm("sns-composite-alarm.json");
-    let mut target = crate::target::resolve(&a);
+    let mut target = crate::subject::resolve(&a);
     assert_eq!(target.endpoint(), None, "a composite names no endpoint by itself");
-    let r = e.enrich(&a, &target).await;
+    let r = enrich_aged(&e, &a, DELIVERED_AFTER).await;
     assert_eq!(children.num_calls(), 1);
     let about = r.composite_about.clone().expect("the children's endpoint");
     assert_eq!((about.endpoint.as_deref(), about.variant.as_deref()), (Some("deepgram-prod"), Some("AllTraffic")));

@@ -23,8 +23,10 @@ pub struct Window {
 }
 
 impl Window {
+    /// The window of `alarm` as seen at `now` (the enricher's [`crate::clock::Clock`]): an alarm
+    /// without a readable time is anchored at `now`.
     pub fn for_alarm(alarm: &Alarm, now: DateTime<Utc>) -> Self {
-        let anchor = alarm.anchor_time();
+        let anchor = alarm.state_change_time.unwrap_or(now);
         let span = alarm.window_span().max(Duration::minutes(1));
         // Context: three times the evaluation window, at least 30 minutes, at most a day.
         let context = (span * 3).clamp(Duration::minutes(30), Duration::days(1));

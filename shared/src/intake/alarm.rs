@@ -4,8 +4,8 @@
 use super::json::{array, boolean, embedded_object, get, number, object, string, uint};
 use super::time::parse_timestamp;
 use crate::model::{
-    alarm_name_of, Alarm, AlarmKind, AlarmState, ArnParts, Comparison, CompositeChild, Contributor, Dimension, Evaluation, Metric,
-    MetricQuery, MetricStat, Origin, Statistic, TreatMissingData,
+    alarm_name_of, Alarm, AlarmKind, AlarmState, ArnParts, Comparison, CompositeChild, Contributor, Dimension, Evaluation, LogQuery,
+    Metric, MetricQuery, MetricStat, Mute, Origin, PromQlCriteria, Statistic, TreatMissingData,
 };
 use serde_json::{Map, Value};
 
@@ -20,13 +20,16 @@ pub fn from_sns_message(m: &Map<String, Value>, origin: Origin) -> Option<Alarm>
     let state = AlarmState::parse(&string(m, &["NewStateValue"])?)?;
     let arn = string(m, &["AlarmArn"]).map(|a| a.trim().to_string());
     let arn_parts = arn.as_deref().and_then(ArnParts::parse);
-    let kind = match object(m, &["Trigger"]) {
-        Some(t) => sns_trigger(t),
-        None if m.contains_key("AlarmRule") => AlarmKind::Composite {
+    let trigger = object(m, &["Trigger"]);
+    // The trigger's own keys first: `AlarmType: LogAlarm` at the top says less than the query.
+    let kind = match (trigger, trigger.and_then(special_kind).or_else(|| special_kind(m))) {
+        (_, Some(kind)) => kind,
+        (Some(t), None) => sns_trigger(t),
+        (None, None) if m.contains_key("AlarmRule") => AlarmKind::Composite {
             rule: string(m, &["AlarmRule"]).unwrap_or_default(),
             triggering_children: array(m, &["TriggeringChildren"]).iter().filter_map(sns_child).collect(),
         },
-        None => AlarmKind::Unknown,
+        (None, None) => AlarmKind::Unknown,
     };
     Some(Alarm {
         name: string(m, &["AlarmName"]).unwrap_or_else(|| "(unnamed alarm)".into()),
@@ -42,8 +45,75 @@ pub fn from_sns_message(m: &Map<String, Value>, origin: Origin) -> Option<Alarm>
         origin,
         actions_suppressed_by: None,
         contributor: contributor(get(m, &["AlarmContributorId"]), get(m, &["AlarmContributorAttributes"])),
+        tags: tags(get(m, &["AlarmTags", "alarmTags"])),
+        mute: mute(object(m, &["MuteDetail", "muteDetail"])),
         arn,
     })
+}
+
+/// A PromQL or log alarm, from the keys they carry at this level.
+fn special_kind(m: &Map<String, Value>) -> Option<AlarmKind> {
+    promql(m).map(AlarmKind::PromQl).or_else(|| log_query(m).map(AlarmKind::Log))
+}
+
+/// `EvaluationCriteria.PromQLCriteria{Query, PendingPeriod, RecoveryPeriod}` and
+/// `EvaluationInterval`, in either case and at the level given (no sample of a PromQL alarm's
+/// notification is published: every spelling seen in the API is accepted).
+fn promql(m: &Map<String, Value>) -> Option<PromQlCriteria> {
+    let criteria = object(m, &["EvaluationCriteria", "evaluationCriteria"])?;
+    let p = object(criteria, &["PromQLCriteria", "promQLCriteria", "PromQlCriteria", "promqlCriteria", "PromqlCriteria"])?;
+    Some(PromQlCriteria {
+        query: string(p, &["Query", "query"]),
+        pending_s: uint(p, &["PendingPeriod", "pendingPeriod"]),
+        recovery_s: uint(p, &["RecoveryPeriod", "recoveryPeriod"]),
+        interval_s: uint(m, &["EvaluationInterval", "evaluationInterval"]),
+    })
+}
+
+/// A log alarm: `ScheduledQueryConfiguration{QueryString, LogGroupIdentifiers}` (DescribeAlarms'
+/// spelling), or the same keys at the level given, or `AlarmType: LogAlarm`.
+fn log_query(m: &Map<String, Value>) -> Option<LogQuery> {
+    let q = object(m, &["ScheduledQueryConfiguration", "scheduledQueryConfiguration"]);
+    let at = q.unwrap_or(m);
+    let query = string(at, &["QueryString", "queryString"]);
+    let groups: Vec<String> = array(at, &["LogGroupIdentifiers", "logGroupIdentifiers", "LogGroupNames", "logGroupNames"])
+        .iter()
+        .filter_map(|g| g.as_str().map(str::to_string))
+        .collect();
+    let typed = string(m, &["AlarmType", "alarmType"]).is_some_and(|t| t.eq_ignore_ascii_case("LogAlarm"));
+    if q.is_none() && query.is_none() && groups.is_empty() && !typed {
+        return None;
+    }
+    Some(LogQuery {
+        query,
+        log_groups: groups,
+        comparison: string(m, &["ComparisonOperator", "comparisonOperator"]).and_then(|s| Comparison::parse(&s)),
+        threshold: number(m, &["Threshold", "threshold"]),
+    })
+}
+
+/// Alarm tags as a map (`{"team": "search"}`), or leniently as `[{Key, Value}]`.
+fn tags(v: Option<&Value>) -> Vec<(String, String)> {
+    match v {
+        Some(Value::Object(map)) => map.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_object)
+            .filter_map(|t| Some((string(t, &["Key", "key"])?, string(t, &["Value", "value"]).unwrap_or_default())))
+            .collect(),
+        _ => vec![],
+    }
+}
+
+/// `muteDetail{mutedByArn, muteWindowStart, muteWindowEnd}`.
+fn mute(m: Option<&Map<String, Value>>) -> Option<Mute> {
+    let m = m?;
+    let mute = Mute {
+        rule: string(m, &["mutedByArn", "MutedByArn"]),
+        start: string(m, &["muteWindowStart", "MuteWindowStart"]).and_then(|s| parse_timestamp(&s)),
+        end: string(m, &["muteWindowEnd", "MuteWindowEnd"]).and_then(|s| parse_timestamp(&s)),
+    };
+    (mute != Mute::default()).then_some(mute)
 }
 
 /// A multi-time-series alarm's contributor: SNS `AlarmContributorId` + `AlarmContributorAttributes`,
@@ -181,6 +251,9 @@ pub struct DetailContext<'a> {
     pub arn: Option<&'a str>,
     pub account: Option<&'a str>,
     pub region: Option<&'a str>,
+    /// A direct alarm action carries `alarmTags` beside `alarmData`.
+    pub tags: Option<&'a Value>,
+    pub mute: Option<&'a Map<String, Value>>,
 }
 
 /// Parses the camelCase `detail` (EventBridge) or `alarmData` (alarm action).
@@ -194,16 +267,17 @@ pub fn from_alarm_detail(d: &Map<String, Value>, ctx: DetailContext<'_>, origin:
     let config = object(d, &["configuration"]);
     let reason_data = embedded_object(get(state_obj, &["reasonData"]));
     let reason = string(state_obj, &["reason"]).unwrap_or_default();
-    let kind = match config {
-        Some(c) if c.contains_key("alarmRule") => AlarmKind::Composite {
+    let kind = match (config, config.and_then(special_kind)) {
+        (_, Some(kind)) => kind,
+        (Some(c), None) if c.contains_key("alarmRule") => AlarmKind::Composite {
             rule: string(c, &["alarmRule"]).unwrap_or_default(),
             triggering_children: reason_data
                 .as_ref()
                 .map(|r| array(r, &["triggeringAlarms"]).iter().filter_map(sns_child).collect())
                 .unwrap_or_default(),
         },
-        Some(c) => detail_metrics(c, reason_data.as_ref(), &reason),
-        None => AlarmKind::Unknown,
+        (Some(c), None) => detail_metrics(c, reason_data.as_ref(), &reason),
+        (None, None) => AlarmKind::Unknown,
     };
     Ok(Alarm {
         name: string(d, &["alarmName"]).ok_or("the alarm detail has no `alarmName`")?,
@@ -224,6 +298,8 @@ pub fn from_alarm_detail(d: &Map<String, Value>, ctx: DetailContext<'_>, origin:
                 get(c, &["attributes", "Attributes", "contributorAttributes", "ContributorAttributes"]),
             )
         }),
+        tags: tags(get(d, &["alarmTags", "AlarmTags"]).or(ctx.tags)),
+        mute: mute(object(d, &["muteDetail", "MuteDetail"]).or(ctx.mute)),
         arn,
     })
 }

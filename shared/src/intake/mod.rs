@@ -95,7 +95,7 @@ fn eventbridge(v: &Value) -> Result<Notification, IntakeError> {
     }
     let detail = event.detail.as_object().ok_or_else(|| malformed("`detail` is not an object".into()))?;
     let arn = event.resources.as_ref().and_then(|r| r.first()).map(String::as_str);
-    let ctx = alarm::DetailContext { arn, account: event.account.as_deref(), region: event.region.as_deref() };
+    let ctx = alarm::DetailContext { arn, account: event.account.as_deref(), region: event.region.as_deref(), tags: None, mute: None };
     let origin = Origin::EventBridge { id: event.id.clone().unwrap_or_default() };
     alarm::from_alarm_detail(detail, ctx, origin).map(|a| Notification::Alarm(Box::new(a))).map_err(malformed)
 }
@@ -107,7 +107,13 @@ fn alarm_action(obj: &Map<String, Value>) -> Result<Notification, IntakeError> {
     let data = obj.get("alarmData").and_then(Value::as_object).ok_or_else(|| malformed("`alarmData` is not an object".into()))?;
     let s = |k: &str| obj.get(k).and_then(Value::as_str);
     let arn = s("alarmArn").or_else(|| obj.get("resources").and_then(Value::as_array).and_then(|r| r.first()).and_then(Value::as_str));
-    let ctx = alarm::DetailContext { arn, account: s("accountId").or(s("account")), region: s("region") };
+    let ctx = alarm::DetailContext {
+        arn,
+        account: s("accountId").or(s("account")),
+        region: s("region"),
+        tags: obj.get("alarmTags"),
+        mute: obj.get("muteDetail").and_then(Value::as_object),
+    };
     let origin = match s("id") {
         Some(id) => Origin::EventBridge { id: id.to_string() },
         None => Origin::AlarmAction,

@@ -37,7 +37,7 @@ fn holds(result: Result<Vec<Notification>, IntakeError>) -> Result<(), TestCaseE
             for n in ns {
                 let report = match n {
                     Notification::Alarm(a) => {
-                        let t = crate::target::resolve(&a);
+                        let t = crate::subject::resolve(&a);
                         Report::Alarm(Box::new(build_alarm(*a, t, Enrichment::skipped("test"))))
                     }
                     Notification::Plain(p) => Report::Plain(p),

@@ -361,3 +361,67 @@ fn unknown_detail_types_are_still_refused() {
     let e = parse_bytes(raw.as_bytes()).unwrap_err().to_string();
     assert!(e.contains("CloudWatch Alarm Contributor State Change") && !e.contains('\n'), "{e}");
 }
+
+/// A PromQL alarm's contributor on all three paths: the query, pending and recovery periods (when
+/// the path carries them), the contributor's labels, the tags; one identity across paths.
+#[test]
+fn promql_contributors_on_every_path_share_one_identity() {
+    let paths = [
+        "sns-promql-kv-cache-contributor-alarm.json",
+        "eventbridge-promql-kv-cache-contributor-alarm.json",
+        "lambda-action-promql-kv-cache-contributor-alarm.json",
+    ];
+    let alarms: Vec<Alarm> = paths.iter().map(|p| alarm(p)).collect();
+    for (p, a) in paths.iter().zip(&alarms) {
+        let AlarmKind::PromQl(c) = &a.kind else { panic!("{p}: {:?}", a.kind) };
+        let c_id = a.contributor.as_ref().map(|c| c.id.as_str());
+        assert_eq!(c_id, Some("3f9a1c0d5e7b2a64"), "{p}");
+        assert_eq!(a.contributor.as_ref().unwrap().attribute("aws.sagemaker.inference_component.name"), Some("ic-llama-3-8b"), "{p}");
+        assert_eq!(a.identity(), alarms[0].identity(), "{p}: one dedup key across paths");
+        assert_eq!(a.previous_state, None, "{p}: contributors carry no previous state");
+        if p.starts_with("lambda") {
+            assert_eq!(c.query, None, "{p}: left for DescribeAlarms");
+        } else {
+            assert!(c.query.as_deref().is_some_and(|q| q.contains("vllm:kv_cache_usage_perc")), "{p}");
+            assert_eq!((c.pending_s, c.recovery_s, c.interval_s), (Some(300), Some(600), Some(60)), "{p}");
+            assert!(a.tags.contains(&("runbook".to_string(), "https://runbooks.example.com/llm/kv-cache-full".to_string())), "{p}");
+        }
+    }
+    assert!(alarms[0].identity().ends_with("#contributor/3f9a1c0d5e7b2a64"));
+}
+
+#[test]
+fn a_muted_alarm_says_by_which_rule_until_when() {
+    let a = alarm("eventbridge-promql-kv-cache-muted-alarm.json");
+    let m = a.mute.expect("muteDetail");
+    assert_eq!(m.rule_name(), Some("llm-prod-maintenance"));
+    assert_eq!(m.end.map(|t| t.to_rfc3339()), Some("2026-11-20T16:00:00+00:00".into()));
+    assert_eq!(alarm("eventbridge-promql-kv-cache-contributor-alarm.json").mute, None);
+}
+
+#[test]
+fn a_log_alarm_names_its_query_and_log_group() {
+    let a = alarm("sns-log-alarm-cuda-oom.json");
+    let AlarmKind::Log(l) = &a.kind else { panic!("{:?}", a.kind) };
+    assert_eq!(l.log_groups, ["/aws/sagemaker/Endpoints/llm-prod"]);
+    assert!(l.query.as_deref().is_some_and(|q| q.contains("CUDA out of memory")));
+    assert_eq!((l.comparison, l.threshold), (Some(Comparison::GreaterThanOrEqualToThreshold), Some(1.0)));
+    let t = crate::subject::resolve(&a);
+    let sm = t.sagemaker().expect("an endpoint's log group names the endpoint");
+    assert_eq!(
+        (sm.endpoint.as_deref(), sm.variant.as_deref(), sm.instance.as_deref()),
+        (Some("llm-prod"), Some("AllTraffic"), Some("i-0a1b2c3d4e5f60002"))
+    );
+}
+
+#[test]
+fn a_promql_contributor_names_endpoint_component_and_host() {
+    let t = crate::subject::resolve(&alarm("sns-promql-kv-cache-contributor-alarm.json"));
+    let sm = t.sagemaker().unwrap();
+    assert_eq!(
+        (sm.endpoint.as_deref(), sm.variant.as_deref(), sm.inference_component.as_deref(), sm.instance.as_deref()),
+        (Some("llm-prod"), Some("AllTraffic"), Some("ic-llama-3-8b"), Some("i-0a1b2c3d4e5f60002"))
+    );
+    assert_eq!(sm.metric_name, "vllm:kv_cache_usage_perc");
+    assert_eq!(t.namespace(), Some("PromQL"));
+}

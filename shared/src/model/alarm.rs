@@ -16,6 +16,8 @@ pub enum AlarmState {
 }
 
 impl AlarmState {
+    pub const ALL: [AlarmState; 3] = [Self::Alarm, Self::Ok, Self::InsufficientData];
+
     /// Lenient: accepts any case and `INSUFFICIENT DATA`/`insufficient-data` spellings.
     pub fn parse(s: &str) -> Option<Self> {
         let norm: String = s.trim().chars().map(|c| if c == ' ' || c == '-' { '_' } else { c.to_ascii_uppercase() }).collect();
@@ -237,8 +239,52 @@ pub enum AlarmKind {
     AnomalyDetection { queries: Vec<MetricQuery>, evaluation: Evaluation },
     /// `AlarmRule` over other alarms.
     Composite { rule: String, triggering_children: Vec<CompositeChild> },
+    /// `EvaluationCriteria.PromQLCriteria`: each series of an instant query is a contributor.
+    PromQl(PromQlCriteria),
+    /// A log alarm: a scheduled CloudWatch Logs Insights query over log groups, compared to a threshold.
+    Log(LogQuery),
     /// The payload had no trigger we could read; still delivered.
     Unknown,
+}
+
+/// What a PromQL alarm evaluates; any part may be missing from a notification (enrichment fills
+/// it in from DescribeAlarms).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PromQlCriteria {
+    pub query: Option<String>,
+    /// How long a series must breach before it goes to ALARM (Prometheus' `for`).
+    pub pending_s: Option<u32>,
+    /// How long a series must be gone before it goes back to OK (`keep_firing_for`).
+    pub recovery_s: Option<u32>,
+    pub interval_s: Option<u32>,
+}
+
+/// What a log alarm evaluates.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LogQuery {
+    /// The Logs Insights query (`fields @message | filter @message like /CUDA out of memory/`).
+    pub query: Option<String>,
+    /// Log group names or ARNs the query reads.
+    pub log_groups: Vec<String>,
+    pub comparison: Option<Comparison>,
+    pub threshold: Option<f64>,
+}
+
+/// An alarm mute rule silencing the alarm's actions now (`muteDetail`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Mute {
+    /// The mute rule's ARN.
+    pub rule: Option<String>,
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+}
+
+impl Mute {
+    /// `alarm-mute-rule/maintenance-window` from the ARN; the ARN itself otherwise.
+    pub fn rule_name(&self) -> Option<&str> {
+        let arn = self.rule.as_deref()?;
+        Some(arn.rsplit(':').next().unwrap_or(arn))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -276,6 +322,8 @@ impl AlarmKind {
             AlarmKind::MetricMath { .. } => "metric math",
             AlarmKind::AnomalyDetection { .. } => "anomaly detection",
             AlarmKind::Composite { .. } => "composite",
+            AlarmKind::PromQl(_) => "PromQL",
+            AlarmKind::Log(_) => "log",
             AlarmKind::Unknown => "unknown",
         }
     }
@@ -335,9 +383,14 @@ pub struct Alarm {
     pub origin: Origin,
     /// Actions suppressed by a composite's suppressor (`WaitPeriod`…): say so, but still deliver.
     pub actions_suppressed_by: Option<String>,
-    /// The one time series of a multi-time-series (Metrics Insights GROUP BY) alarm this
-    /// notification is about; `None` for ordinary alarms and alarm-level notifications.
+    /// The one time series of a multi-time-series (Metrics Insights GROUP BY, PromQL, log) alarm
+    /// this notification is about; `None` for ordinary alarms and alarm-level notifications.
     pub contributor: Option<Contributor>,
+    /// The alarm's tags, when CloudWatch put them in the notification (`AlarmTags`, `alarmTags`).
+    /// Untrusted text. Enrichment looks them up (ListTagsForResource) when they are absent.
+    pub tags: Vec<(String, String)>,
+    /// A mute rule silences this alarm's actions right now: nobody is paged.
+    pub mute: Option<Mute>,
 }
 
 /// One contributor (time series) of a multi-time-series alarm: CloudWatch's id and the

@@ -1,9 +1,10 @@
 //! The shared vocabulary every stage speaks: the alarm model, severity, remediation action names,
-//! endpoint status, units and text helpers. It imports no other module of the crate, so any stage
+//! endpoint status, the controls on a message, units and text helpers. It imports no other module of the crate, so any stage
 //! may use it without creating a cycle (`tests/layers.rs` keeps it so).
 
 mod action;
 mod alarm;
+pub mod controls;
 mod endpoint;
 mod severity;
 pub mod text;

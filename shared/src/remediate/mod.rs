@@ -9,7 +9,7 @@ pub mod offers;
 
 pub use crate::model::{check_frequency, Action, FREQUENCIES_S, LAST_ACTION_TAG, OPT_IN_TAG};
 use crate::model::{Alarm, AlarmState, EndpointStatus};
-use crate::target::Target;
+use crate::subject::Target;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -55,7 +55,7 @@ impl AlarmRef {
         self.alarm_key.rsplit_once('@').map_or(self.alarm_key.as_str(), |(identity, _)| identity)
     }
 
-    /// `target`: what [`crate::target::resolve`] made of `alarm`.
+    /// `target`: what [`crate::subject::resolve`] made of `alarm`.
     pub fn of(alarm: &Alarm, target: &Target) -> Result<Self, String> {
         let sm = target.sagemaker();
         let endpoint = sm.and_then(|s| s.endpoint.clone()).ok_or("the alarm names no SageMaker endpoint")?;
@@ -343,7 +343,7 @@ mod contributor_tests {
 
     fn alarm_ref(raw: &str) -> AlarmRef {
         let Notification::Alarm(a) = crate::intake::parse_bytes(raw.as_bytes()).unwrap().remove(0) else { panic!() };
-        AlarmRef::of(&a, &crate::target::resolve(&a)).unwrap()
+        AlarmRef::of(&a, &crate::subject::resolve(&a)).unwrap()
     }
 
     fn fixture(name: &str) -> String {

@@ -90,7 +90,7 @@ pub(crate) mod tests {
             remediate: tag.map(str::to_string),
             last_action: None,
         };
-        let target = crate::target::resolve(&a);
+        let target = crate::subject::resolve(&a);
         crate::report::build_alarm(*a, target, Enrichment { endpoint: Some(info), ..Enrichment::default() })
     }
 

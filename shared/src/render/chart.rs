@@ -7,9 +7,11 @@
 //! encodes the buffer. What the chart shows is decided in [`Plan::of`], which is pure and tested
 //! on its own; [`paint`] only draws a plan.
 
+use crate::enrich::diagnosis::{self, Cause, ChartSignal};
 use crate::enrich::fleet::{summed, Fleet, Level, Lines};
 use crate::enrich::metrics::Member;
 use crate::enrich::own_metric;
+use crate::enrich::Llm;
 use crate::model::units::Unit;
 use crate::model::AlarmKind;
 use crate::report::AlarmReport;
@@ -98,6 +100,12 @@ impl Plan {
         }
         if e.serverless.is_some() {
             return Err(NothingToDraw("a serverless variant has no instances to compare".into()));
+        }
+        // An LLM endpoint whose engine explains the alarm: the signal that explains it.
+        if let Some((llm, signal)) = e.llm.as_ref().and_then(|l| Some((l, diagnosis::chart_signal(&e.explanation, l)?))) {
+            if let Some(plan) = Self::llm(report, llm, signal) {
+                return Ok(plan);
+            }
         }
         let none = || NothingToDraw("no per-instance or per-GPU metrics came back".into());
         let fleet = e.fleet.as_ref().ok_or_else(none)?;
@@ -192,6 +200,71 @@ impl Plan {
             lines: points,
             highlight,
             others_label,
+            threshold,
+        })
+    }
+}
+
+impl Plan {
+    /// KV cache per inference component (its worst instance), or TTFT p99 per component, over the
+    /// window; the component the diagnosis names is highlighted.
+    fn llm(report: &AlarmReport, llm: &Llm, signal: ChartSignal) -> Option<Self> {
+        let e = &report.enrichment;
+        let window = e.window.as_ref()?;
+        let (trends, unit, what, threshold) = match signal {
+            ChartSignal::KvCache => {
+                (&llm.kv_trends, Unit::Percent, "KV cache usage", Some((diagnosis::KV_FULL * 100.0, "full at ≥ 95%".to_string())))
+            }
+            ChartSignal::TtftP99 => (&llm.ttft_trends, Unit::Seconds, "time to first token p99", None),
+        };
+        if trends.is_empty() {
+            return None;
+        }
+        let named = match e.explanation.lead.as_ref().map(|l| &l.cause) {
+            Some(Cause::KvCacheFull { row, .. } | Cause::EngineQueueing { row }) => row.component.clone(),
+            _ => None,
+        };
+        let index = named.as_deref().and_then(|c| trends.iter().position(|t| t.name == c || t.name.starts_with(&format!("{c} ("))));
+        let highlight = index.map(|index| Highlight {
+            index,
+            name: trends[index].name.clone(),
+            label: format!("{} (explains the alarm)", trends[index].name),
+        });
+        let lines: Vec<Vec<(f64, f64)>> = trends.iter().map(|t| t.points.iter().map(|(at, v)| (secs(*at), *v)).collect()).collect();
+        let y = y_range(&lines, unit, false, threshold.as_ref().map(|t| t.0));
+        let n = trends.len();
+        let others = n - usize::from(highlight.is_some());
+        let endpoint = report.target.endpoint().map(|e| format!("endpoint {e} · ")).unwrap_or_default();
+        let mut alt = format!(
+            "Line chart of {what} per inference component, {}, {}–{} UTC, shaded where the alarm evaluated, a vertical line at the change to {} at {}.",
+            plural(n, "component"),
+            hhmm(window.start),
+            hhmm(window.end),
+            report.alarm.state,
+            hhmm(window.anchor)
+        );
+        if let Some(h) = &highlight {
+            alt.push_str(&format!(" Highlighted: {}.", h.label));
+        }
+        if let Some(lead) = crate::render::enrichment::lead_sentence(e) {
+            alt.push(' ');
+            alt.push_str(&lead);
+        }
+        Some(Plan {
+            title: format!("{}: {what} per inference component", report.alarm.name),
+            subtitle: format!("{endpoint}{} · {}–{} UTC · {}", plural(n, "component"), hhmm(window.start), hhmm(window.end), llm.source),
+            note: None,
+            alt,
+            unit,
+            y_desc: what.to_string(),
+            x: (secs(window.start), secs(window.end).max(secs(window.start) + 60.0)),
+            evaluated: (secs(window.alarm_start), secs(window.anchor)),
+            state_change: secs(window.anchor),
+            state: report.alarm.state.to_string(),
+            y,
+            lines,
+            highlight,
+            others_label: format!("{} {}", if index.is_some() { "other" } else { "all" }, plural(others, "component")),
             threshold,
         })
     }

@@ -3,10 +3,13 @@
 //! recent changes, the log lines. Not escaped: each renderer escapes for its destination.
 
 use crate::enrich::capacity::{relative, Capacity, Change, ResourceKind, Rule, Scaled, CHANGE_LOOKBACK, SHOWN_ACTIVITIES};
+use crate::enrich::diagnosis::Cause;
 use crate::enrich::endpoint::{EndpointInfo, VariantInfo};
 use crate::enrich::fleet::{Fleet, Level, Outlier, Over, Verdict};
+use crate::enrich::llm::{ColdStart, Llm, Placement};
 use crate::enrich::logs::{LogLine, StreamExcerpt};
 use crate::enrich::serverless::{Diagnosis, Finding};
+use crate::enrich::Enrichment;
 use crate::model::text::truncate;
 use crate::model::units::{self, sig, Unit};
 
@@ -124,6 +127,293 @@ pub fn outlier_sentence(o: &Outlier) -> String {
             members(o.level, o.others)
         ),
     }
+}
+
+/// A PromQL alarm's own query over the window: this contributor against the others.
+pub fn own_query_lines(q: &crate::enrich::promql_alarm::OwnQuery) -> Vec<String> {
+    let v = |x: Option<f64>| x.map(sig).unwrap_or_else(|| "–".into());
+    let mut out = vec![];
+    match &q.contributor {
+        Some(c) => out.push(format!("This series, {}: peak {}, now {}", c.name(), v(c.peak), v(c.last))),
+        None => out.push("This notification's series is not among what the query returns now".into()),
+    }
+    let others = q.series - usize::from(q.contributor.is_some());
+    if others == 0 {
+        out.push("No other series: it is alone".into());
+    } else {
+        let top: Vec<String> = q.others.iter().take(3).map(|o| format!("{} {}", o.name(), v(o.peak))).collect();
+        out.push(format!("{others} other series: median peak {}; highest {}", v(q.others_median_peak), top.join(", ")));
+    }
+    out
+}
+
+/// The lead cause's sentence: what notifications and summaries append to the title.
+pub fn lead_sentence(e: &Enrichment) -> Option<String> {
+    e.explanation.lead.as_ref().and_then(|l| cause_sentence(&l.cause, e))
+}
+
+/// The icon a cause is shown with.
+pub fn cause_icon(c: &Cause) -> &'static str {
+    match c {
+        Cause::CapacityErrors { .. } | Cause::Capacity { .. } => "🚧",
+        Cause::KvCacheFull { .. } => "🧠",
+        Cause::EngineQueueing { .. } => "⏳",
+        Cause::GpuMemory { .. } => "💥",
+        Cause::FleetOutlier { .. } => "🔥",
+        Cause::Serverless => "⚡",
+        Cause::Imbalance { .. } => "⚖️",
+        Cause::Zones { .. } => "🗺️",
+        Cause::ColdStart { .. } => "🐢",
+    }
+}
+
+/// One cause in one sentence, with the numbers that prove it; `None` when what it refers to is
+/// not in `e` (a fleet outlier without a fleet).
+pub fn cause_sentence(c: &Cause, e: &Enrichment) -> Option<String> {
+    Some(match c {
+        Cause::CapacityErrors { instance_type, count, zones, since } => {
+            let what =
+                instance_type.as_deref().map(|t| format!("no {t} capacity")).unwrap_or_else(|| "no capacity for the instance type".into());
+            let since = since.map(|t| format!(" since {}", t.format("%H:%M"))).unwrap_or_default();
+            format!(
+                "Scale-out blocked: {what} — {} insufficient-capacity error{} in {}{since}",
+                sig(*count),
+                if *count == 1.0 { "" } else { "s" },
+                zone_list(zones)
+            )
+        }
+        Cause::Capacity { lead } => lead.text().to_string(),
+        Cause::KvCacheFull { row, others_ttft_p99 } => {
+            let mut s = format!("KV cache full on {}: {} used", row.name(), percent(row.kv_peak?));
+            if let Some(w) = row.waiting.filter(|w| *w >= 1.0) {
+                s.push_str(&format!(", {} request{} waiting", sig(w.round()), if w.round() == 1.0 { "" } else { "s" }));
+            }
+            if let Some(p) = row.preemptions.filter(|p| *p > 0.0) {
+                s.push_str(&format!(", {} preempted", sig(p.round())));
+            }
+            if let Some(t) = row.ttft_p99 {
+                s.push_str(&format!(" — TTFT p99 {}", seconds(t)));
+                if let Some(o) = others_ttft_p99 {
+                    s.push_str(&format!(" (others {})", seconds(*o)));
+                }
+            }
+            s
+        }
+        Cause::EngineQueueing { row } => {
+            let mut s = format!("Requests queue in the engine on {}: {} waiting", row.name(), sig(row.waiting?.round()));
+            if let Some(r) = row.running {
+                s.push_str(&format!(" behind {} running", sig(r.round())));
+            }
+            if let Some(k) = row.kv_peak {
+                s.push_str(&format!(" with the KV cache at {}", percent(k)));
+            }
+            s.push_str(": the batch is full");
+            if let (Some(t), Some(i)) = (row.ttft_p99, row.itl_p99) {
+                s.push_str(&format!(" — TTFT p99 {} while inter-token latency p99 stays {}", seconds(t), seconds(i)));
+            }
+            s
+        }
+        Cause::GpuMemory { row, oom_lines, engine_preallocates } => {
+            let mut parts = vec![];
+            if *oom_lines > 0 {
+                parts.push(format!("{oom_lines} out-of-memory line{} in the logs", if *oom_lines == 1 { "" } else { "s" }));
+            }
+            if let Some(r) = row {
+                if let Some(p) = r.preemptions.filter(|p| *p > 0.0) {
+                    parts.push(format!("{} requests preempted on {}", sig(p.round()), r.name()));
+                }
+                if let (false, Some(share)) = (*engine_preallocates, r.gpu_mem_share()) {
+                    parts.push(format!("GPU memory {} used on {}", percent(share), r.name()));
+                }
+            }
+            format!("GPU memory is the limit: {}", parts.join(", "))
+        }
+        Cause::FleetOutlier { .. } => outlier_sentence(e.fleet.as_ref()?.outlier.as_ref()?),
+        Cause::Serverless => serverless_headline(e.serverless.as_ref()?),
+        Cause::Imbalance { busiest, running, median } => {
+            format!(
+                "Traffic is uneven: {busiest} runs {} requests against a median of {} per instance",
+                sig(running.round()),
+                sig(median.round())
+            )
+        }
+        Cause::Zones { hosts_per_zone, idle_zone } => match idle_zone {
+            Some(z) => format!("{z} serves no traffic: {}", zones_line(hosts_per_zone)),
+            None => {
+                let (zone, n) = hosts_per_zone.first()?;
+                format!("Every instance sits in one Availability Zone: {n} in {zone}")
+            }
+        },
+        Cause::ColdStart { cold } => cold_start_sentence(cold),
+    })
+}
+
+/// `us-east-1a, b, c and d`: zones of one region share their prefix.
+pub fn zone_list(zones: &[String]) -> String {
+    let Some(first) = zones.first() else { return "no zone".into() };
+    let prefix_len = first.len().saturating_sub(1);
+    let same_region = zones.iter().all(|z| z.len() == first.len() && z[..prefix_len] == first[..prefix_len]);
+    let names: Vec<String> =
+        zones.iter().enumerate().map(|(i, z)| if i == 0 || !same_region { z.clone() } else { z[prefix_len..].to_string() }).collect();
+    match names.as_slice() {
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+        [] => unreachable!("zones is not empty"),
+    }
+}
+
+fn zones_line(hosts: &[(String, u32)]) -> String {
+    hosts.iter().map(|(z, n)| format!("{n} instance{} in {z}", if *n == 1 { "" } else { "s" })).collect::<Vec<_>>().join(", ")
+}
+
+/// `copy of ic-a on i-2 took 272 s to serve, 95 min before the alarm: model download 212 s (78%), GPU load 42 s, container start 18 s`.
+pub fn cold_start_sentence(c: &ColdStart) -> String {
+    let who = match (&c.component, &c.host) {
+        (Some(ic), Some(h)) => format!("A new copy of {ic} on {h}"),
+        (Some(ic), None) => format!("A new copy of {ic}"),
+        (None, Some(h)) => format!("Instance {h}"),
+        (None, None) => "A new copy".into(),
+    };
+    let total = c.total_s();
+    let phases: Vec<String> = c
+        .phases()
+        .iter()
+        .enumerate()
+        .map(|(i, (name, s))| {
+            if i == 0 && total > 0.0 {
+                format!("{name} {} ({:.0}%)", seconds(*s), s / total * 100.0)
+            } else {
+                format!("{name} {}", seconds(*s))
+            }
+        })
+        .collect();
+    format!("{who} took {} to serve: {}", seconds(total), phases.join(", "))
+}
+
+/// `0.99` → `99%`.
+pub fn percent(fraction: f64) -> String {
+    format!("{:.0}%", fraction * 100.0)
+}
+
+/// Seconds as people read them: `8.1 s`, `250 ms`, `4 min 32 s`.
+pub fn seconds(s: f64) -> String {
+    Unit::Seconds.format(s)
+}
+
+/// The LLM rows as a fixed-width table, worst first: component, instance, KV cache (peak and
+/// trend), running, waiting, TTFT p50/p99, ITL p99, tokens/s, GPU memory.
+pub fn llm_table(l: &Llm, max_rows: usize) -> String {
+    let head = ["component · instance", "KV cache", "trend", "run", "wait", "TTFT p50/p99", "ITL p99", "tok/s", "GPU mem"];
+    let dash = || "–".to_string();
+    let mut rows: Vec<Vec<String>> = vec![head.iter().map(|h| h.to_string()).collect()];
+    for r in l.rows.iter().take(max_rows) {
+        let name = match (&r.component, &r.host) {
+            (Some(c), Some(h)) => format!("{}{c} · {h}", if r.own { "▶ " } else { "" }),
+            _ => format!("{}{}", if r.own { "▶ " } else { "" }, r.name()),
+        };
+        rows.push(vec![
+            name,
+            r.kv_peak.map(percent).unwrap_or_else(dash),
+            spark(&r.kv_trend, 12),
+            r.running.map(|v| sig(v.round())).unwrap_or_else(dash),
+            r.waiting.map(|v| sig(v.round())).unwrap_or_else(dash),
+            match (r.ttft_p50, r.ttft_p99) {
+                (Some(a), Some(b)) => format!("{}/{}", seconds(a), seconds(b)),
+                (None, Some(b)) => format!("–/{}", seconds(b)),
+                _ => dash(),
+            },
+            r.itl_p99.map(seconds).unwrap_or_else(dash),
+            r.tokens_per_s.map(|v| sig(v.round())).unwrap_or_else(dash),
+            match (r.gpu_mem_used_mib, r.gpu_mem_total_mib) {
+                (Some(u), Some(t)) if t > 0.0 => format!("{:.0}/{:.0} GiB", u / 1024.0, t / 1024.0),
+                (Some(u), None) => format!("{:.0} GiB", u / 1024.0),
+                _ => dash(),
+            },
+        ]);
+    }
+    columns(&rows)
+}
+
+/// `engine vLLM · 4 component-instance pairs · values over the alarm window · from CloudWatch PromQL`.
+pub fn llm_caption(l: &Llm) -> String {
+    let mut parts = vec![];
+    if let Some(e) = &l.engine {
+        parts.push(format!("engine {e}"));
+    }
+    parts.push(format!("{} pair{} of component and instance", l.pairs, if l.pairs == 1 { "" } else { "s" }));
+    if l.rows.len() < l.pairs {
+        parts.push(format!("worst {} shown", l.rows.len()));
+    }
+    parts.push(format!("values over the alarm window, from {}", l.source));
+    let mut s = parts.join(" · ");
+    if !l.missing.is_empty() {
+        s.push_str(&format!(" · not published: {}", l.missing.join(", ")));
+    }
+    s
+}
+
+/// Placement as lines: instances per zone, capacity errors, provisioning phases.
+pub fn placement_lines(p: &Placement) -> Vec<String> {
+    let mut out = vec![];
+    if !p.hosts_per_zone.is_empty() {
+        let hosts: Vec<(String, u32)> = p.hosts_per_zone.iter().map(|(z, n)| (z.clone(), *n)).collect();
+        let mut line = format!("Availability Zones: {}", zones_line(&hosts));
+        let copies: Vec<String> =
+            p.copies_per_zone.iter().flat_map(|(z, per)| per.iter().map(move |(c, n)| format!("{c} {n} in {z}"))).collect();
+        if !copies.is_empty() {
+            line.push_str(&format!(" · copies: {}", copies.join(", ")));
+        }
+        out.push(line);
+    }
+    if !p.ice.is_empty() {
+        let per: Vec<String> = p.ice.iter().map(|i| format!("{} {}", i.zone, sig(i.count))).collect();
+        let types: Vec<&str> =
+            p.ice.iter().filter_map(|i| i.instance_type.as_deref()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        out.push(format!(
+            "Insufficient-capacity errors{}: {}",
+            if types.is_empty() { String::new() } else { format!(" for {}", types.join(", ")) },
+            per.join(", ")
+        ));
+    }
+    for c in p.cold_starts.iter().take(3) {
+        let when = c.at.map(|t| format!(" (at {})", t.format("%H:%M"))).unwrap_or_default();
+        out.push(format!("{}{when}", cold_start_sentence(c)));
+    }
+    out
+}
+
+/// Left-aligned columns, two spaces apart.
+fn columns(rows: &[Vec<String>]) -> String {
+    let n = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..n).map(|i| rows.iter().filter_map(|r| r.get(i)).map(|c| c.chars().count()).max().unwrap_or(0)).collect();
+    rows.iter()
+        .map(|r| {
+            r.iter()
+                .enumerate()
+                .map(|(i, c)| format!("{c}{}", " ".repeat(widths[i].saturating_sub(c.chars().count()))))
+                .collect::<Vec<_>>()
+                .join("  ")
+                .trim_end()
+                .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A sparkline of at most `width` characters over 0–1 values.
+fn spark(values: &[f64], width: usize) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let v: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    if v.is_empty() {
+        return String::new();
+    }
+    let step = v.len().div_ceil(width).max(1);
+    v.chunks(step)
+        .map(|c| {
+            let x = c.iter().cloned().fold(f64::MIN, f64::max).clamp(0.0, 1.0);
+            BARS[((x * 7.0).round() as usize).min(7)]
+        })
+        .collect()
 }
 
 /// `3 reporting; 3 more listed with no data since 04:10 — scaled in or replaced`.

@@ -23,7 +23,7 @@ pub(crate) mod test_support {
     use crate::enrich::Enrichment;
     use crate::model::Notification;
     use crate::report::{build_alarm, AlarmReport, Report};
-    use crate::target;
+    use crate::subject;
 
     pub fn reports_from_str(raw: &str) -> Vec<Report> {
         crate::intake::parse_bytes(raw.as_bytes())
@@ -31,7 +31,7 @@ pub(crate) mod test_support {
             .into_iter()
             .map(|n| match n {
                 Notification::Alarm(a) => {
-                    let t = target::resolve(&a);
+                    let t = subject::resolve(&a);
                     Report::Alarm(Box::new(build_alarm(*a, t, Enrichment::skipped("test"))))
                 }
                 Notification::Plain(p) => Report::Plain(p),

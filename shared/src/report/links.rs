@@ -1,7 +1,7 @@
 //! AWS console deep links (formats in the README's design section).
 
 use crate::model::{Alarm, MetricStat};
-use crate::target::Target;
+use crate::subject::Target;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Serialize;
@@ -16,7 +16,8 @@ pub struct Link {
     pub url: String,
 }
 
-fn enc(s: &str) -> String {
+/// A value for a URL's path or query, as `encodeURIComponent` writes it (`-`, `.`, `_` stay).
+pub fn enc(s: &str) -> String {
     utf8_percent_encode(s, COMPONENT).to_string()
 }
 
@@ -27,6 +28,20 @@ pub fn console_host(partition: &str, region: &str) -> String {
         "aws-us-gov" => format!("https://{region}.console.amazonaws-us-gov.com"),
         _ => format!("https://{region}.console.aws.amazon.com"),
     }
+}
+
+/// The alarm's `runbook` and `dashboard` tags as links, when they are http(s) URLs (tag values are
+/// untrusted: anything else is not made a link).
+pub fn from_tags(tags: &[(String, String)]) -> Vec<Link> {
+    const LINKED: [(&str, &str); 2] = [("runbook", "Runbook"), ("dashboard", "Dashboard")];
+    LINKED
+        .iter()
+        .filter_map(|(key, text)| {
+            let url = tags.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.trim())?;
+            let ok = (url.starts_with("https://") || url.starts_with("http://")) && !url.contains(char::is_whitespace) && url.len() <= 2000;
+            ok.then(|| Link { text: text.to_string(), url: url.to_string() })
+        })
+        .collect()
 }
 
 pub fn alarm(partition: &str, region: &str, name: &str) -> Link {

@@ -6,7 +6,8 @@ pub mod links;
 use crate::enrich::Enrichment;
 use crate::model::units::{self, Unit};
 use crate::model::{Alarm, AlarmKind, AlarmState, Contributor, MetricQuery, PlainMessage};
-use crate::target::{insights, Subject, Target};
+use crate::promql::Label;
+use crate::subject::{insights, Subject, Target};
 use links::Link;
 use serde::Serialize;
 
@@ -25,8 +26,13 @@ pub struct AlarmReport {
     pub reason: String,
     /// `≥ 80%`, `outside band ANOMALY_DETECTION_BAND(m1, 2)`.
     pub threshold: Option<String>,
-    /// `3 of 3 datapoints × 5 min`.
+    /// `3 of 3 datapoints × 5 min`; for a PromQL alarm `pending 5 min · recovery 10 min · every 1 min`.
     pub window: Option<String>,
+    /// The query a PromQL or log alarm evaluates (from the notification, else DescribeAlarms).
+    pub query: Option<String>,
+    /// The alarm's tags (from the notification, else ListTagsForResource): routes match them,
+    /// `runbook` / `dashboard` become links, `owner` is shown. Untrusted text.
+    pub tags: Vec<(String, String)>,
     pub links: Vec<Link>,
     pub enrichment: Enrichment,
 }
@@ -46,6 +52,14 @@ impl Report {
         }
     }
 
+    /// The mute rule silencing this alarm's actions now, if any.
+    pub fn mute(&self) -> Option<&crate::model::Mute> {
+        match self {
+            Report::Alarm(a) => a.alarm.mute.as_ref(),
+            Report::Plain(_) => None,
+        }
+    }
+
     /// How logs and summaries name it: the alarm's name, or the plain message's subject.
     pub fn title(&self) -> String {
         match self {
@@ -55,11 +69,17 @@ impl Report {
     }
 }
 
-/// `target` is what [`crate::target::resolve`] made of `alarm`, computed once and kept here for
+/// `target` is what [`crate::subject::resolve`] made of `alarm`, computed once and kept here for
 /// every later stage.
-pub fn build_alarm(alarm: Alarm, target: Target, enrichment: Enrichment) -> AlarmReport {
+pub fn build_alarm(mut alarm: Alarm, target: Target, enrichment: Enrichment) -> AlarmReport {
+    // What the notification left out of a PromQL or log alarm, DescribeAlarms said.
+    if let Some(kind) = enrichment.described.clone() {
+        alarm.kind = kind;
+    }
     let unit = primary_unit(&alarm);
-    let links = links::for_alarm(&alarm, &target);
+    let tags = if alarm.tags.is_empty() { enrichment.tags.clone() } else { alarm.tags.clone() };
+    let mut links = links::for_alarm(&alarm, &target);
+    links.extend(links::from_tags(&tags));
     AlarmReport {
         metric_label: metric_label(&alarm),
         contributor: alarm.contributor.as_ref().map(contributor_label),
@@ -67,10 +87,28 @@ pub fn build_alarm(alarm: Alarm, target: Target, enrichment: Enrichment) -> Alar
         reason: units::humanize_reason(&alarm.reason, unit),
         threshold: threshold_text(&alarm, unit),
         window: window_text(&alarm),
+        query: query_text(&alarm),
+        tags,
         links,
         target,
         enrichment,
         alarm,
+    }
+}
+
+impl AlarmReport {
+    /// A tag's value (`owner`, `runbook`), by key, any case.
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.tags.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// The PromQL or Logs Insights query.
+fn query_text(alarm: &Alarm) -> Option<String> {
+    match &alarm.kind {
+        AlarmKind::PromQl(p) => p.query.clone(),
+        AlarmKind::Log(l) => l.query.clone(),
+        _ => None,
     }
 }
 
@@ -122,7 +160,10 @@ pub fn series_count(reason: &str) -> Option<String> {
 /// How a title names a contributor: `GPU 3 on i-0123…`, `instance i-0123…`, `TableName orders`;
 /// its id when it has no attributes.
 pub fn contributor_label(c: &Contributor) -> String {
-    let gpu = c.attribute("GpuId").or_else(|| c.attribute("AcceleratorId"));
+    // A PromQL alarm's contributors carry its query's labels, in either dialect
+    // (`aws.sagemaker.inference_component.name`, `@resource.host.id`, `host_id`, …).
+    let labelled = |l: Label| c.attributes.iter().find(|(k, _)| Label::from_name(k) == Some(l)).map(|(_, v)| v.as_str());
+    let gpu = c.attribute("GpuId").or_else(|| c.attribute("AcceleratorId")).or_else(|| labelled(Label::Gpu));
     let mut parts: Vec<String> = vec![];
     if let Some(g) = gpu {
         parts.push(format!("GPU {g}"));
@@ -130,21 +171,34 @@ pub fn contributor_label(c: &Contributor) -> String {
     if let Some(k) = c.attribute("ContainerId") {
         parts.push(format!("container {k}"));
     }
-    if let Some(i) = c.attribute("InstanceId") {
+    if let Some(i) = c.attribute("InstanceId").or_else(|| labelled(Label::Host)) {
         match parts.last_mut() {
             Some(last) => last.push_str(&format!(" on {i}")),
             None => parts.push(format!("instance {i}")),
         }
     }
-    const NAMED: [(&str, &str); 3] = [("InferenceComponentName", "component"), ("VariantName", "variant"), ("EndpointName", "endpoint")];
-    for (key, word) in NAMED {
-        if let Some(v) = c.attribute(key) {
+    const NAMED: [(&str, Label, &str); 3] = [
+        ("InferenceComponentName", Label::Component, "component"),
+        ("VariantName", Label::Variant, "variant"),
+        ("EndpointName", Label::Endpoint, "endpoint"),
+    ];
+    for (key, label, word) in NAMED {
+        if let Some(v) = c.attribute(key).or_else(|| labelled(label)) {
             parts.push(format!("{word} {v}"));
         }
     }
+    if let Some(z) = labelled(Label::Zone) {
+        parts.push(format!("zone {z}"));
+    }
     const KNOWN: [&str; 7] =
         ["GpuId", "AcceleratorId", "ContainerId", "InstanceId", "InferenceComponentName", "VariantName", "EndpointName"];
-    parts.extend(c.attributes.iter().filter(|(k, _)| !KNOWN.contains(&k.as_str())).map(|(k, v)| format!("{k} {v}")));
+    let shown = [Label::Gpu, Label::Host, Label::Component, Label::Variant, Label::Endpoint, Label::Zone];
+    parts.extend(
+        c.attributes
+            .iter()
+            .filter(|(k, _)| !KNOWN.contains(&k.as_str()) && !Label::from_name(k).is_some_and(|l| shown.contains(&l)))
+            .map(|(k, v)| format!("{k} {v}")),
+    );
     if parts.is_empty() {
         format!("contributor {}", c.id)
     } else {
@@ -172,11 +226,23 @@ fn metric_label(alarm: &Alarm) -> String {
             }
         }
         AlarmKind::Composite { rule, .. } => rule.clone(),
+        AlarmKind::PromQl(p) => match p.query.as_deref().and_then(crate::subject::first_metric_name) {
+            Some(m) => format!("PromQL on {m}"),
+            None => "PromQL query".into(),
+        },
+        AlarmKind::Log(l) => match l.log_groups.as_slice() {
+            [] => "log alarm".into(),
+            [one] => format!("log alarm on {one}"),
+            [one, rest @ ..] => format!("log alarm on {one} and {} more", rest.len()),
+        },
         AlarmKind::Unknown => "unknown trigger".into(),
     }
 }
 
 fn threshold_text(alarm: &Alarm, unit: Unit) -> Option<String> {
+    if let AlarmKind::Log(l) = &alarm.kind {
+        return Some(format!("{} {}", l.comparison.map(|c| c.symbol()).unwrap_or("vs"), units::sig(l.threshold?)));
+    }
     let e = alarm.kind.evaluation()?;
     if let Some(id) = &e.threshold_metric_id {
         let band = match &alarm.kind {
@@ -192,6 +258,13 @@ fn threshold_text(alarm: &Alarm, unit: Unit) -> Option<String> {
 }
 
 fn window_text(alarm: &Alarm) -> Option<String> {
+    if let AlarmKind::PromQl(p) = &alarm.kind {
+        let parts: Vec<String> = [("pending", p.pending_s), ("recovery", p.recovery_s), ("every", p.interval_s)]
+            .into_iter()
+            .filter_map(|(what, s)| Some(format!("{what} {}", units::period(s?))))
+            .collect();
+        return (!parts.is_empty()).then(|| parts.join(" · "));
+    }
     let e = alarm.kind.evaluation()?;
     let period = e.period_s.or_else(|| alarm.kind.metric_stats().first().and_then(|s| s.period_s))?;
     let n = e.evaluation_periods.unwrap_or(1);
@@ -249,6 +322,18 @@ mod contributor_tests {
         assert_eq!(contributor_label(&c(&[("EndpointName", "ep"), ("VariantName", "v")])), "variant v, endpoint ep");
         assert_eq!(contributor_label(&c(&[("TableName", "orders")])), "TableName orders");
         assert_eq!(contributor_label(&c(&[])), "contributor 6d442278dba546f6");
+        // A PromQL alarm's labels, in CloudWatch's names and in Prometheus's.
+        let promql = [
+            ("aws.sagemaker.endpoint.name", "llm-prod"),
+            ("aws.sagemaker.inference_component.name", "ic-llama"),
+            ("@resource.host.id", "i-2"),
+            ("@resource.cloud.availability_zone", "us-east-1b"),
+        ];
+        assert_eq!(contributor_label(&c(&promql)), "instance i-2, component ic-llama, endpoint llm-prod, zone us-east-1b");
+        assert_eq!(
+            contributor_label(&c(&[("host_id", "i-2"), ("aws_sagemaker_inference_component_name", "ic")])),
+            "instance i-2, component ic"
+        );
     }
 
     #[test]

@@ -33,6 +33,11 @@ impl GroupBy {
         Self::ALL.iter().find(|(n, _)| n.eq_ignore_ascii_case(s.trim())).map(|(_, g)| *g)
     }
 
+    /// What `by` accepts.
+    pub fn names() -> Vec<&'static str> {
+        Self::ALL.iter().map(|(n, _)| *n).collect()
+    }
+
     pub fn as_str(self) -> &'static str {
         Self::ALL.iter().find(|(_, g)| *g == self).map(|(n, _)| *n).unwrap_or("?")
     }
@@ -59,6 +64,8 @@ pub struct GroupSpec {
 
 /// Without `window_s`: half an hour, long enough for a flapping endpoint to stay in one thread.
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(1800);
+/// What `window_s` accepts, seconds.
+pub const WINDOW_S: std::ops::RangeInclusive<u64> = 60..=86_400;
 
 impl GroupSpec {
     /// `None`: `by: []`, which turns grouping off below a route that groups.
@@ -75,8 +82,11 @@ impl GroupSpec {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let window_s = doc.window_s.unwrap_or(DEFAULT_WINDOW.as_secs());
-        if !(60..=86_400).contains(&window_s) {
-            return Err(invalid(format!("{path}.group.window_s"), format!("{window_s} is not between 60 and 86400 seconds")));
+        if !WINDOW_S.contains(&window_s) {
+            return Err(invalid(
+                format!("{path}.group.window_s"),
+                format!("{window_s} is not between {} and {} seconds", WINDOW_S.start(), WINDOW_S.end()),
+            ));
         }
         let mut unique = by.clone();
         unique.dedup();

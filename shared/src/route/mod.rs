@@ -24,6 +24,45 @@ pub enum ConfigError {
     Syntax(String),
     #[error("routing document: {path}: {message}")]
     Invalid { path: String, message: String },
+    /// Every fault found, in document order (more than one).
+    #[error("routing document: {} faults: {}", .0.len(), .0.iter().map(|e| e.to_string().trim_start_matches("routing document: ").to_string()).collect::<Vec<_>>().join("; "))]
+    Many(Vec<ConfigError>),
+}
+
+impl ConfigError {
+    /// One error from every fault found: itself when there is one.
+    pub fn of(mut faults: Vec<ConfigError>) -> Option<Self> {
+        match faults.len() {
+            0 => None,
+            1 => faults.pop(),
+            _ => Some(Self::Many(faults.into_iter().flat_map(ConfigError::faults).collect())),
+        }
+    }
+
+    /// Each fault on its own.
+    pub fn faults(self) -> Vec<ConfigError> {
+        match self {
+            Self::Many(all) => all,
+            one => vec![one],
+        }
+    }
+}
+
+/// Collects faults and goes on, so that a document's every fault is reported at once.
+#[derive(Debug, Default)]
+pub struct Faults(pub Vec<ConfigError>);
+
+impl Faults {
+    /// The value, or `None` with its fault kept.
+    pub fn check<T>(&mut self, r: Result<T, ConfigError>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.0.extend(e.faults());
+                None
+            }
+        }
+    }
 }
 
 /// A `ConfigError::Invalid` at `path` (also for the destinations, which check their own settings).
@@ -51,6 +90,8 @@ struct Matcher {
     state: Vec<AlarmState>,
     account: Vec<GlobMatcher>,
     region: Vec<GlobMatcher>,
+    /// Tag key → glob on its value; every one must match.
+    tags: Vec<(String, GlobMatcher)>,
 }
 
 #[derive(Debug)]
@@ -63,7 +104,15 @@ struct Node {
     remediate: Vec<RuleAction>,
     /// Inherited from the parent unless the route says its own.
     group: Option<GroupSpec>,
+    /// Muted alarms still reach this route's chat receivers (inherited).
+    deliver_muted: bool,
+    /// Links and mentions (inherited).
+    links: Vec<config::LinkDoc>,
+    mention: Vec<String>,
 }
+
+/// A Slack mention a route may ask for: a user ID or a user group.
+pub const MENTION: &str = r"^(U[A-Z0-9]{6,}|W[A-Z0-9]{6,}|<!subteam\^S[A-Z0-9]{6,}(\|[^<>]*)?>)$";
 
 /// An endpoint update a matching rule asks for.
 #[derive(Debug, Clone, PartialEq)]
@@ -104,6 +153,12 @@ pub struct Delivery<'a> {
     pub severity: Severity,
     /// The alarm's group at the route that named the receiver, if that route groups.
     pub group: Option<Group>,
+    /// The route that named the receiver delivers muted alarms (to chat, marked as muted).
+    pub deliver_muted: bool,
+    /// The route's links, placeholders filled in.
+    pub links: Vec<crate::report::links::Link>,
+    /// Who to mention on ALARM (`<@U…>` or `<!subteam^…>`, ready for Slack).
+    pub mention: Vec<String>,
 }
 
 /// The facts routes match on.
@@ -115,6 +170,8 @@ pub struct Facts<'a> {
     pub state: Option<AlarmState>,
     pub account: Option<&'a str>,
     pub region: Option<&'a str>,
+    /// The alarm's tags (from its notification, else looked up).
+    pub tags: &'a [(String, String)],
 }
 
 impl<'a> Facts<'a> {
@@ -127,40 +184,62 @@ impl<'a> Facts<'a> {
                 state: Some(a.alarm.state),
                 account: a.alarm.account.as_deref(),
                 region: a.alarm.region.as_deref(),
+                tags: &a.tags,
             },
             Report::Plain(p) => Facts { alarm_name: p.subject.as_deref().unwrap_or(""), ..Default::default() },
         }
     }
 }
 
+/// The document's text as its types (YAML; JSON is YAML): the first structural fault (unknown key,
+/// wrong type) stops here, with its place. `sagealarm check-config` validates against the schema
+/// first, to report every structural fault.
+pub fn parse_doc(text: &str) -> Result<RoutesDoc, ConfigError> {
+    serde_yaml_ng::from_str(text).map_err(|e| ConfigError::Syntax(one_line(&e.to_string())))
+}
+
 impl Routes {
     /// Parses YAML (JSON is YAML) and validates every reference and pattern.
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
-        let doc: RoutesDoc = serde_yaml_ng::from_str(text).map_err(|e| ConfigError::Syntax(one_line(&e.to_string())))?;
-        Self::from_doc(doc)
+        Self::from_doc(parse_doc(text)?)
     }
 
     pub fn from_doc(doc: RoutesDoc) -> Result<Self, ConfigError> {
+        let mut faults = Faults::default();
+        let routes = Self::checked(doc, &mut faults);
+        match ConfigError::of(faults.0) {
+            Some(e) => Err(e),
+            None => Ok(routes),
+        }
+    }
+
+    /// The tree, with every fault found kept in `faults` (the tree is unusable unless there are none).
+    pub fn checked(doc: RoutesDoc, faults: &mut Faults) -> Self {
         let mut receivers = vec![];
         let mut seen = HashSet::new();
         for (i, r) in doc.receivers.into_iter().enumerate() {
             let path = format!("receivers[{i}]");
             if r.name.trim().is_empty() {
-                return Err(invalid(path, "`name` is empty"));
-            }
-            if !seen.insert(r.name.clone()) {
-                return Err(invalid(path, format!("duplicate receiver name {:?}", r.name)));
+                faults.0.push(invalid(&path, "`name` is empty"));
+            } else if !seen.insert(r.name.clone()) {
+                faults.0.push(invalid(&path, format!("duplicate receiver name {:?}", r.name)));
             }
             receivers.push(ReceiverSpec { name: r.name, destination: r.destination, path });
         }
         if receivers.is_empty() {
-            return Err(invalid("receivers", "at least one receiver is needed"));
+            faults.0.push(invalid("receivers", "at least one receiver is needed"));
         }
         if doc.route.receivers.as_ref().is_none_or(Vec::is_empty) {
-            return Err(invalid("route.receivers", "the root route is the default and needs at least one receiver"));
+            faults.0.push(invalid("route.receivers", "the root route is the default and needs at least one receiver"));
         }
-        let root = node(doc.route, "route", &receivers, None, Severity::Error, None)?;
-        Ok(Self { receivers, root })
+        let root = node(
+            doc.route,
+            "route",
+            &receivers,
+            Inherited { receivers: None, severity: Severity::Error, group: None, deliver_muted: false, links: &[], mention: &[] },
+            faults,
+        );
+        Self { receivers, root }
     }
 
     pub fn receivers(&self) -> &[ReceiverSpec] {
@@ -178,7 +257,14 @@ impl Routes {
             for &r in &n.receivers {
                 if !deliveries.iter().any(|d| std::ptr::eq(d.receiver, &self.receivers[r])) {
                     let group = n.group.as_ref().and_then(|g| g.group_of(facts));
-                    deliveries.push(Delivery { receiver: &self.receivers[r], severity: n.severity, group });
+                    deliveries.push(Delivery {
+                        receiver: &self.receivers[r],
+                        severity: n.severity,
+                        group,
+                        deliver_muted: n.deliver_muted,
+                        links: n.links.iter().map(|l| link(l, facts)).collect(),
+                        mention: n.mention.iter().map(|m| if m.starts_with('<') { m.clone() } else { format!("<@{m}>") }).collect(),
+                    });
                 }
             }
             for a in &n.remediate {
@@ -189,6 +275,17 @@ impl Routes {
         }
         Routed { deliveries, actions }
     }
+}
+
+/// A route's link with the alarm's values in its placeholders, URL-encoded.
+fn link(l: &config::LinkDoc, facts: &Facts<'_>) -> crate::report::links::Link {
+    let enc = |v: Option<&str>| crate::report::links::enc(v.unwrap_or(""));
+    let url = l
+        .url
+        .replace("{alarm}", &enc(Some(facts.alarm_name)))
+        .replace("{endpoint}", &enc(facts.endpoint))
+        .replace("{region}", &enc(facts.region));
+    crate::report::links::Link { text: l.text.clone(), url }
 }
 
 /// Depth-first: a matching child stops its later siblings unless it continues.
@@ -211,49 +308,87 @@ fn collect<'n>(node: &'n Node, facts: &Facts<'_>, out: &mut Vec<&'n Node>) -> bo
     true
 }
 
-fn node(
-    doc: RouteDoc,
-    path: &str,
-    receivers: &[ReceiverSpec],
-    parent_receivers: Option<&[usize]>,
-    parent_severity: Severity,
-    parent_group: Option<&GroupSpec>,
-) -> Result<Node, ConfigError> {
-    let own = match doc.receivers {
-        Some(names) => {
-            let mut idx = vec![];
-            for (i, n) in names.iter().enumerate() {
-                let pos = receivers
-                    .iter()
-                    .position(|r| &r.name == n)
-                    .ok_or_else(|| invalid(format!("{path}.receivers[{i}]"), format!("unknown receiver {n:?}")))?;
-                idx.push(pos);
+/// What a route inherits from its parent.
+#[derive(Clone, Copy)]
+struct Inherited<'a> {
+    receivers: Option<&'a [usize]>,
+    severity: Severity,
+    group: Option<&'a GroupSpec>,
+    deliver_muted: bool,
+    links: &'a [config::LinkDoc],
+    mention: &'a [String],
+}
+
+fn node(doc: RouteDoc, path: &str, receivers: &[ReceiverSpec], parent: Inherited<'_>, faults: &mut Faults) -> Node {
+    let Inherited { receivers: parent_receivers, severity: parent_severity, group: parent_group, deliver_muted, links, mention } = parent;
+    let links = doc.links.clone().unwrap_or_else(|| links.to_vec());
+    let mention = match doc.mention.clone() {
+        Some(m) => {
+            static RE: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| Regex::new(MENTION).expect("static regex"));
+            for (i, who) in m.iter().enumerate() {
+                if !RE.is_match(who.trim()) {
+                    faults.0.push(invalid(
+                        format!("{path}.mention[{i}]"),
+                        format!("{who:?} is not a Slack user ID (U0123ABCD) or user group (<!subteam^S0123ABCD>)"),
+                    ));
+                }
             }
-            idx
+            m.iter().map(|w| w.trim().to_string()).collect()
         }
+        None => mention.to_vec(),
+    };
+    // Checked where they are written (inherited ones were checked at their own route).
+    for (i, l) in doc.links.iter().flatten().enumerate() {
+        if !(l.url.starts_with("https://") || l.url.starts_with("http://")) || l.text.trim().is_empty() {
+            faults.0.push(invalid(format!("{path}.links[{i}]"), "a link needs a text and an http(s) URL"));
+        } else if l.text.chars().count() > config::LINK_TEXT_MAX {
+            faults.0.push(invalid(
+                format!("{path}.links[{i}].text"),
+                format!("{} characters; a button's text has at most {} (Slack)", l.text.chars().count(), config::LINK_TEXT_MAX),
+            ));
+        }
+    }
+    let own = match doc.receivers {
+        Some(names) => names
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| {
+                let pos = receivers.iter().position(|r| &r.name == n);
+                faults.check(pos.ok_or_else(|| invalid(format!("{path}.receivers[{i}]"), format!("unknown receiver {n:?}"))))
+            })
+            .collect(),
         None => parent_receivers.map(<[usize]>::to_vec).unwrap_or_default(),
     };
     let severity = match doc.severity {
-        Some(s) => Severity::parse(&s)
-            .ok_or_else(|| invalid(format!("{path}.severity"), format!("{s:?} is not one of critical, error, warning, info")))?,
+        Some(s) => faults
+            .check(
+                Severity::parse(&s)
+                    .ok_or_else(|| invalid(format!("{path}.severity"), format!("{s:?} is not one of critical, error, warning, info"))),
+            )
+            .unwrap_or(parent_severity),
         None => parent_severity,
     };
-    let matcher = Matcher::new(doc.matchers, &format!("{path}.match"))?;
+    let matcher = Matcher::new(doc.matchers, &format!("{path}.match"), faults);
     let remediate = match doc.remediate {
-        Some(r) => rule_actions(r, path)?,
+        Some(r) => faults.check(rule_actions(r, path)).unwrap_or_default(),
         None => vec![],
     };
     let group = match &doc.group {
-        Some(g) => GroupSpec::parse(g, path)?,
+        Some(g) => faults.check(GroupSpec::parse(g, path)).flatten(),
         None => parent_group.cloned(),
     };
+    let deliver_muted = doc.deliver_muted.unwrap_or(deliver_muted);
     let children = doc
         .routes
         .into_iter()
         .enumerate()
-        .map(|(i, c)| node(c, &format!("{path}.routes[{i}]"), receivers, Some(&own), severity, group.as_ref()))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Node { matcher, receivers: own, severity, continue_: doc.continue_, children, remediate, group })
+        .map(|(i, c)| {
+            let inherited =
+                Inherited { receivers: Some(&own), severity, group: group.as_ref(), deliver_muted, links: &links, mention: &mention };
+            node(c, &format!("{path}.routes[{i}]"), receivers, inherited, faults)
+        })
+        .collect();
+    Node { matcher, receivers: own, severity, continue_: doc.continue_, children, remediate, group, deliver_muted, links, mention }
 }
 
 fn rule_actions(r: RemediateDoc, path: &str) -> Result<Vec<RuleAction>, ConfigError> {
@@ -280,32 +415,50 @@ fn globs(v: &OneOrMany, path: &str) -> Result<Vec<GlobMatcher>, ConfigError> {
 }
 
 impl Matcher {
-    fn new(m: MatchDoc, path: &str) -> Result<Self, ConfigError> {
-        Ok(Self {
-            alarm_name: globs(&m.alarm_name, &format!("{path}.alarm_name"))?,
-            alarm_name_regex: m
-                .alarm_name_regex
-                .0
-                .iter()
-                .map(|r| {
-                    // Anchored: a rule reads as "the whole name matches".
-                    Regex::new(&format!("^(?:{r})$")).map_err(|e| invalid(format!("{path}.alarm_name_regex"), one_line(&e.to_string())))
-                })
-                .collect::<Result<_, _>>()?,
-            endpoint: globs(&m.endpoint, &format!("{path}.endpoint"))?,
-            namespace: globs(&m.namespace, &format!("{path}.namespace"))?,
-            state: m
-                .state
-                .0
-                .iter()
-                .map(|s| {
+    /// Each key's patterns; a bad one is a fault and matches nothing.
+    fn new(m: MatchDoc, path: &str, faults: &mut Faults) -> Self {
+        let mut globs = |v: &OneOrMany, key: &str| faults.check(globs(v, &format!("{path}.{key}"))).unwrap_or_default();
+        let (alarm_name, endpoint, namespace, account, region) = (
+            globs(&m.alarm_name, "alarm_name"),
+            globs(&m.endpoint, "endpoint"),
+            globs(&m.namespace, "namespace"),
+            globs(&m.account, "account"),
+            globs(&m.region, "region"),
+        );
+        let alarm_name_regex = m
+            .alarm_name_regex
+            .0
+            .iter()
+            // Anchored: a rule reads as "the whole name matches".
+            .filter_map(|r| {
+                faults.check(
+                    Regex::new(&format!("^(?:{r})$")).map_err(|e| invalid(format!("{path}.alarm_name_regex"), one_line(&e.to_string()))),
+                )
+            })
+            .collect();
+        let state = m
+            .state
+            .0
+            .iter()
+            .filter_map(|s| {
+                faults.check(
                     AlarmState::parse(s)
-                        .ok_or_else(|| invalid(format!("{path}.state"), format!("{s:?} is not ALARM, OK or INSUFFICIENT_DATA")))
-                })
-                .collect::<Result<_, _>>()?,
-            account: globs(&m.account, &format!("{path}.account"))?,
-            region: globs(&m.region, &format!("{path}.region"))?,
-        })
+                        .ok_or_else(|| invalid(format!("{path}.state"), format!("{s:?} is not ALARM, OK or INSUFFICIENT_DATA"))),
+                )
+            })
+            .collect();
+        let tags = m
+            .tags
+            .iter()
+            .filter_map(|(k, p)| {
+                faults.check(
+                    Glob::new(p)
+                        .map(|g| (k.clone(), g.compile_matcher()))
+                        .map_err(|e| invalid(format!("{path}.tags.{k}"), format!("bad glob {p:?}: {e}"))),
+                )
+            })
+            .collect();
+        Self { alarm_name, alarm_name_regex, endpoint, namespace, state, account, region, tags }
     }
 
     fn matches(&self, f: &Facts<'_>) -> bool {
@@ -319,6 +472,7 @@ impl Matcher {
             && (self.state.is_empty() || f.state.is_some_and(|s| self.state.contains(&s)))
             && any(&self.account, f.account)
             && any(&self.region, f.region)
+            && self.tags.iter().all(|(key, glob)| f.tags.iter().any(|(k, v)| k == key && glob.is_match(v)))
     }
 }
 
@@ -483,5 +637,45 @@ route:
         assert_eq!(e, "routing document: route.group.window_s: 9 is not between 60 and 86400 seconds");
         let e = Routes::parse(&doc.replace("by: [endpoint]", "by: [endpiont]")).unwrap_err().to_string();
         assert!(e.starts_with("routing document: route.group.by: \"endpiont\" is not one of endpoint"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod links_tests {
+    use super::*;
+
+    const DOC: &str = r#"
+receivers: [{ name: app, slack: { webhook_url: "env:X" } }]
+route:
+  receivers: [app]
+  links: [{ text: Runbook, url: "https://runbooks.example.com/{endpoint}?alarm={alarm}&r={region}" }]
+  mention: [U0ONCALL1]
+  routes:
+    - match: { alarm_name: "gpu-*" }
+    - match: { alarm_name: "ml-*" }
+      links: []
+      mention: ["<!subteam^S0MLTEAM1>"]
+"#;
+
+    #[test]
+    fn links_fill_their_placeholders_encoded_and_are_inherited_or_replaced() {
+        let r = Routes::parse(DOC).unwrap();
+        let f =
+            |name: &'static str| Facts { alarm_name: name, endpoint: Some("llm prod"), region: Some("us-east-1"), ..Default::default() };
+        let gpu = r.evaluate(&f("gpu-hot/1"));
+        assert_eq!(gpu.deliveries[0].links[0].url, "https://runbooks.example.com/llm%20prod?alarm=gpu-hot%2F1&r=us-east-1");
+        assert_eq!(gpu.deliveries[0].mention, ["<@U0ONCALL1>"]);
+        let ml = r.evaluate(&f("ml-x"));
+        assert!(ml.deliveries[0].links.is_empty());
+        assert_eq!(ml.deliveries[0].mention, ["<!subteam^S0MLTEAM1>"]);
+    }
+
+    #[test]
+    fn a_bad_link_or_mention_is_named_where_it_is_written() {
+        let long = "x".repeat(config::LINK_TEXT_MAX + 1);
+        let e = Routes::parse(&DOC.replace("text: Runbook", &format!("text: {long}"))).unwrap_err().to_string();
+        assert!(e.contains("route.links[0].text: 76 characters"), "{e}");
+        let e = Routes::parse(&DOC.replace("[U0ONCALL1]", r#"["@oncall"]"#)).unwrap_err().to_string();
+        assert!(e.contains("route.mention[0]: \"@oncall\" is not a Slack user ID"), "{e}");
     }
 }

@@ -15,6 +15,8 @@
 //! - [`evidence`]: `evidence#<endpoint>#<streams>#<window>`: what one invocation fetched about an
 //!   endpoint (description, container logs), shared with the other alarms of a storm (in progress
 //!   with a lease, then ready with the deflated payload).
+//! - [`incident`]: `incident#<alarm identity>`: its acknowledgement and snooze (the Slack
+//!   controls), ended when the alarm resolves.
 //! - [`marker`]: `once#…` (a Slack request seen once: replay check) and `lock#…` (one remediation
 //!   of an endpoint at a time).
 //!
@@ -24,6 +26,7 @@
 pub mod delivery;
 pub mod evidence;
 pub mod group;
+pub mod incident;
 pub mod marker;
 pub mod thread;
 

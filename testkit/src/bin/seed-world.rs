@@ -36,7 +36,7 @@ async fn main() -> Result<()> {
         Some(Notification::Alarm(a)) => a,
         _ => bail!("{}: not an alarm", args.event),
     };
-    let target = sagealarm::target::resolve(&alarm);
+    let target = sagealarm::subject::resolve(&alarm);
     let endpoint =
         args.endpoint.or_else(|| target.endpoint().map(str::to_string)).context("the event names no endpoint: pass --endpoint")?;
     let anchor = alarm.state_change_time.context("the event has no StateChangeTime")?;

@@ -109,14 +109,8 @@ fn alarm(r: &AlarmReport, routing_key: &str, severity: Severity) -> Value {
     if let Some(s) = subject_line(&r.target) {
         summary.push_str(&format!(" on {s}"));
     }
-    if let Some(o) = r.enrichment.fleet.as_ref().and_then(|f| f.outlier.as_ref()) {
-        summary.push_str(&format!(" — {}", enr::outlier_sentence(o)));
-    }
-    if let Some(d) = &r.enrichment.serverless {
-        summary.push_str(&format!(" — {}", enr::serverless_headline(d)));
-    }
-    if let Some(h) = r.enrichment.capacity.as_ref().and_then(|c| c.headline.as_ref()) {
-        summary.push_str(&format!(" — {h}"));
+    if let Some(lead) = enr::lead_sentence(&r.enrichment) {
+        summary.push_str(&format!(" — {lead}"));
     }
     let sm = r.target.sagemaker();
     let source = sm
@@ -154,6 +148,19 @@ fn alarm(r: &AlarmReport, routing_key: &str, severity: Severity) -> Value {
         body["client_url"] = first.url.clone().into();
     }
     body
+}
+
+/// An acknowledgement of the incident the alarm's trigger opened (same `dedup_key`).
+pub fn acknowledge(identity: &str, routing_key: &str) -> Value {
+    json!({ "routing_key": routing_key, "event_action": "acknowledge", "dedup_key": dedup_key(identity) })
+}
+
+/// The event with a route's links after the alarm's own.
+pub fn with_links(mut event: Value, links: &[crate::report::links::Link]) -> Value {
+    if let Some(l) = event["links"].as_array_mut() {
+        l.extend(links.iter().map(|l| json!({ "href": l.url, "text": l.text })));
+    }
+    event
 }
 
 /// The event with `note` (state unavailable) first in its `custom_details`.
@@ -226,6 +233,16 @@ fn custom_details(r: &AlarmReport) -> Value {
     if let Some(s) = &a.actions_suppressed_by {
         d["actions_suppressed_by"] = s.clone().into();
     }
+    if let Some(q) = &r.query {
+        d["query"] = truncate(q, 4000).into();
+    }
+    if !r.tags.is_empty() {
+        d["tags"] =
+            r.tags.iter().take(50).map(|(k, v)| (truncate(k, 128), Value::from(truncate(v, 256)))).collect::<Map<String, Value>>().into();
+    }
+    if let Some(q) = &r.enrichment.own_query {
+        d["own_query"] = json!({ "summary": enr::own_query_lines(q), "details": q });
+    }
     if let Some(s) = &r.enrichment.skipped {
         d["enrichment_skipped"] = s.clone().into();
     }
@@ -233,8 +250,23 @@ fn custom_details(r: &AlarmReport) -> Value {
     if !e.notes.is_empty() {
         d["enrichment_notes"] = e.notes.iter().map(|n| format!("{}: {}", n.source, n.message)).collect::<Vec<_>>().into();
     }
+    if let Some(lead) = &e.explanation.lead {
+        d["diagnosis"] = json!({
+            "headline": enr::cause_sentence(&lead.cause, e),
+            "supporting": e.explanation.supporting.iter().filter_map(|s| enr::cause_sentence(&s.cause, e)).collect::<Vec<_>>(),
+            "causes": e.explanation,
+        });
+    }
     if let Some(info) = &e.endpoint {
         d["endpoint"] = json!({ "summary": enr::endpoint_lines(info), "details": info });
+    }
+    if let Some(l) = &e.llm {
+        d["llm"] = json!({
+            "summary": enr::llm_caption(l),
+            "table": enr::llm_table(l, 16),
+            "placement": l.placement.as_ref().map(enr::placement_lines).unwrap_or_default(),
+            "rows": l.rows,
+        });
     }
     if let Some(c) = &e.contributors {
         d["contributors_in_alarm"] = json!({
@@ -272,7 +304,7 @@ fn custom_details(r: &AlarmReport) -> Value {
     }
     if let Some(c) = &e.capacity {
         let anchor = e.window.as_ref().map(|w| w.anchor).unwrap_or_else(|| a.anchor_time());
-        d["capacity"] = json!({ "headline": c.headline, "summary": enr::capacity_lines(c, anchor), "details": c });
+        d["capacity"] = json!({ "headline": c.headline(), "summary": enr::capacity_lines(c, anchor), "details": c });
     }
     if let Some(l) = enr::changes_line(&e.changes, e.endpoint.is_some() || e.capacity.is_some()) {
         d["recent_changes"] = json!({ "summary": l, "details": e.changes });

@@ -3,16 +3,16 @@
 
 pub mod render;
 
-use super::{classify_status, settings_at, Destination, Failure, Message, Post, Registration, Settings};
+use super::{classify_status, schema_of, settings_at, Destination, Failure, Message, Post, Registration, Settings};
 use crate::route::ConfigError;
 use crate::secrets::{Secret, SecretRef};
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub const REGISTRATION: Registration = Registration { kind: "slack", configure };
+pub const REGISTRATION: Registration = Registration { kind: "slack", configure, schema: schema_of::<SlackSettings>, pages: false };
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SlackSettings {
     /// A secret reference: the webhook URL is a credential.
@@ -24,10 +24,11 @@ fn configure(value: &serde_yaml_ng::Value, path: &str) -> Result<Box<dyn Setting
 }
 
 impl Settings for SlackSettings {
-    fn secret(&self) -> &SecretRef {
-        &self.webhook_url
+    fn secret(&self) -> Option<&SecretRef> {
+        Some(&self.webhook_url)
     }
-    fn connect(&self, name: &str, secret: Secret) -> Arc<dyn Destination> {
+    fn connect(&self, name: &str, secret: Option<Secret>, _: &super::Connect) -> Arc<dyn Destination> {
+        let secret = secret.unwrap_or_else(|| Secret::new(""));
         Arc::new(Slack { name: name.to_string(), webhook_url: secret })
     }
 }
@@ -46,8 +47,13 @@ impl Destination for Slack {
     }
     fn render(&self, message: &Message<'_>) -> Post {
         let body = match message {
-            Message::Alarm { report, offers, incident, .. } => render::with_note(render::render(report, offers), incident.note()),
+            Message::Alarm { report, offers, incident, extras, .. } => {
+                // A webhook message is its own: an ALARM mentions, unless snoozed.
+                let mention = report.state() == Some(crate::model::AlarmState::Alarm) && !incident.snoozed;
+                render::with_extras(render::with_note(render::render(report, offers), incident.note()), extras, mention)
+            }
             Message::FollowUp { follow_up, .. } => render::follow_up(follow_up),
+            Message::Control { control, .. } => render::control_note(control),
         };
         Post::json(self.webhook_url.expose(), body)
     }

@@ -1,6 +1,10 @@
 //! Slack Block Kit message for an incoming webhook, within every Block Kit limit whatever the input.
 
+use crate::deliver::Extras;
+use crate::enrich::diagnosis::Cause;
 use crate::enrich::serverless::Finding;
+use crate::enrich::{Enrichment, Llm};
+use crate::model::controls::{self, ControlTarget, SnoozeFor};
 use crate::model::text::{clamp_escaped, code, mrkdwn, plain, truncate};
 use crate::model::units;
 use crate::model::{AlarmKind, Origin};
@@ -9,7 +13,9 @@ use crate::remediate::offers::Offer;
 use crate::render::enrichment as enr;
 use crate::render::state_badge;
 use crate::report::{subject_line, AlarmReport, Report};
-use crate::target::Subject;
+use crate::state::incident::IncidentState;
+use crate::subject::Subject;
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 /// Limits from Slack's Block Kit reference (see the README's design section).
@@ -68,8 +74,19 @@ fn alarm(r: &AlarmReport, offers: &[Offer]) -> Value {
         what.push_str(&mrkdwn(&r.reason, 1500));
     }
     blocks.push(section(&what));
+    if let Some(q) = &r.query {
+        blocks.push(section(&format!("*Query*\n```{}```", mrkdwn(q, 2000))));
+    }
+    if let Some(m) = &a.mute {
+        let rule = m.rule_name().map(|n| format!(" by {}", code(n, 200))).unwrap_or_default();
+        let until = m.end.map(|t| format!(" until {}", t.format("%Y-%m-%d %H:%M UTC"))).unwrap_or_default();
+        blocks.push(context(&[format!("🔕 Muted{rule}{until}: nobody was paged")]));
+    }
 
     let mut fields = vec![];
+    if let Some(owner) = r.tag("owner") {
+        fields.push(format!("*Owner*\n{}", mrkdwn(owner, 200)));
+    }
     if let Some(w) = &r.window {
         fields.push(format!("*Window*\n{}", mrkdwn(w, 200)));
     }
@@ -166,17 +183,9 @@ pub fn fallback_text(r: &AlarmReport) -> String {
         s.push_str(" on ");
         s.push_str(&subj);
     }
-    if let Some(o) = r.enrichment.fleet.as_ref().and_then(|f| f.outlier.as_ref()) {
+    if let Some(lead) = enr::lead_sentence(&r.enrichment) {
         s.push_str(" — ");
-        s.push_str(&enr::outlier_sentence(o));
-    }
-    if let Some(d) = &r.enrichment.serverless {
-        s.push_str(" — ");
-        s.push_str(&enr::serverless_headline(d));
-    }
-    if let Some(h) = r.enrichment.capacity.as_ref().and_then(|c| c.headline.as_ref()) {
-        s.push_str(" — ");
-        s.push_str(h);
+        s.push_str(&lead);
     }
     clamp_escaped(mrkdwn(&s, 900), limits::FALLBACK_TEXT)
 }
@@ -224,18 +233,31 @@ fn enrichment_blocks(r: &AlarmReport) -> Vec<(u8, Value)> {
     if let Some(line) = e.contributors.as_ref().and_then(|c| enr::contributors_line(c, r.alarm.contributor.as_ref())) {
         out.push((0, section(&mrkdwn(&line, 1500))));
     }
-    // Capacity that explains the alarm leads; otherwise it follows the endpoint.
+    // The diagnosis: the cause that explains the alarm best, then what supports it.
+    if let Some(text) = diagnosis_text(e) {
+        out.push((0, section(&text)));
+    }
+    // Capacity that explains the alarm comes right after; otherwise it follows the endpoint.
     let capacity = capacity_block(r);
-    let leads = e.capacity.as_ref().is_some_and(|c| c.headline.is_some());
+    let leads = e.explanation.mentions(|c| matches!(c, Cause::Capacity { .. } | Cause::CapacityErrors { .. }));
     let mut capacity = capacity.map(|b| (if leads { 0 } else { 1 }, b));
     if leads {
         out.extend(capacity.take());
     }
+    if let Some(l) = &e.llm {
+        out.push((0, section(&llm_text(l))));
+    }
+    if let Some(q) = &e.own_query {
+        let lines: Vec<String> = enr::own_query_lines(q).iter().map(|l| mrkdwn(l, 500)).collect();
+        out.push((0, section(&format!("*The alarm's query over the window*\n{}", lines.join("\n")))));
+    }
     if let Some(f) = &e.fleet {
         let mut text = String::new();
-        if let Some(h) = enr::headline(f) {
-            let icon = if f.outlier.is_some() { "🔥 " } else { "" };
-            text.push_str(&format!("{icon}*{}*\n", mrkdwn(&h, 600)));
+        // An outlier is said in the diagnosis; "load is even" only when nothing else explains the alarm.
+        if f.outlier.is_none() && e.explanation.lead.is_none() {
+            if let Some(h) = enr::headline(f) {
+                text.push_str(&format!("*{}*\n", mrkdwn(&h, 600)));
+            }
         }
         if let Some(line) = enr::summed_line(f) {
             text.push_str(&format!("{}\n", mrkdwn(&line, 400)));
@@ -248,7 +270,11 @@ fn enrichment_blocks(r: &AlarmReport) -> Vec<(u8, Value)> {
     // A serverless variant has no fleet: its own diagnosis goes where the outlier would.
     if let Some(d) = &e.serverless {
         let pressing = !matches!(d.finding, Finding::NoPressure | Finding::NoData);
-        let mut text = format!("{}*{}*\n", if pressing { "⚡ " } else { "" }, mrkdwn(&enr::serverless_headline(d), 600));
+        // A pressing finding is the diagnosis's; the quiet ones are said here.
+        let mut text = match pressing {
+            true => String::new(),
+            false => format!("*{}*\n", mrkdwn(&enr::serverless_headline(d), 600)),
+        };
         text.push_str(&format!(
             "_serverless variant {} · the {} min before the alarm · per {}_",
             mrkdwn(&d.variant, 100),
@@ -308,14 +334,41 @@ fn enrichment_blocks(r: &AlarmReport) -> Vec<(u8, Value)> {
     out
 }
 
+/// `🧠 *KV cache full on …*` and the supporting causes as bullets.
+fn diagnosis_text(e: &Enrichment) -> Option<String> {
+    let x = &e.explanation;
+    let mut lines = vec![];
+    if let Some(lead) = &x.lead {
+        let sentence = enr::cause_sentence(&lead.cause, e)?;
+        lines.push(format!("{} *{}*", enr::cause_icon(&lead.cause), mrkdwn(&sentence, 600)));
+    }
+    for s in &x.supporting {
+        if let Some(sentence) = enr::cause_sentence(&s.cause, e) {
+            lines.push(format!("{} {}", enr::cause_icon(&s.cause), mrkdwn(&sentence, 400)));
+        }
+    }
+    (!lines.is_empty()).then(|| lines.join("\n"))
+}
+
+/// The LLM engines per inference component and instance, with where the fleet runs.
+fn llm_text(l: &Llm) -> String {
+    let mut text = format!("*LLM engine* _{}_\n", mrkdwn(&enr::llm_caption(l), 500));
+    if !l.rows.is_empty() {
+        text.push_str(&format!("```{}```", mrkdwn(&enr::llm_table(l, 8), 1900)));
+    }
+    let placement: Vec<String> = l.placement.iter().flat_map(enr::placement_lines).map(|p| mrkdwn(&p, 300)).collect();
+    if !placement.is_empty() {
+        text.push('\n');
+        text.push_str(&placement.join("\n"));
+    }
+    text
+}
+
 /// Autoscaling (headline, range, policies, activities) and the recent changes, in one section.
 fn capacity_block(r: &AlarmReport) -> Option<Value> {
     let e = &r.enrichment;
     let mut text = String::new();
     if let Some(c) = &e.capacity {
-        if let Some(h) = &c.headline {
-            text.push_str(&format!("🚧 *{}*\n", mrkdwn(h, 400)));
-        }
         let anchor = e.window.as_ref().map(|w| w.anchor).unwrap_or_else(|| r.alarm.anchor_time());
         let lines: Vec<String> = enr::capacity_lines(c, anchor).iter().take(14).map(|l| mrkdwn(l, 300)).collect();
         text.push_str(&format!("*Capacity*\n{}", lines.join("\n")));
@@ -379,6 +432,135 @@ fn offers_block(offers: &[Offer]) -> Option<Value> {
         })
         .collect();
     (!buttons.is_empty()).then(|| json!({ "type": "actions", "block_id": "sagealarm-remediate", "elements": buttons }))
+}
+
+/// `msg` with what its route adds: the route's links as buttons (after the alarm's own) and, when
+/// `mention` (an ALARM's first message, not snoozed), who to mention, in the notification text
+/// too so that they are notified. Mentions are Slack's own syntax, checked by the routing document.
+pub fn with_extras(mut msg: Value, extras: &Extras, mention: bool) -> Value {
+    if !extras.links.is_empty() {
+        let buttons: Vec<Value> = extras
+            .links
+            .iter()
+            .filter(|l| l.url.len() <= limits::BUTTON_URL)
+            .enumerate()
+            .map(|(i, l)| json!({ "type": "button", "action_id": format!("route_link_{i}"), "text": { "type": "plain_text", "text": plain(&l.text, limits::BUTTON_TEXT) }, "url": l.url }))
+            .collect();
+        if let Some(blocks) = msg["blocks"].as_array_mut() {
+            match blocks.iter_mut().find(|b| b["type"] == "actions" && b["block_id"].is_null()) {
+                Some(links) => {
+                    if let Some(e) = links["elements"].as_array_mut() {
+                        e.extend(buttons);
+                        e.truncate(limits::ACTIONS_ELEMENTS);
+                    }
+                }
+                None => {
+                    let at = blocks.len().saturating_sub(1);
+                    blocks.insert(at, json!({ "type": "actions", "elements": buttons }));
+                }
+            }
+        }
+    }
+    if mention && !extras.mention.is_empty() {
+        let who = extras.mention.join(" ");
+        if let Some(t) = msg["text"].as_str() {
+            msg["text"] = clamp_escaped(format!("{who} {t}"), limits::FALLBACK_TEXT).into();
+        }
+        if let Some(blocks) = msg["blocks"].as_array_mut() {
+            let at = usize::from(blocks.first().is_some_and(|b| b["type"] == "header"));
+            blocks.insert(
+                at,
+                json!({ "type": "section", "block_id": "sagealarm_mention", "text": { "type": "mrkdwn", "text": format!("cc {who}") } }),
+            );
+        }
+    }
+    if let Some(blocks) = msg["blocks"].as_array_mut() {
+        if blocks.len() > limits::BLOCKS {
+            blocks.drain(limits::BLOCKS - 1..blocks.len() - 1);
+        }
+    }
+    msg
+}
+
+/// A control as a message of its own (for a destination that cannot update the alarm's).
+pub fn control_note(c: &crate::deliver::Control) -> Value {
+    let lines = status_lines(&c.state, chrono::Utc::now());
+    let text = format!("{}: {}", mrkdwn(&c.target.name, 200), if lines.is_empty() { "unsnoozed".to_string() } else { lines.join(" · ") });
+    json!({ "text": clamp_escaped(text.clone(), limits::FALLBACK_TEXT), "blocks": [context(&[text])] })
+}
+
+/// Who did what about the alarm: `👀 acknowledged by <@U…> at 14:09`, `🔕 snoozed by <@U…>
+/// until 15:10 UTC`.
+pub fn status_lines(acted: &IncidentState, now: DateTime<Utc>) -> Vec<String> {
+    let mut out = vec![];
+    if let Some(a) = &acted.ack {
+        out.push(format!("👀 acknowledged by <@{}> at {} UTC", user(&a.by), a.at.format("%H:%M")));
+    }
+    if let Some(s) = acted.snoozed_at(now) {
+        let until = s.until.map(|u| format!("until {} UTC", u.format("%H:%M"))).unwrap_or_else(|| "until OK".into());
+        out.push(format!("🔕 snoozed by <@{}> {until}: updates go to the thread, nobody is paged", user(&s.by)));
+    }
+    out
+}
+
+/// A Slack user ID as recorded (from a verified click): letters and digits only.
+fn user(id: &str) -> String {
+    id.chars().filter(|c| c.is_ascii_alphanumeric()).take(20).collect()
+}
+
+/// The status line and the controls of an alarm's parent while it is in ALARM: Acknowledge
+/// (until someone did), Snooze (1 h, 4 h, 24 h, until OK: `sagealarm_snooze_<length>`) or
+/// Unsnooze while snoozed.
+pub fn controls(target: &ControlTarget, acted: &IncidentState, now: DateTime<Utc>) -> Vec<Value> {
+    let value = serde_json::to_string(target).unwrap_or_default();
+    if value.chars().count() > limits::BUTTON_VALUE {
+        return vec![];
+    }
+    let mut elements = vec![];
+    if acted.ack.is_none() {
+        elements.push(json!({ "type": "button", "action_id": controls::ACK, "style": "primary", "text": { "type": "plain_text", "text": "👀 Acknowledge", "emoji": true }, "value": value }));
+    }
+    if acted.snoozed_at(now).is_some() {
+        elements.push(json!({ "type": "button", "action_id": controls::UNSNOOZE, "text": { "type": "plain_text", "text": "🔔 Unsnooze", "emoji": true }, "value": value }));
+    } else {
+        // A button per length (a menu option's value is at most 150 characters: too short for
+        // the alarm's identity).
+        for s in SnoozeFor::ALL {
+            let text = format!("🔕 {}", s.label());
+            elements.push(json!({ "type": "button", "action_id": format!("{}_{}", controls::SNOOZE, s.value()), "text": { "type": "plain_text", "text": text, "emoji": true }, "value": value }));
+        }
+    }
+    let mut out = vec![];
+    let lines = status_lines(acted, now);
+    if !lines.is_empty() {
+        out.push(json!({ "type": "context", "block_id": "sagealarm_status", "elements": lines.iter().map(|l| json!({ "type": "mrkdwn", "text": l })).collect::<Vec<_>>() }));
+    }
+    out.push(json!({ "type": "actions", "block_id": "sagealarm_controls", "elements": elements }));
+    out
+}
+
+/// `msg` with the controls (and status) placed under its header and subject, replacing any
+/// there were: for a new ALARM parent, and for the parent a click just changed.
+pub fn with_controls(mut msg: Value, controls: Vec<Value>) -> Value {
+    if let Some(blocks) = msg["blocks"].as_array_mut() {
+        let at = blocks.iter().position(|b| b["block_id"] == "sagealarm_status" || b["block_id"] == "sagealarm_controls");
+        blocks.retain(|b| b["block_id"] != "sagealarm_status" && b["block_id"] != "sagealarm_controls");
+        let at = at.unwrap_or_else(|| {
+            blocks
+                .iter()
+                .position(|b| b["type"] != "header" && b["block_id"] != "sagealarm_mention")
+                .map(|i| i + 1)
+                .unwrap_or(blocks.len())
+                .min(blocks.len())
+        });
+        for (i, c) in controls.into_iter().enumerate() {
+            blocks.insert(at + i, c);
+        }
+        if blocks.len() > limits::BLOCKS {
+            blocks.drain(limits::BLOCKS - 1..blocks.len() - 1);
+        }
+    }
+    msg
 }
 
 /// `msg` with `note` (text, escaped here) as a context line under its header, within the block
@@ -609,12 +791,20 @@ mod tests {
             panic!("an alarm")
         };
         r.enrichment.serverless = Some(analyse(&sv::burst(), &sv::window(), sv::config(20, Some(4))));
+        // Ranked again, as enrichment does once it has every finding.
+        r.enrichment.explanation = crate::enrich::diagnosis::rank(&r.enrichment, None);
         let msg = render(&Report::Alarm(r.clone()), &[]);
         check_limits(&msg).unwrap();
         let headline = "Provisioned concurrency 4 is saturated: 40 invocations/min spilled to on-demand, cold starts ~8.2 s, overhead latency up to 2.9 s";
         assert!(msg["text"].as_str().unwrap().ends_with(headline), "{}", msg["text"]);
-        let section =
-            msg["blocks"].as_array().unwrap().iter().find_map(|b| b["text"]["text"].as_str().filter(|t| t.starts_with("⚡"))).unwrap();
+        // The headline leads the message as its diagnosis; the figures behind it follow in the
+        // serverless section, without saying the headline twice.
+        let texts: Vec<&str> = msg["blocks"].as_array().unwrap().iter().filter_map(|b| b["text"]["text"].as_str()).collect();
+        let lead = texts.iter().position(|t| t.starts_with("⚡") && t.contains(headline)).expect("the diagnosis");
+        assert_eq!(texts.iter().filter(|t| t.contains(headline)).count(), 1, "{texts:#?}");
+        let at = texts.iter().position(|t| t.starts_with("_serverless variant")).expect("the serverless section");
+        assert!(lead < at, "{texts:#?}");
+        let section = texts[at];
         assert!(
             section.contains("Provisioned  4, 100% used at peak, 540 invocations served, 130 spilled to on-demand (peak 40/min)"),
             "{section}"

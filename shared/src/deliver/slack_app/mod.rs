@@ -13,8 +13,13 @@ pub mod render;
 mod upload;
 
 use super::slack::render as blocks;
-use super::{classify_status, settings_at, Destination, Encoding, Failure, Incident, Message, Outbox, Post, Registration, Sent, Settings};
+use super::{
+    classify_status, schema_of, settings_at, Control, Destination, Encoding, Extras, Failure, Incident, Message, Outbox, Post,
+    Registration, Sent, Settings,
+};
+use crate::model::controls::ControlTarget;
 use crate::model::text::{one_line, truncate};
+use crate::model::AlarmState;
 use crate::model::Severity;
 use crate::remediate::offers::Offer;
 use crate::report::Report;
@@ -27,26 +32,34 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub const REGISTRATION: Registration = Registration { kind: "slack_app", configure };
+pub const REGISTRATION: Registration = Registration { kind: "slack_app", configure, schema: schema_of::<SlackAppSettings>, pages: false };
 
 pub const DEFAULT_API_URL: &str = "https://slack.com/api";
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SlackAppSettings {
     /// A secret reference to the bot token (`xoxb-…`).
     token: SecretRef,
     /// The channel ID (`C…`): `chat.update` needs the ID, and an ID survives a rename.
+    #[schemars(schema_with = "channel_schema")]
     channel: String,
     /// Slack's Web API; tests point it at a local stand-in.
     #[serde(default)]
     api_url: Option<String>,
 }
 
+/// A channel ID as Slack writes them: `C0123ABCD…` (public), `G…` (private), `D…` (a DM).
+const CHANNEL_ID: &str = r"^\s*[CGD][A-Z0-9]{8,}\s*$";
+
+fn channel_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "type": "string", "pattern": CHANNEL_ID })
+}
+
 fn configure(value: &serde_yaml_ng::Value, path: &str) -> Result<Box<dyn Settings>, ConfigError> {
+    static ID: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| regex::Regex::new(CHANNEL_ID).expect("static regex"));
     let s: SlackAppSettings = settings_at(value, path)?;
-    let id = s.channel.trim();
-    if id.len() < 9 || !id.starts_with(['C', 'G', 'D']) || !id.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
+    if !ID.is_match(&s.channel) {
         return Err(invalid(
             format!("{path}.channel"),
             format!("{:?} is not a channel ID (C0123ABCD…: in Slack, the channel's details, at the bottom)", truncate(&s.channel, 40)),
@@ -61,12 +74,19 @@ fn configure(value: &serde_yaml_ng::Value, path: &str) -> Result<Box<dyn Setting
 }
 
 impl Settings for SlackAppSettings {
-    fn secret(&self) -> &SecretRef {
-        &self.token
+    fn secret(&self) -> Option<&SecretRef> {
+        Some(&self.token)
     }
-    fn connect(&self, name: &str, secret: Secret) -> Arc<dyn Destination> {
+    fn connect(&self, name: &str, secret: Option<Secret>, connect: &super::Connect) -> Arc<dyn Destination> {
+        let secret = secret.unwrap_or_else(|| Secret::new(""));
         let api_url = self.api_url.as_deref().unwrap_or(DEFAULT_API_URL).trim_end_matches('/').to_string();
-        Arc::new(SlackApp { name: name.to_string(), token: secret, channel: self.channel.trim().to_string(), api_url })
+        Arc::new(SlackApp {
+            name: name.to_string(),
+            token: secret,
+            channel: self.channel.trim().to_string(),
+            api_url,
+            controls: connect.buttons,
+        })
     }
 }
 
@@ -75,6 +95,8 @@ pub struct SlackApp {
     pub token: Secret,
     pub channel: String,
     pub api_url: String,
+    /// Acknowledge / Snooze on ALARM parents (a click has somewhere to go).
+    pub controls: bool,
 }
 
 /// `chat.update` answers these when the parent cannot be edited any more: post a new parent.
@@ -109,6 +131,8 @@ impl SlackApp {
     }
 
     /// A grouped alarm into its group's thread; without a usable state table, on its own, saying why.
+    // What `send` was handed, passed on as it came: a struct only this call would use adds nothing.
+    #[allow(clippy::too_many_arguments)]
     async fn grouped(
         &self,
         out: Outbox<'_>,
@@ -117,6 +141,7 @@ impl SlackApp {
         severity: Severity,
         offers: &[Offer],
         incident: &Incident,
+        extras: &Extras,
     ) -> Result<Sent, Failure> {
         let why = match (out.state, report) {
             (Some(state), Report::Alarm(a)) => match group::Ctx::new(self, out, state, group).alarm(report, a, severity, offers).await {
@@ -125,22 +150,69 @@ impl SlackApp {
                 Err(Ok(e)) => e.to_string(),
             },
             (None, _) => format!("not grouped with {group}: grouping needs the state table ({})", crate::state::TABLE_ENV),
-            (Some(_), Report::Plain(_)) => return self.alarm(out, report, offers, incident).await,
+            (Some(_), Report::Plain(_)) => return self.alarm(out, report, offers, incident, extras).await,
         };
         tracing::warn!(receiver = %self.name, group = %group, why, "posting the alarm on its own");
-        let incident = Incident { thread: None, unavailable: incident.unavailable.clone().or(Some(why)) };
-        self.alarm(out, report, offers, &incident).await
+        let incident = Incident { thread: None, unavailable: incident.unavailable.clone().or(Some(why)), ..incident.clone() };
+        self.alarm(out, report, offers, &incident, extras).await
     }
 
-    async fn alarm(&self, out: Outbox<'_>, report: &Report, offers: &[Offer], incident: &Incident) -> Result<Sent, Failure> {
+    /// The message for a report: the webhook's, with the route's links, the mention (`first`: a
+    /// new parent for an ALARM, not snoozed) and, while in ALARM, the controls and who acted.
+    fn message(&self, report: &Report, offers: &[Offer], incident: &Incident, extras: &Extras, first: bool) -> Value {
+        let alarm = match report {
+            Report::Alarm(a) => Some(a),
+            Report::Plain(_) => None,
+        };
+        let in_alarm = alarm.is_some_and(|a| a.alarm.state == AlarmState::Alarm);
         let msg = blocks::with_note(blocks::render(report, offers), incident.note());
+        let msg = blocks::with_extras(msg, extras, first && in_alarm && !incident.snoozed);
+        let Some(a) = alarm else { return msg };
+        let now = chrono::Utc::now();
+        let controls = match in_alarm && self.controls {
+            true => {
+                let target = ControlTarget {
+                    alarm: a.alarm.identity(),
+                    name: a.alarm.name.clone(),
+                    receiver: self.name.clone(),
+                    receivers: extras.receivers.clone(),
+                };
+                blocks::controls(&target, &incident.acted, now)
+            }
+            // Resolved, or nothing to press: who acted stays said.
+            false => {
+                let lines = blocks::status_lines(&incident.acted, now);
+                match lines.is_empty() {
+                    true => vec![],
+                    false => vec![json!({
+                        "type": "context",
+                        "block_id": "sagealarm_status",
+                        "elements": lines.iter().map(|l| json!({ "type": "mrkdwn", "text": l })).collect::<Vec<_>>(),
+                    })],
+                }
+            }
+        };
+        blocks::with_controls(msg, controls)
+    }
+
+    async fn alarm(
+        &self,
+        out: Outbox<'_>,
+        report: &Report,
+        offers: &[Offer],
+        incident: &Incident,
+        extras: &Extras,
+    ) -> Result<Sent, Failure> {
+        let fresh = || self.message(report, offers, incident, extras, true);
         let (Report::Alarm(a), Some(thread)) = (report, &incident.thread) else {
-            return self.new_parent(out, msg, report).await;
+            return self.new_parent(out, fresh(), report).await;
         };
         let at = a.alarm.state_change_time.unwrap_or_else(chrono::Utc::now);
         if !thread.continues(a.alarm.state, at) {
-            return self.new_parent(out, msg, report).await;
+            return self.new_parent(out, fresh(), report).await;
         }
+        // An update of the parent: nobody is mentioned again.
+        let msg = self.message(report, offers, incident, extras, false);
         let next = thread.told(a.alarm.state, at);
         // The parent shows the alarm as it is now, with its history; the reply says what changed.
         let mut update = json!({ "channel": thread.channel, "ts": thread.ts });
@@ -149,7 +221,7 @@ impl SlackApp {
             Ok(_) => {}
             Err(f) if f.code.as_deref().is_some_and(|c| PARENT_GONE.contains(&c)) => {
                 tracing::warn!(receiver = %self.name, error = %f.message, "the alarm's parent message cannot be updated; posting a new one");
-                return self.new_parent(out, msg, report).await;
+                return self.new_parent(out, fresh(), report).await;
             }
             Err(f) => return Err(f),
         }
@@ -157,6 +229,27 @@ impl SlackApp {
         out.post(self, &reply).await?;
         let note = upload::chart(self, out, a, &thread.channel, &thread.ts).await;
         Ok(Sent { thread: Some(next), note })
+    }
+}
+
+impl SlackApp {
+    /// A click changed the incident: the parent it was made on shows who acted, and the controls
+    /// that are left (none once it is resolved).
+    async fn control(&self, out: Outbox<'_>, control: &Control, incident: &Incident) -> Result<Sent, Failure> {
+        let Some(thread) = &incident.thread else {
+            return Err(Failure::permanent("no parent message of this alarm is kept at this receiver: nothing to update"));
+        };
+        let Some(shown) = control.message.clone() else {
+            return Err(Failure::permanent("the click carried no message to update"));
+        };
+        let now = chrono::Utc::now();
+        let controls = if thread.state == AlarmState::Alarm { blocks::controls(&control.target, &control.state, now) } else { vec![] };
+        let mut update = json!({ "channel": thread.channel, "ts": thread.ts, "blocks": shown["blocks"].clone() });
+        if let Some(text) = shown["text"].as_str() {
+            update["text"] = text.into();
+        }
+        let update = blocks::with_controls(update, controls);
+        out.post(self, &self.call("chat.update", update)).await.map(|_| Sent::default())
     }
 }
 
@@ -203,11 +296,15 @@ impl Destination for SlackApp {
     /// A single top-level post of the message (what `send` posts when there is no thread).
     fn render(&self, message: &Message<'_>) -> Post {
         match message {
-            Message::Alarm { report, offers, incident, .. } => {
-                self.post_message(blocks::with_note(blocks::render(report, offers), incident.note()), None)
+            Message::Alarm { report, offers, incident, extras, .. } => {
+                self.post_message(self.message(report, offers, incident, extras, true), None)
             }
             Message::FollowUp { follow_up, incident } => {
                 self.post_message(blocks::follow_up(follow_up), incident.thread.as_ref().map(|t| t.ts.as_str()))
+            }
+            Message::Control { control, incident } => {
+                let thread = incident.thread.as_ref().map(|t| t.ts.as_str());
+                self.post_message(blocks::control_note(control), thread)
             }
         }
     }
@@ -235,12 +332,13 @@ impl Destination for SlackApp {
     fn send<'a>(&'a self, out: Outbox<'a>, message: Message<'a>) -> BoxFuture<'a, Result<Sent, Failure>> {
         Box::pin(async move {
             match message {
-                Message::Alarm { report, offers, incident, group: Some(g), severity } => {
-                    self.grouped(out, g, report, severity, offers, incident).await
+                Message::Alarm { report, offers, incident, group: Some(g), severity, extras } => {
+                    self.grouped(out, g, report, severity, offers, incident, extras).await
                 }
-                Message::Alarm { report, offers, incident, .. } => self.alarm(out, report, offers, incident).await,
+                Message::Alarm { report, offers, incident, extras, .. } => self.alarm(out, report, offers, incident, extras).await,
                 // A decision replies in the alarm's thread when there is one; the thread is unchanged.
                 Message::FollowUp { .. } => out.post(self, &self.render(&message)).await.map(|_| Sent::default()),
+                Message::Control { control, incident } => self.control(out, control, incident).await,
             }
         })
     }

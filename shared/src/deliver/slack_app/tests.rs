@@ -12,7 +12,13 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 const TOKEN: &str = "xoxb-123-456-SECRETTOKEN";
 
 fn app(server: &MockServer) -> SlackApp {
-    SlackApp { name: "sre".into(), token: Secret::new(TOKEN), channel: "C0123ABCDEF".into(), api_url: format!("{}/api", server.uri()) }
+    SlackApp {
+        name: "sre".into(),
+        token: Secret::new(TOKEN),
+        channel: "C0123ABCDEF".into(),
+        api_url: format!("{}/api", server.uri()),
+        controls: true,
+    }
 }
 
 fn fast() -> RetryPolicy {
@@ -33,7 +39,18 @@ fn ok(body: Value) -> ResponseTemplate {
 async fn send(a: &SlackApp, report: &Report, incident: &Incident) -> Result<Sent, Failure> {
     let (http, retry) = (client(&fast()).unwrap(), fast());
     let out = Outbox { client: &http, retry: &retry, deadline: Instant::now() + Duration::from_secs(20), state: None };
-    a.send(out, Message::Alarm { report, severity: crate::model::Severity::Critical, offers: &[], incident, group: None }).await
+    a.send(
+        out,
+        Message::Alarm {
+            report,
+            severity: crate::model::Severity::Critical,
+            offers: &[],
+            incident,
+            group: None,
+            extras: &Extras::default(),
+        },
+    )
+    .await
 }
 
 fn report(name: &str) -> Report {
@@ -95,7 +112,7 @@ async fn a_resolve_updates_the_parent_and_replies_in_its_thread() {
     let ok_report = report("sns-high-concurrency-ok.json");
     let opened = changed_at(&alarm);
     let thread = Thread::start("C0123ABCDEF".into(), "1790000000.000100".into(), AlarmState::Alarm, opened);
-    let sent = send(&app(&s), &ok_report, &Incident { thread: Some(thread), unavailable: None }).await.unwrap();
+    let sent = send(&app(&s), &ok_report, &Incident { thread: Some(thread), ..Incident::default() }).await.unwrap();
     let next = sent.thread.unwrap();
     assert_eq!((next.state, next.ts.as_str(), next.history.len()), (AlarmState::Ok, "1790000000.000100", 2));
 
@@ -134,7 +151,7 @@ async fn a_parent_that_cannot_be_edited_any_more_gets_a_new_one() {
     let r = report("sns-high-concurrency-ok.json");
     let thread =
         Thread::start("C0123ABCDEF".into(), "1790000000.000100".into(), AlarmState::Alarm, changed_at(&r) - chrono::Duration::minutes(5));
-    let sent = send(&app(&s), &r, &Incident { thread: Some(thread), unavailable: None }).await.unwrap();
+    let sent = send(&app(&s), &r, &Incident { thread: Some(thread), ..Incident::default() }).await.unwrap();
     assert_eq!(sent.thread.unwrap().ts, "1790000200.000300");
     let (body, _) = bodies(&s, "/api/chat.postMessage").await.remove(0);
     assert!(body.get("thread_ts").is_none(), "a new parent, not a reply");
@@ -142,7 +159,13 @@ async fn a_parent_that_cannot_be_edited_any_more_gets_a_new_one() {
 
 #[tokio::test]
 async fn web_api_errors_say_what_to_fix_and_whether_to_retry() {
-    let a = SlackApp { name: "sre".into(), token: Secret::new(TOKEN), channel: "C0123ABCDEF".into(), api_url: "http://x".into() };
+    let a = SlackApp {
+        name: "sre".into(),
+        token: Secret::new(TOKEN),
+        channel: "C0123ABCDEF".into(),
+        api_url: "http://x".into(),
+        controls: true,
+    };
     for (code, fix) in [
         ("not_in_channel", "invite the bot"),
         ("channel_not_found", "check the channel ID"),
@@ -228,8 +251,14 @@ async fn a_grouped_alarm_without_a_state_table_is_posted_on_its_own_saying_why()
     let (http, retry) = (client(&fast()).unwrap(), fast());
     let out = Outbox { client: &http, retry: &retry, deadline: Instant::now() + Duration::from_secs(20), state: None };
     let incident = Incident::default();
-    let message =
-        Message::Alarm { report: &r, severity: crate::model::Severity::Critical, offers: &[], incident: &incident, group: Some(&group) };
+    let message = Message::Alarm {
+        report: &r,
+        severity: crate::model::Severity::Critical,
+        offers: &[],
+        incident: &incident,
+        group: Some(&group),
+        extras: &Extras::default(),
+    };
     let sent = app(&s).send(out, message).await.unwrap();
     assert!(sent.thread.is_some(), "its own thread is kept");
     let (body, _) = bodies(&s, "/api/chat.postMessage").await.remove(0);
@@ -354,4 +383,20 @@ async fn a_chart_that_cannot_be_uploaded_is_a_note_not_a_failed_delivery() {
     let note = sent.note.unwrap();
     assert!(note.starts_with("chart not uploaded: Slack Web API error: missing_scope"), "{note}");
     assert!(sent.thread.is_some(), "the alarm's thread is kept");
+}
+
+#[test]
+fn the_controls_are_offered_only_where_a_click_has_somewhere_to_go() {
+    let r = report("sns-high-concurrency-alarm.json");
+    let app = |controls| SlackApp {
+        name: "sre".into(),
+        token: Secret::new(TOKEN),
+        channel: "C0123ABCDEF".into(),
+        api_url: "http://x".into(),
+        controls,
+    };
+    let (with, without) = (app(true), app(false));
+    let ids = |a: &SlackApp| a.message(&r, &[], &Incident::default(), &Extras::default(), true).to_string();
+    assert!(ids(&with).contains(crate::model::controls::ACK), "{}", ids(&with));
+    assert!(!ids(&without).contains(crate::model::controls::ACK) && !ids(&without).contains("sagealarm_snooze"), "{}", ids(&without));
 }

@@ -1,4 +1,6 @@
-//! Target: what an alarm is about — endpoint, variant, inference component, container, instance, GPU.
+//! Subject: what an alarm is about — endpoint, variant, inference component, container, instance,
+//! GPU — as one [`Target`], resolved once per alarm and passed to every later stage. (The stage is
+//! not called `target/`: that is cargo's build folder, which tools and `.gitignore` patterns skip.)
 //!
 //! A Metrics Insights alarm (`SELECT … FROM SCHEMA(…) WHERE … GROUP BY …`) is read by [`insights`]:
 //! its equality filters and, for one contributor, the contributor's GROUP BY values are its
@@ -7,6 +9,7 @@
 pub mod insights;
 
 use crate::model::{alarm_name_of, Alarm, AlarmKind, Contributor, Dimension, Metric, MetricQuery};
+use crate::promql::Label;
 use serde::Serialize;
 
 /// The namespaces whose metrics describe SageMaker endpoints.
@@ -91,6 +94,8 @@ pub fn resolve(alarm: &Alarm) -> Target {
             }
             Subject::Composite { children, about: None }
         }
+        AlarmKind::PromQl(p) => promql_subject(p.query.as_deref(), alarm.contributor.as_ref()),
+        AlarmKind::Log(l) => log_subject(&l.log_groups, alarm.contributor.as_ref()),
         kind => {
             let mut metrics: Vec<Metric> = kind.metric_stats().iter().map(|s| s.metric.clone()).collect();
             if let AlarmKind::MetricMath { queries, .. } | AlarmKind::AnomalyDetection { queries, .. } = kind {
@@ -142,6 +147,104 @@ pub fn from_metrics(metrics: &[&Metric]) -> Subject {
         metric_name: first.name.clone(),
     })
 }
+
+/// Where a PromQL alarm names a SageMaker label: the contributor's labels (one series), then the
+/// query's own equality matchers (`"aws.sagemaker.endpoint.name"="llm-prod"`), in either dialect.
+fn promql_subject(query: Option<&str>, contributor: Option<&Contributor>) -> Subject {
+    let mut labels: Vec<(Label, String)> = vec![];
+    for (k, v) in contributor.map(|c| c.attributes.as_slice()).unwrap_or_default() {
+        if let Some(l) = Label::from_name(k) {
+            labels.push((l, v.clone()));
+        }
+    }
+    for (k, v) in query.map(equality_matchers).unwrap_or_default() {
+        if let Some(l) = Label::from_name(&k) {
+            if !labels.iter().any(|(have, _)| *have == l) {
+                labels.push((l, v));
+            }
+        }
+    }
+    let get = |l: Label| labels.iter().find(|(have, _)| *have == l).map(|(_, v)| v.clone());
+    let metric = query.and_then(first_metric_name).unwrap_or_else(|| "PromQL query".into());
+    if get(Label::Endpoint).is_none() && get(Label::Component).is_none() {
+        return Subject::Generic { namespace: Some(PROMQL_NAMESPACE.into()), metric_name: Some(metric) };
+    }
+    Subject::SageMaker(SageMakerTarget {
+        endpoint: get(Label::Endpoint),
+        variant: get(Label::Variant),
+        inference_component: get(Label::Component),
+        container: None,
+        instance: get(Label::Host),
+        gpu: get(Label::Gpu),
+        namespace: PROMQL_NAMESPACE.into(),
+        metric_name: metric,
+    })
+}
+
+/// How a PromQL alarm's namespace reads in routes and messages.
+pub const PROMQL_NAMESPACE: &str = "PromQL";
+
+/// `name="value"` and `"quoted.name"="value"` pairs of a PromQL query (not `!=`, `=~`, `!~`).
+pub fn equality_matchers(q: &str) -> Vec<(String, String)> {
+    static RE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"(?:"([^"]+)"|'([^']+)'|([A-Za-z_@][A-Za-z0-9_.@]*))\s*=\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')"#)
+            .expect("static regex")
+    });
+    RE.captures_iter(q)
+        .filter(|c| {
+            // `!=`, `=~`, `==`: not an equality matcher.
+            let end = c.get(0).map(|m| m.start()).unwrap_or(0);
+            let before = q[..end].chars().next_back();
+            let text = c.get(0).map(|m| m.as_str()).unwrap_or("");
+            before != Some('!') && !text.contains("=~") && !text.contains("==")
+        })
+        .filter_map(|c| {
+            let name = c.get(1).or(c.get(2)).or(c.get(3))?.as_str().to_string();
+            let value = c.get(4).or(c.get(5))?.as_str().replace("\\\"", "\"").replace("\\\\", "\\");
+            Some((name, value))
+        })
+        .collect()
+}
+
+/// The first metric name a query selects: `vllm:kv_cache_usage_perc{…}` or `{"http.server.requests", …}`.
+pub fn first_metric_name(q: &str) -> Option<String> {
+    static RE: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r#"([A-Za-z_:][A-Za-z0-9_:]*)\s*\{|\{\s*"([^"]+)"\s*[,}]"#).expect("static regex"));
+    const FUNCTIONS: [&str; 2] = ["by", "without"];
+    RE.captures_iter(q).filter_map(|c| c.get(1).or(c.get(2)).map(|m| m.as_str().to_string())).find(|n| !FUNCTIONS.contains(&n.as_str()))
+}
+
+/// A log alarm on an endpoint's log group (`/aws/sagemaker/Endpoints/<endpoint>`) is about that
+/// endpoint; the contributor's log stream (`<variant>/<instance-id>`) names variant and instance.
+fn log_subject(groups: &[String], contributor: Option<&Contributor>) -> Subject {
+    let endpoint = groups.iter().find_map(|g| {
+        let name = g.rsplit(":log-group:").next().unwrap_or(g).trim_end_matches(":*");
+        name.strip_prefix("/aws/sagemaker/Endpoints/").map(str::to_string)
+    });
+    let Some(endpoint) = endpoint else {
+        return Subject::Generic { namespace: Some(LOGS_NAMESPACE.into()), metric_name: groups.first().cloned() };
+    };
+    let stream = contributor.and_then(|c| {
+        c.attributes.iter().find(|(k, _)| k.trim_start_matches('@').eq_ignore_ascii_case("logStream")).map(|(_, v)| v.clone())
+    });
+    let (variant, instance) = match stream.as_deref().and_then(|s| s.split_once('/')) {
+        Some((v, rest)) => (Some(v.to_string()), rest.split('/').next().filter(|i| i.starts_with("i-")).map(str::to_string)),
+        None => (None, None),
+    };
+    Subject::SageMaker(SageMakerTarget {
+        endpoint: Some(endpoint),
+        variant,
+        inference_component: None,
+        container: None,
+        instance,
+        gpu: None,
+        namespace: LOGS_NAMESPACE.into(),
+        metric_name: "log alarm".into(),
+    })
+}
+
+/// How a log alarm's namespace reads in routes and messages.
+pub const LOGS_NAMESPACE: &str = "CloudWatch Logs";
 
 /// Child alarm names in an `AlarmRule`: `ALARM("name")`, `OK(name)`, `ALARM(arn:…:alarm:name)`.
 fn rule_children(rule: &str) -> Vec<String> {
