@@ -12,8 +12,10 @@ is applied, so nothing in an alarm can inject HTML here either.
 
 import html
 import json
+import os
 import re
 import sys
+import time
 
 
 def mrkdwn(text):
@@ -75,7 +77,7 @@ body { font-family: -apple-system, "Segoe UI", "Noto Sans", Lato, Helvetica, Ari
 .fields { display: grid; grid-template-columns: 1fr 1fr; gap: 8px 16px; margin: 8px 0; line-height: 1.4; }
 .context { color: #616061; font-size: 12.5px; margin: 6px 0; }
 pre { font-family: Monaco, Menlo, Consolas, "DejaVu Sans Mono", monospace; font-size: 12px; background: #f8f8f8;
-      border: 1px solid #e2e2e2; border-radius: 4px; padding: 8px; margin: 4px 0; white-space: pre; overflow: hidden; }
+      border: 1px solid #e2e2e2; border-radius: 4px; padding: 8px; margin: 4px 0; white-space: pre-wrap; word-break: break-all; }
 code { font-family: Monaco, Menlo, Consolas, "DejaVu Sans Mono", monospace; font-size: 12px; color: #c01343;
        background: #f6f6f6; border: 1px solid #e2e2e2; border-radius: 3px; padding: 0 3px; }
 .actions { margin: 8px 0; display: flex; flex-wrap: wrap; gap: 8px; }
@@ -96,10 +98,11 @@ def main():
     chart = sys.argv[sys.argv.index("--chart") + 1] if "--chart" in sys.argv else None
     body = "".join(block(b) for b in msg.get("blocks", []))
     if chart:
-        body += f'<img class="chart" src="{html.escape(chart)}">'
+        # Absolute: the page may be written anywhere.
+        body += f'<img class="chart" src="file://{html.escape(os.path.abspath(chart))}">'
     page = f"""<!doctype html><html><head><meta charset="utf-8"><style>{STYLE}</style></head><body>
 <div class="avatar">sa</div><div class="msg"><div class="who"><b>sagealarm</b><span class="app">APP</span>
-<span class="time">14:09</span></div>{body}</div></body></html>"""
+<span class="time">{time.strftime("%H:%M", time.gmtime())}</span></div>{body}</div></body></html>"""
     with open(sys.argv[2], "w", encoding="utf-8") as f:
         f.write(page)
     return 0

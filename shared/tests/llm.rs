@@ -343,9 +343,13 @@ async fn insufficient_capacity_leads_and_one_zone_supports_it() {
     assert!(text.contains("Every instance sits in one Availability Zone: 2 in us-east-1a"), "{text}");
     // The fallbacks, first among what to do.
     assert!(
-        text.contains("SageMaker has no ml.p5.48xlarge capacity to add in the zones it tried. Fallbacks: a second production variant"),
+        text.contains(
+            "SageMaker has no ml.p5.48xlarge capacity to add in the zones it tried. Fallbacks: a second production variant on \
+             another instance type of the same GPU generation or the next size"
+        ),
         "{text}"
     );
+    assert!(text.contains("With a VpcConfig, give the endpoint subnets in more zones"), "{text}");
 }
 
 /// A PromQL alarm's contributor: its own query over the window, this series against the rest.

@@ -131,7 +131,8 @@ impl World {
             // Two ml.p5.48xlarge in one zone, autoscaled up to 4, that could not grow: insufficient
             // capacity (the PromQL metrics count the errors; the scaling activity failed).
             "capacity-error" => World {
-                instances: llm_hosts,
+                // The hosts of the capacity world in scripts/promql_world.py.
+                instances: vec!["i-0c1d2e3f4a5b60001".to_string(), "i-0c1d2e3f4a5b60002".to_string()],
                 gpus_per_instance: 8,
                 instance_type: ProductionVariantInstanceType::MlP548Xlarge,
                 invocations_per_minute: 140.0,
@@ -317,7 +318,10 @@ pub async fn seed_endpoint(sm: &aws_sdk_sagemaker::Client, w: &World) -> Result<
                 .build(),
         )
     } else {
-        variant.instance_type(w.instance_type.clone()).initial_instance_count(w.instances.len() as i32).initial_variant_weight(1.0)
+        variant
+            .instance_type(seeded_instance_type(&w.instance_type))
+            .initial_instance_count(w.instances.len() as i32)
+            .initial_variant_weight(1.0)
     };
     let config = format!("{}-cfg", w.endpoint);
     let mut req = sm.create_endpoint_config().endpoint_config_name(&config).production_variants(variant.build());
@@ -329,6 +333,18 @@ pub async fn seed_endpoint(sm: &aws_sdk_sagemaker::Client, w: &World) -> Result<
     req.send().await?;
     sm.create_endpoint().endpoint_name(&w.endpoint).endpoint_config_name(&config).send().await?;
     Ok(())
+}
+
+/// The instance type moto is given for `t`: its CreateEndpointConfig refuses types newer than its
+/// list (g5, g6, g6e, p4d, p5, inf2, trn1 among them), so such a world is seeded as an
+/// ml.g4dn.12xlarge and the demo's stand-in answers DescribeEndpointConfig with the world's own type
+/// ([`quota::Fills::instance_type`]).
+pub fn seeded_instance_type(t: &ProductionVariantInstanceType) -> ProductionVariantInstanceType {
+    const NEWER: &[&str] = &["ml.g5.", "ml.g6.", "ml.g6e.", "ml.p4d.", "ml.p4de.", "ml.p5.", "ml.p5e.", "ml.p5en.", "ml.inf2.", "ml.trn1."];
+    match NEWER.iter().any(|p| t.as_str().starts_with(p)) {
+        true => ProductionVariantInstanceType::MlG4Dn12Xlarge,
+        false => t.clone(),
+    }
 }
 
 /// A deterministic wobble so the sparklines look like real load, not flat lines.

@@ -157,6 +157,9 @@ pub struct Fills {
     /// DescribeScalingActivities' `ScalingActivities`, as AWS would list them for the world
     /// (moto does not implement the call); `None`: none, as for a quiet target.
     pub scaling_activities: Option<serde_json::Value>,
+    /// The variants' instance type, where moto could not be seeded with it
+    /// ([`crate::seeded_instance_type`]): DescribeEndpointConfig answers with it.
+    pub instance_type: Option<String>,
 }
 
 /// One listener on loopback forwarding to `upstream` under the shared [`Quotas`].
@@ -246,6 +249,9 @@ async fn forward(
             if let (Some(created), "DescribeEndpoint", true) = (fills.endpoint_created, op.as_str(), status_ok) {
                 bytes = with_creation_time(&bytes, created);
             }
+            if let (Some(t), "DescribeEndpointConfig", true) = (&fills.instance_type, op.as_str(), status_ok) {
+                bytes = with_instance_type(&bytes, t);
+            }
             resp.body(Full::new(bytes)).unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
         }
         Err(e) => {
@@ -265,6 +271,19 @@ fn with_creation_time(body: &Bytes, created: chrono::DateTime<chrono::Utc>) -> B
     let at = serde_json::json!(created.timestamp_millis() as f64 / 1000.0);
     o.insert("CreationTime".into(), at.clone());
     o.insert("LastModifiedTime".into(), at);
+    serde_json::to_vec(&v).map(Bytes::from).unwrap_or_else(|_| body.clone())
+}
+
+/// A DescribeEndpointConfig answer (JSON 1.1) whose instance-backed variants run on `instance_type`;
+/// anything unparsable passes unchanged.
+fn with_instance_type(body: &Bytes, instance_type: &str) -> Bytes {
+    let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(body) else { return body.clone() };
+    let Some(variants) = v.get_mut("ProductionVariants").and_then(|p| p.as_array_mut()) else { return body.clone() };
+    for variant in variants.iter_mut().filter_map(|p| p.as_object_mut()) {
+        if variant.contains_key("InstanceType") {
+            variant.insert("InstanceType".into(), instance_type.into());
+        }
+    }
     serde_json::to_vec(&v).map(Bytes::from).unwrap_or_else(|_| body.clone())
 }
 
@@ -361,6 +380,21 @@ mod tests {
         assert_eq!(operation(Some("Logs_20140328.FilterLogEvents"), "/"), "FilterLogEvents");
         assert_eq!(operation(None, "/service/GraniteServiceVersion20100801/operation/GetMetricData"), "GetMetricData");
         assert_eq!(operation(None, "/"), "unknown");
+    }
+
+    #[test]
+    fn a_world_newer_than_moto_is_described_with_its_own_instance_type() {
+        let moto = Bytes::from(
+            r#"{"EndpointConfigName":"c","ProductionVariants":[{"VariantName":"AllTraffic","InstanceType":"ml.g4dn.12xlarge"},{"VariantName":"S","ServerlessConfig":{}}]}"#,
+        );
+        let v: serde_json::Value = serde_json::from_slice(&with_instance_type(&moto, "ml.p5.48xlarge")).unwrap();
+        assert_eq!(v["ProductionVariants"][0]["InstanceType"], "ml.p5.48xlarge");
+        assert!(v["ProductionVariants"][1].get("InstanceType").is_none(), "a serverless variant stays without one");
+        assert_eq!(with_instance_type(&Bytes::from("not json"), "ml.p5.48xlarge"), Bytes::from("not json"));
+        assert_eq!(
+            crate::seeded_instance_type(&aws_sdk_sagemaker::types::ProductionVariantInstanceType::MlP548Xlarge),
+            aws_sdk_sagemaker::types::ProductionVariantInstanceType::MlG4Dn12Xlarge
+        );
     }
 
     #[test]

@@ -91,15 +91,19 @@ impl Explanation {
                 Cause::CapacityErrors { instance_type, .. } => {
                     let t = instance_type.as_deref().unwrap_or("this instance type");
                     Some(format!(
-                        "SageMaker has no {t} capacity to add in the zones it tried. Fallbacks: a second production variant on                          another instance type of the same GPU generation or the next size (traffic follows the variant weights,                          `aws sagemaker update-endpoint-weights-and-capacities`), or the same type later — capacity returns per                          zone; an endpoint in a VPC can only use the zones of its subnets."
+                        "SageMaker has no {t} capacity to add in the zones it tried. Fallbacks: a second production variant on \
+                            another instance type of the same GPU generation or the next size (traffic follows the variant weights, \
+                            `aws sagemaker update-endpoint-weights-and-capacities`), or the same type later — capacity returns per \
+                            zone; an endpoint in a VPC can only use the zones of its subnets."
                     ))
                 }
                 Cause::Zones { hosts_per_zone, idle_zone: None } if hosts_per_zone.len() == 1 => Some(format!(
-                    "Every instance is in {}: one zone's capacity or outage is the whole endpoint's. With a VpcConfig, give the                      endpoint subnets in more zones (SageMaker spreads instances over them).",
+                    "Every instance is in {}: one zone's capacity or outage is the whole endpoint's. With a VpcConfig, give the \
+                        endpoint subnets in more zones (SageMaker spreads instances over them).",
                     hosts_per_zone[0].0
                 )),
                 Cause::KvCacheFull { row, .. } => Some(format!(
-                    "The KV cache of {} is full: add copies of the component (its scaling policy, or MinCopies) so requests                      spread, or give each sequence less room (a shorter max model length, fewer concurrent sequences).",
+                    "The KV cache of {} is full: add copies of the component (its scaling policy, or MinCopies) so requests spread, or give each sequence less room (a shorter max model length, fewer concurrent sequences).",
                     row.component.as_deref().unwrap_or("the component")
                 )),
                 _ => None,

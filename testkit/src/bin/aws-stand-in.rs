@@ -5,8 +5,8 @@
 //! LLM worlds, the tests' CloudWatch PromQL stand-in (`sagealarm_testkit::promql`: CloudWatch's
 //! dialect, SigV4 checked) in front of a local Prometheus.
 //!
-//! `aws-stand-in --upstream http://127.0.0.1:PORT --endpoint-created 2026-11-01T09:00:00Z
-//!  [--scale-out-failed-at 2026-11-20T14:02:00Z --scalable-target endpoint/E/variant/V --instance-type ml.p5.48xlarge]
+//! `aws-stand-in --upstream http://127.0.0.1:PORT --scenario NAME --endpoint-created 2026-11-01T09:00:00Z
+//!  [--scale-out-failed-at 2026-11-20T14:02:00Z --scalable-target endpoint/E/variant/V]
 //!  [--prometheus http://127.0.0.1:PORT --promql-url-file F] --url-file F`
 //! runs until stopped; the URLs it listens on go to the URL files.
 
@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use clap::Parser;
 use sagealarm_testkit::promql::{CloudWatchPromQl, Options};
 use sagealarm_testkit::quota::{Fills, QuotaProxy, Quotas};
+use sagealarm_testkit::{seeded_instance_type, World};
 use serde_json::json;
 
 #[derive(Parser)]
@@ -25,14 +26,16 @@ struct Args {
     /// When the world's endpoint was created (RFC 3339): DescribeEndpoint answers with it.
     #[arg(long)]
     endpoint_created: Option<String>,
-    /// A scale-out of `--scalable-target` that failed for want of `--instance-type` capacity at
-    /// this time (RFC 3339): DescribeScalingActivities lists it.
-    #[arg(long, requires_all = ["scalable_target", "instance_type"])]
+    /// The seeded world (`seed-world --scenario`): where moto could not take its instance type,
+    /// DescribeEndpointConfig answers with it.
+    #[arg(long, default_value = "hot-gpu")]
+    scenario: String,
+    /// A scale-out of `--scalable-target` that failed for want of capacity of the world's
+    /// instance type at this time (RFC 3339): DescribeScalingActivities lists it.
+    #[arg(long, requires = "scalable_target")]
     scale_out_failed_at: Option<String>,
     #[arg(long)]
     scalable_target: Option<String>,
-    #[arg(long)]
-    instance_type: Option<String>,
     /// A Prometheus to serve as CloudWatch's PromQL API.
     #[arg(long, requires = "promql_url_file")]
     prometheus: Option<String>,
@@ -51,8 +54,10 @@ fn time(flag: &str, t: &str) -> Result<DateTime<Utc>> {
 async fn main() -> Result<()> {
     let args = Args::parse();
     let endpoint_created = args.endpoint_created.as_deref().map(|t| time("endpoint-created", t)).transpose()?;
-    let scaling_activities = match (&args.scale_out_failed_at, &args.scalable_target, &args.instance_type) {
-        (Some(at), Some(target), Some(instance_type)) => {
+    let world = World::scenario(&args.scenario, "the-world's-endpoint")?;
+    let instance_type = world.instance_type.as_str();
+    let scaling_activities = match (&args.scale_out_failed_at, &args.scalable_target) {
+        (Some(at), Some(target)) => {
             let at = time("scale-out-failed-at", at)?;
             // As Application Auto Scaling words a scale-out SageMaker could not place.
             Some(json!([{
@@ -74,8 +79,14 @@ async fn main() -> Result<()> {
         }
         _ => None,
     };
-    let proxy =
-        QuotaProxy::start_with(&args.upstream, Quotas::real(), Fills { endpoint_created, scaling_activities }, "127.0.0.1:0").await?;
+    let moto_lacks = (seeded_instance_type(&world.instance_type) != world.instance_type).then(|| instance_type.to_string());
+    let proxy = QuotaProxy::start_with(
+        &args.upstream,
+        Quotas::real(),
+        Fills { endpoint_created, scaling_activities, instance_type: moto_lacks },
+        "127.0.0.1:0",
+    )
+    .await?;
     let promql = match (&args.prometheus, &args.promql_url_file) {
         (Some(prom), Some(file)) => {
             let s = CloudWatchPromQl::start(prom, Options::default()).await?;
