@@ -100,9 +100,10 @@ async fn measure(aws: &str, latency: Duration, alarms: usize, out: &Path) -> Res
         // A new instance per alarm: discovery and the clients' connections are paid each time,
         // as on a cold start (the dearer case).
         let enricher = Enricher::new(&sdk, EnrichSettings::default()).with_promql(PromQl::new(&settings, &sdk));
-        let e = enricher.enrich(&alarm, &target).await;
-        if !e.notes.is_empty() {
-            bail!("enrichment left notes: {:?}", e.notes);
+        // As the app does: the alarm's tags looked up beside the enrichment (SNS carries none).
+        let (e, (_, tag_note, _)) = tokio::join!(enricher.enrich(&alarm, &target), enricher.alarm_tags(&alarm));
+        if !e.notes.is_empty() || tag_note.is_some() {
+            bail!("enrichment left notes: {:?} {tag_note:?}", e.notes);
         }
         walls.push(e.stats.as_ref().map(|s| s.elapsed_ms as f64).unwrap_or_default());
     }

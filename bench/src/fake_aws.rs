@@ -219,7 +219,8 @@ enum Answer {
 /// instance one series of the component `ic-bench` for every query.
 fn promql_answer(world: &World, path: &str, body: &[u8]) -> Result<Answer> {
     let form: BTreeMap<String, String> = form_urlencoded::parse(body).into_owned().collect();
-    let series = |value: &dyn Fn(usize) -> Value| -> Vec<Value> {
+    // `key`: "values" (a range query's points) or "value" (an instant query's one sample).
+    let series = |key: &str, value: &dyn Fn(usize) -> Value| -> Vec<Value> {
         (0..world.instances)
             .map(|i| {
                 let mut v = json!({
@@ -230,11 +231,7 @@ fn promql_answer(world: &World, path: &str, body: &[u8]) -> Result<Answer> {
                         "@resource.cloud.availability_zone": if i % 2 == 0 { "us-east-1a" } else { "us-east-1b" },
                     }
                 });
-                let (key, val) = match value(i) {
-                    Value::Array(points) => ("values", Value::Array(points)),
-                    one => ("value", one),
-                };
-                v[key] = val;
+                v[key] = value(i);
                 v
             })
             .collect()
@@ -255,11 +252,11 @@ fn promql_answer(world: &World, path: &str, body: &[u8]) -> Result<Answer> {
                 let n = ((end - start) / step) as usize + 1;
                 Value::Array((0..n).map(|k| json!([start + k as f64 * step, v.to_string()])).collect())
             };
-            json!({ "resultType": "matrix", "result": series(&|i| points(kv(i))) })
+            json!({ "resultType": "matrix", "result": series("values", &|i| points(kv(i))) })
         }
         "query" => {
             let at = form.get("time").and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-            json!({ "resultType": "vector", "result": series(&|i| json!([at, kv(i).to_string()])) })
+            json!({ "resultType": "vector", "result": series("value", &|i| json!([at, kv(i).to_string()])) })
         }
         other => return Err(anyhow!("no fake for /api/v1/{other}")),
     };
@@ -459,6 +456,14 @@ fn cbor_answer(world: &World, op: &str, body: &[u8]) -> Result<Answer> {
                 .collect();
             map(vec![("MetricDataResults", Cbor::Array(results)), ("Messages", Cbor::Array(vec![]))])
         }
+        // The alarm's tags, as an alarm owned by a team with a runbook carries them.
+        "ListTagsForResource" => map(vec![(
+            "Tags",
+            Cbor::Array(vec![
+                map(vec![("Key", Cbor::Text("team".into())), ("Value", Cbor::Text("ml-platform".into()))]),
+                map(vec![("Key", Cbor::Text("runbook".into())), ("Value", Cbor::Text("https://runbooks.example.com/gpu".into()))]),
+            ]),
+        )]),
         other => return Err(anyhow!("operation {other} is not faked")),
     };
     Ok(Answer::Cbor(v))

@@ -45,9 +45,14 @@ fn retry() -> RetryPolicy {
 }
 
 fn routing(slack: &SlackApi, pd: &MockServer) -> Routing {
+    routing_with(slack, pd, "")
+}
+
+/// The test's routing document, `extra` added to its route (e.g. a `group`).
+fn routing_with(slack: &SlackApi, pd: &MockServer, extra: &str) -> Routing {
     std::env::set_var("SAGEALARM_TEST_BOT_TOKEN", "xoxb-1-2-TESTTOKEN");
     let doc = format!(
-        "receivers:\n  - {{name: sre-app, slack_app: {{token: \"env:SAGEALARM_TEST_BOT_TOKEN\", channel: C0SRE12345, api_url: \"{}\"}}}}\n  - {{name: pager, pagerduty: {{routing_key: \"0123456789abcdef0123456789abcdef\", events_url: \"{}/pd\"}}}}\nroute:\n  receivers: [sre-app, pager]\n  mention: [U0ONCALL1]\n  links: [{{text: Runbook, url: \"https://runbooks.example.com/{{endpoint}}\"}}]\n",
+        "receivers:\n  - {{name: sre-app, slack_app: {{token: \"env:SAGEALARM_TEST_BOT_TOKEN\", channel: C0SRE12345, api_url: \"{}\"}}}}\n  - {{name: pager, pagerduty: {{routing_key: \"0123456789abcdef0123456789abcdef\", events_url: \"{}/pd\"}}}}\nroute:\n  receivers: [sre-app, pager]\n  mention: [U0ONCALL1]\n  links: [{{text: Runbook, url: \"https://runbooks.example.com/{{endpoint}}\"}}]\n{extra}",
         slack.url(),
         pd.uri()
     );
@@ -55,7 +60,11 @@ fn routing(slack: &SlackApi, pd: &MockServer) -> Routing {
 }
 
 fn app(slack: &SlackApi, pd: &MockServer, state: &StateTable) -> App {
-    App::new(routing(slack, pd), SecretResolver::new(None, true), EnrichMode::Off("test".into()), retry())
+    app_with(routing(slack, pd), state)
+}
+
+fn app_with(routing: Routing, state: &StateTable) -> App {
+    App::new(routing, SecretResolver::new(None, true), EnrichMode::Off("test".into()), retry())
         .unwrap()
         .with_state(state.clone())
         .with_buttons(true)
@@ -105,7 +114,7 @@ async fn click(a: &SlackActions, parent: &Call, element: &Value, user: &str) -> 
         "type": "block_actions",
         "user": { "id": user, "username": user.to_lowercase() },
         "channel": { "id": "C0SRE12345" },
-        "message": { "text": parent.body["text"], "blocks": parent.body["blocks"] },
+        "message": { "ts": parent.ts, "text": parent.body["text"], "blocks": parent.body["blocks"] },
         "actions": [{ "action_id": element["action_id"], "value": element["value"] }]
     });
     let body = format!("payload={}", percent_encoding::utf8_percent_encode(&payload.to_string(), percent_encoding::NON_ALPHANUMERIC));
@@ -186,6 +195,43 @@ async fn a_snoozed_alarm_updates_its_thread_without_paging_or_mentioning() {
     let calls = slack.calls().await;
     let reply = calls.iter().rfind(|c| c.method == "chat.postMessage" && c.body["thread_ts"].is_string()).expect("the thread was told");
     assert!(!reply.text().contains("<@U0ONCALL1>"), "no mention while snoozed: {}", reply.text());
+}
+
+/// A grouped alarm's detail, a reply in its group's thread, carries the alarm's own controls and
+/// the route's links (the group's summary parent none); Acknowledge updates that reply, not the
+/// summary, and acknowledges the alarm's PagerDuty incident.
+#[tokio::test]
+async fn a_grouped_alarm_is_acknowledged_on_its_reply_in_the_groups_thread() {
+    if !emulators() {
+        return;
+    }
+    let (slack, pd, state) = (SlackApi::start().await, pagerduty().await, table().await);
+    let alarm = format!("grouped-ack-{}", COUNTER.fetch_add(1, Ordering::SeqCst));
+    let app = app_with(routing_with(&slack, &pd, "  group: { by: [alarm] }\n"), &state);
+    app.handle(&event("sns-high-concurrency-alarm.json", &alarm, "14:07:31.512")).await.unwrap();
+    let accepted: Vec<Call> = slack.accepted().into_iter().map(|(_, c)| c).collect();
+    let summary = accepted.iter().find(|c| c.method == "chat.postMessage" && c.body["thread_ts"].is_null()).expect("the group's parent");
+    assert!(
+        !summary.text().contains(controls::ACK) && !summary.text().contains("<@U0ONCALL1>"),
+        "the summary: no controls, no mention: {}",
+        summary.text()
+    );
+    let reply = accepted
+        .iter()
+        .find(|c| c.method == "chat.postMessage" && c.body["thread_ts"].as_str() == summary.ts.as_deref())
+        .expect("the reply");
+    assert!(reply.text().contains("https://runbooks.example.com/deepgram-prod"), "the route's link: {}", reply.text());
+    assert!(!reply.text().contains("<@U0ONCALL1>"), "a thread reply mentions nobody: {}", reply.text());
+
+    let a = actions(&slack, &pd, &state);
+    assert_eq!(click(&a, reply, &control(reply, controls::ACK), "U0ALICE").await.status, 200);
+    let update = slack.calls().await.into_iter().rfind(|c| c.method == "chat.update").expect("an update");
+    assert_eq!(update.body["ts"].as_str(), reply.ts.as_deref(), "the reply is updated, not the summary");
+    assert!(update.text().contains("👀 acknowledged by <@U0ALICE>"), "{}", update.text());
+    let events = pd_events(&pd).await;
+    let trigger = events.iter().find(|e| e["event_action"] == "trigger").unwrap();
+    let ack = events.iter().find(|e| e["event_action"] == "acknowledge").expect("PagerDuty acknowledged");
+    assert_eq!(ack["dedup_key"], trigger["dedup_key"]);
 }
 
 #[tokio::test]

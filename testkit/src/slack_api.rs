@@ -24,6 +24,8 @@ pub struct Call {
     pub body: Value,
     /// The `Authorization` header's token, if any.
     pub bearer: Option<String>,
+    /// The `ts` answered (in [`SlackApi::accepted`]; `None` in [`SlackApi::calls`]).
+    pub ts: Option<String>,
 }
 
 impl Call {
@@ -101,7 +103,7 @@ impl Respond for Answer {
             return ResponseTemplate::new(200).set_body_json(json!({"ok": false, "error": "channel_not_found"}));
         };
         let now = Instant::now();
-        {
+        let ts = {
             let mut pace = self.pace.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(wait) = pace.refuse(self.method, channel, now) {
                 // Slack's header is whole seconds.
@@ -110,15 +112,16 @@ impl Respond for Answer {
                     .insert_header("Retry-After", secs.to_string().as_str())
                     .set_body_json(json!({"ok": false, "error": "ratelimited"}));
             }
-            let call = Call { method: self.method.to_string(), body: body.clone(), bearer: None };
+            let ts = match self.method {
+                "chat.update" => body["ts"].as_str().unwrap_or_default().to_string(),
+                _ => {
+                    let n = self.next.fetch_add(1, Ordering::SeqCst);
+                    format!("{}.{:06}", 1_790_000_000 + n, n)
+                }
+            };
+            let call = Call { method: self.method.to_string(), body: body.clone(), bearer: None, ts: Some(ts.clone()) };
             pace.accepted.push((now, call));
-        }
-        let ts = match self.method {
-            "chat.update" => body["ts"].as_str().unwrap_or_default().to_string(),
-            _ => {
-                let n = self.next.fetch_add(1, Ordering::SeqCst);
-                format!("{}.{:06}", 1_790_000_000 + n, n)
-            }
+            ts
         };
         ResponseTemplate::new(200).set_body_json(json!({"ok": true, "channel": channel, "ts": ts}))
     }
@@ -209,6 +212,7 @@ impl SlackApi {
                     .and_then(|h| h.to_str().ok())
                     .and_then(|h| h.strip_prefix("Bearer "))
                     .map(str::to_string),
+                ts: None,
             })
             .collect()
     }

@@ -92,9 +92,13 @@ impl EnrichMode {
                 None => e.enrich(alarm, target).await,
             }
         };
-        let (mut enrichment, (tags, note)) = tokio::join!(enrichment, e.alarm_tags(alarm));
+        let (mut enrichment, (tags, note, calls)) = tokio::join!(enrichment, e.alarm_tags(alarm));
         enrichment.tags = tags;
         enrichment.notes.extend(note);
+        // The message's "Enriched with N AWS calls" counts the tag lookup too.
+        if let Some(stats) = enrichment.stats.as_mut() {
+            stats.calls += calls;
+        }
         enrichment
     }
 }

@@ -303,17 +303,20 @@ impl Enricher {
         &self.settings
     }
 
-    /// Everything AWS can tell about `target` around the alarm's own time. Never fails: what is
-    /// missing is said in the notes.
     /// The alarm's tags (ListTagsForResource, cached per ARN) when its notification carried none:
-    /// routes match them and the message links its runbook. `(tags, note)`; nothing without an ARN.
-    pub async fn alarm_tags(&self, alarm: &Alarm) -> (Vec<(String, String)>, Option<Note>) {
-        let Some(arn) = alarm.arn.as_deref().filter(|_| alarm.tags.is_empty()) else { return (vec![], None) };
+    /// routes match them and the message links its runbook. `(tags, note, AWS calls made)`;
+    /// nothing without an ARN. Logged as `alarm tags` with its calls, beside the `enriched` line.
+    pub async fn alarm_tags(&self, alarm: &Alarm) -> (Vec<(String, String)>, Option<Note>, u32) {
+        let Some(arn) = alarm.arn.as_deref().filter(|_| alarm.tags.is_empty()) else { return (vec![], None, 0) };
         let ctx = Ctx::new(self.settings.deadline);
         let tags = alarms::tags(&ctx, &Chain::default(), &self.cloudwatch, arn, &self.tag_cache).await;
-        (tags, ctx.notes.into_inner().unwrap_or_default().into_iter().next())
+        let calls = ctx.calls.into_inner();
+        tracing::info!(calls, tags = tags.len(), "alarm tags");
+        (tags, ctx.notes.into_inner().unwrap_or_default().into_iter().next(), calls)
     }
 
+    /// Everything AWS can tell about `target` around the alarm's own time. Never fails: what is
+    /// missing is said in the notes.
     pub async fn enrich(&self, alarm: &Alarm, target: &Target) -> Enrichment {
         // On the heap: every lookup runs concurrently inside this future, which makes it tens of
         // kilobytes; moved around by value (join_all, select) it overflowed a 2 MiB test thread's

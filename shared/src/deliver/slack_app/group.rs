@@ -3,8 +3,8 @@
 //! [`crate::state::group::UPDATE_EVERY`]. Every step is a conditional write of [`crate::state::group`], so alarms of
 //! one group arriving together on different Lambda instances make one parent and all show in it.
 
-use super::{blocks, posted, render, SlackApp};
-use crate::deliver::{Failure, Outbox, Sent};
+use super::{posted, render, SlackApp};
+use crate::deliver::{Extras, Failure, Incident, Outbox, Sent};
 use crate::model::Severity;
 use crate::remediate::offers::Offer;
 use crate::report::{AlarmReport, Report};
@@ -59,6 +59,8 @@ impl<'a> Ctx<'a> {
         a: &AlarmReport,
         severity: Severity,
         offers: &[Offer],
+        incident: &Incident,
+        extras: &Extras,
     ) -> Result<Sent, Result<StateError, Failure>> {
         let at = a.alarm.state_change_time.unwrap_or_else(chrono::Utc::now);
         let id = member_id(&a.alarm.identity());
@@ -76,7 +78,9 @@ impl<'a> Ctx<'a> {
             self.show(v, g.clone()).await;
         }
         self.parents_first().await;
-        let detail = blocks::render(report, offers);
+        // The alarm's own message, its controls and the route's links with it (the summary has
+        // none: each click acts on one alarm).
+        let detail = self.app.message(report, offers, incident, extras, false);
         self.out.post(self.app, &self.app.post_message(detail, Some(&ts))).await.map_err(Err)?;
         let note = super::upload::chart(self.app, self.out, a, &g.channel, &ts).await;
         // The alarm's own thread is its group's: a remediation decision replies there.

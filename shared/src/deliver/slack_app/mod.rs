@@ -144,11 +144,13 @@ impl SlackApp {
         extras: &Extras,
     ) -> Result<Sent, Failure> {
         let why = match (out.state, report) {
-            (Some(state), Report::Alarm(a)) => match group::Ctx::new(self, out, state, group).alarm(report, a, severity, offers).await {
-                Ok(sent) => return Ok(sent),
-                Err(Err(f)) => return Err(f),
-                Err(Ok(e)) => e.to_string(),
-            },
+            (Some(state), Report::Alarm(a)) => {
+                match group::Ctx::new(self, out, state, group).alarm(report, a, severity, offers, incident, extras).await {
+                    Ok(sent) => return Ok(sent),
+                    Err(Err(f)) => return Err(f),
+                    Err(Ok(e)) => e.to_string(),
+                }
+            }
             (None, _) => format!("not grouped with {group}: grouping needs the state table ({})", crate::state::TABLE_ENV),
             (Some(_), Report::Plain(_)) => return self.alarm(out, report, offers, incident, extras).await,
         };
@@ -159,6 +161,7 @@ impl SlackApp {
 
     /// The message for a report: the webhook's, with the route's links, the mention (`first`: a
     /// new parent for an ALARM, not snoozed) and, while in ALARM, the controls and who acted.
+    /// A grouped alarm's reply is this message too, never with the mention (a thread reply).
     fn message(&self, report: &Report, offers: &[Offer], incident: &Incident, extras: &Extras, first: bool) -> Value {
         let alarm = match report {
             Report::Alarm(a) => Some(a),
@@ -233,8 +236,9 @@ impl SlackApp {
 }
 
 impl SlackApp {
-    /// A click changed the incident: the parent it was made on shows who acted, and the controls
-    /// that are left (none once it is resolved).
+    /// A click changed the incident: the message it was made on (the alarm's parent, or its
+    /// reply in a group's thread) shows who acted, and the controls that are left (none once it
+    /// is resolved).
     async fn control(&self, out: Outbox<'_>, control: &Control, incident: &Incident) -> Result<Sent, Failure> {
         let Some(thread) = &incident.thread else {
             return Err(Failure::permanent("no parent message of this alarm is kept at this receiver: nothing to update"));
@@ -244,7 +248,10 @@ impl SlackApp {
         };
         let now = chrono::Utc::now();
         let controls = if thread.state == AlarmState::Alarm { blocks::controls(&control.target, &control.state, now) } else { vec![] };
-        let mut update = json!({ "channel": thread.channel, "ts": thread.ts, "blocks": shown["blocks"].clone() });
+        // Slack sends the clicked message's ts; a grouped alarm's thread is its group's, whose
+        // parent is the summary, not this message.
+        let ts = shown["ts"].as_str().unwrap_or(&thread.ts);
+        let mut update = json!({ "channel": thread.channel, "ts": ts, "blocks": shown["blocks"].clone() });
         if let Some(text) = shown["text"].as_str() {
             update["text"] = text.into();
         }
