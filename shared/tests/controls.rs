@@ -8,40 +8,21 @@
 //! Without the emulators these tests say so and pass, unless `SAGEALARM_REQUIRE_EMULATORS=1`.
 
 use sagealarm::app::{App, EnrichMode};
-use sagealarm::deliver::http::RetryPolicy;
 use sagealarm::deliver::{Receivers, Routing};
 use sagealarm::model::controls;
 use sagealarm::secrets::{Secret, SecretResolver};
 use sagealarm::slack_actions::{signature, SlackActions};
 use sagealarm::state::StateTable;
 use sagealarm_testkit::slack_api::{Call, SlackApi};
-use sagealarm_testkit::{create_state_table, emulators};
+use sagealarm_testkit::{emulators, fresh_state_table, quick_retry, unique};
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
 async fn table() -> StateTable {
-    let sdk = sagealarm_testkit::sdk().await;
-    let name = format!("sagealarm-controls-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
-    create_state_table(&sdk, &name).await.unwrap();
-    StateTable::new(&sdk, name)
-}
-
-fn retry() -> RetryPolicy {
-    RetryPolicy {
-        max_retries: 1,
-        min_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(20),
-        retry_after_jitter: Duration::from_millis(10),
-        deadline_margin: Duration::from_millis(100),
-        request_timeout: Duration::from_secs(3),
-    }
+    fresh_state_table("sagealarm-controls").await.unwrap()
 }
 
 fn routing(slack: &SlackApi, pd: &MockServer) -> Routing {
@@ -64,14 +45,14 @@ fn app(slack: &SlackApi, pd: &MockServer, state: &StateTable) -> App {
 }
 
 fn app_with(routing: Routing, state: &StateTable) -> App {
-    App::new(routing, SecretResolver::new(None, true), EnrichMode::Off("test".into()), retry())
+    App::new(routing, SecretResolver::new(None, true), EnrichMode::Off("test".into()), quick_retry())
         .unwrap()
         .with_state(state.clone())
         .with_buttons(true)
 }
 
 fn actions(slack: &SlackApi, pd: &MockServer, state: &StateTable) -> SlackActions {
-    let receivers = Receivers::new(routing(slack, pd).receivers, SecretResolver::new(None, true), retry())
+    let receivers = Receivers::new(routing(slack, pd).receivers, SecretResolver::new(None, true), quick_retry())
         .unwrap()
         .with_state(state.clone())
         .with_buttons(true);
@@ -129,7 +110,7 @@ async fn acknowledge_updates_the_parent_and_pagerduty_and_a_second_click_is_harm
         return;
     }
     let (slack, pd, state) = (SlackApi::start().await, pagerduty().await, table().await);
-    let alarm = format!("ack-{}", COUNTER.fetch_add(1, Ordering::SeqCst));
+    let alarm = unique("ack");
     app(&slack, &pd, &state).handle(&event("sns-high-concurrency-alarm.json", &alarm, "14:07:31.512")).await.unwrap();
     let calls = slack.calls().await;
     let parent = calls.iter().find(|c| c.method == "chat.postMessage").unwrap().clone();
@@ -166,7 +147,7 @@ async fn a_snoozed_alarm_updates_its_thread_without_paging_or_mentioning() {
         return;
     }
     let (slack, pd, state) = (SlackApi::start().await, pagerduty().await, table().await);
-    let alarm = format!("snooze-{}", COUNTER.fetch_add(1, Ordering::SeqCst));
+    let alarm = unique("snooze");
     let app = app(&slack, &pd, &state);
     app.handle(&event("sns-high-concurrency-alarm.json", &alarm, "14:07:31.512")).await.unwrap();
     let parent = slack.calls().await.into_iter().find(|c| c.method == "chat.postMessage").unwrap();
@@ -206,7 +187,7 @@ async fn a_grouped_alarm_is_acknowledged_on_its_reply_in_the_groups_thread() {
         return;
     }
     let (slack, pd, state) = (SlackApi::start().await, pagerduty().await, table().await);
-    let alarm = format!("grouped-ack-{}", COUNTER.fetch_add(1, Ordering::SeqCst));
+    let alarm = unique("grouped-ack");
     let app = app_with(routing_with(&slack, &pd, "  group: { by: [alarm] }\n"), &state);
     app.handle(&event("sns-high-concurrency-alarm.json", &alarm, "14:07:31.512")).await.unwrap();
     let accepted: Vec<Call> = slack.accepted().into_iter().map(|(_, c)| c).collect();
@@ -240,7 +221,7 @@ async fn a_user_off_the_allowlist_changes_nothing() {
         return;
     }
     let (slack, pd, state) = (SlackApi::start().await, pagerduty().await, table().await);
-    let alarm = format!("mallory-{}", COUNTER.fetch_add(1, Ordering::SeqCst));
+    let alarm = unique("mallory");
     app(&slack, &pd, &state).handle(&event("sns-high-concurrency-alarm.json", &alarm, "14:07:31.512")).await.unwrap();
     let parent = slack.calls().await.into_iter().find(|c| c.method == "chat.postMessage").unwrap();
     let before = (slack.calls().await.len(), pd_events(&pd).await.len());
@@ -271,7 +252,7 @@ async fn a_snooze_can_mute_the_alarms_other_actions_with_a_mute_rule() {
         .then_output(|| aws_sdk_cloudwatch::operation::delete_alarm_mute_rule::DeleteAlarmMuteRuleOutput::builder().build());
     let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&put, &delete]);
     let (slack, pd, state) = (SlackApi::start().await, pagerduty().await, table().await);
-    let alarm = format!("mute-{}", COUNTER.fetch_add(1, Ordering::SeqCst));
+    let alarm = unique("mute");
     app(&slack, &pd, &state).handle(&event("sns-high-concurrency-alarm.json", &alarm, "14:07:31.512")).await.unwrap();
     let parent = slack.calls().await.into_iter().find(|c| c.method == "chat.postMessage").unwrap();
     let a = actions(&slack, &pd, &state).with_mute_rules_client(cw);

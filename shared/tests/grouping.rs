@@ -10,23 +10,13 @@ use sagealarm::deliver::Routing;
 use sagealarm::secrets::SecretResolver;
 use sagealarm::state::StateTable;
 use sagealarm_testkit::slack_api::{Call, SlackApi};
-use sagealarm_testkit::{create_state_table, emulators};
+use sagealarm_testkit::{emulators, fresh_state_table, unique};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-fn unique(name: &str) -> String {
-    format!("{name}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
-}
-
 async fn table() -> StateTable {
-    let sdk = sagealarm_testkit::sdk().await;
-    let name = unique("sagealarm-groups");
-    create_state_table(&sdk, &name).await.unwrap();
-    StateTable::new(&sdk, name)
+    fresh_state_table("sagealarm-groups").await.unwrap()
 }
 
 /// One Lambda instance with a Slack app receiver whose route groups by endpoint.

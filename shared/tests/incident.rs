@@ -5,42 +5,20 @@
 //! pass, unless `SAGEALARM_REQUIRE_EMULATORS=1`.
 
 use sagealarm::app::{App, EnrichMode, HandleError, Summary};
-use sagealarm::deliver::http::RetryPolicy;
 use sagealarm::deliver::Routing;
 use sagealarm::secrets::SecretResolver;
 use sagealarm::state::delivery::Claim;
 use sagealarm::state::StateTable;
 use sagealarm_testkit::slack_api::{Call, SlackApi};
-use sagealarm_testkit::{create_state_table, emulators};
+use sagealarm_testkit::{emulators, fresh_state_table, quick_retry, unique};
 use serde_json::Value;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-fn unique(name: &str) -> String {
-    format!("{name}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
-}
-
 /// A fresh table on moto, as template.yaml declares it.
 async fn table() -> StateTable {
-    let sdk = sagealarm_testkit::sdk().await;
-    let name = unique("sagealarm-state");
-    create_state_table(&sdk, &name).await.unwrap();
-    StateTable::new(&sdk, name)
-}
-
-fn retry() -> RetryPolicy {
-    RetryPolicy {
-        max_retries: 1,
-        min_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(20),
-        retry_after_jitter: Duration::from_millis(10),
-        deadline_margin: Duration::from_millis(100),
-        request_timeout: Duration::from_secs(3),
-    }
+    fresh_state_table("sagealarm-state").await.unwrap()
 }
 
 /// One Lambda instance: a Slack app receiver and a PagerDuty receiver.
@@ -51,7 +29,8 @@ fn instance(slack: &SlackApi, pd: &MockServer, state: Option<StateTable>) -> App
         slack.url(),
         pd.uri()
     );
-    let app = App::new(Routing::parse(&doc).unwrap(), SecretResolver::new(None, true), EnrichMode::Off("test".into()), retry()).unwrap();
+    let app =
+        App::new(Routing::parse(&doc).unwrap(), SecretResolver::new(None, true), EnrichMode::Off("test".into()), quick_retry()).unwrap();
     match state {
         Some(s) => app.with_state(s),
         None => app,

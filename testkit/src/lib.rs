@@ -567,6 +567,33 @@ async fn seed_logs(logs: &aws_sdk_cloudwatchlogs::Client, w: &World, anchor: Dat
     Ok(())
 }
 
+/// A name no other test of this run uses: `prefix-<pid>-<n>` (tables and alarms on a shared
+/// emulator).
+pub fn unique(prefix: &str) -> String {
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    format!("{prefix}-{}-{}", std::process::id(), COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst))
+}
+
+/// A fresh incident state table on the emulator, named [`unique`] under `prefix`.
+pub async fn fresh_state_table(prefix: &str) -> Result<sagealarm::state::StateTable> {
+    let sdk = sdk().await;
+    let name = unique(prefix);
+    create_state_table(&sdk, &name).await?;
+    Ok(sagealarm::state::StateTable::new(&sdk, name))
+}
+
+/// The delivery retry policy of the tests against local stand-ins: one retry, milliseconds apart.
+pub fn quick_retry() -> sagealarm::deliver::http::RetryPolicy {
+    sagealarm::deliver::http::RetryPolicy {
+        max_retries: 1,
+        min_delay: std::time::Duration::from_millis(10),
+        max_delay: std::time::Duration::from_millis(20),
+        retry_after_jitter: std::time::Duration::from_millis(10),
+        deadline_margin: std::time::Duration::from_millis(100),
+        request_timeout: std::time::Duration::from_secs(3),
+    }
+}
+
 /// Creates the incident state table as `template.yaml` declares it (partition key `pk`, TTL on
 /// `expires_at`, on-demand) on the emulator; an existing one is kept.
 pub async fn create_state_table(sdk: &aws_config::SdkConfig, name: &str) -> Result<()> {

@@ -3,7 +3,7 @@
 //! pressure, one instance or GPU standing out, a serverless variant's pressure, uneven traffic, the
 //! whole fleet in one Availability Zone, slow provisioning) becomes a [`Cause`] with a score from
 //! the evidence; the highest leads the message, the others support it. Pure: it reads what was
-//! fetched, and the renderers word each cause ([`crate::render::enrichment::cause_sentence`]).
+//! fetched, and the renderers word each cause (`cause_sentence` in the render stage).
 //!
 //! Why this order: what stopped the endpoint from healing itself (no capacity, a failed
 //! scale-out) comes before what saturated it; a saturated KV cache with requests waiting explains

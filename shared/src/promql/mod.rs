@@ -232,9 +232,7 @@ impl PromQl {
         end: DateTime<Utc>,
         deadline: Instant,
     ) -> Result<Answer, PromQlError> {
-        let mut form: Vec<(&str, String)> = matchers.iter().map(|m| ("match[]", m.clone())).collect();
-        form.extend([("start", secs(start)), ("end", secs(end))]);
-        self.request("series", form, deadline).await
+        self.request("series", selection(matchers, start, end), deadline).await
     }
 
     /// The label names of the series `matchers` select (all, without matchers).
@@ -245,9 +243,7 @@ impl PromQl {
         end: DateTime<Utc>,
         deadline: Instant,
     ) -> Result<Answer, PromQlError> {
-        let mut form: Vec<(&str, String)> = matchers.iter().map(|m| ("match[]", m.clone())).collect();
-        form.extend([("start", secs(start)), ("end", secs(end))]);
-        self.request("labels", form, deadline).await
+        self.request("labels", selection(matchers, start, end), deadline).await
     }
 
     /// The values of label `name` (`__name__`: the metric names) among the series `matchers` select.
@@ -259,8 +255,7 @@ impl PromQl {
         end: DateTime<Utc>,
         deadline: Instant,
     ) -> Result<Answer, PromQlError> {
-        let mut query: Vec<(&str, String)> = matchers.iter().map(|m| ("match[]", m.clone())).collect();
-        query.extend([("start", secs(start)), ("end", secs(end))]);
+        let query = selection(matchers, start, end);
         // The label's name is a path segment: `@` and `.` are percent-encoded as CloudWatch documents.
         let path = format!("label/{}/values", percent_encoding::utf8_percent_encode(name, PATH_SEGMENT));
         self.send(reqwest::Method::GET, &path, query, deadline).await
@@ -382,6 +377,14 @@ fn static_name(name: &str) -> &'static str {
 
 /// Characters percent-encoded in a path segment (a label name like `@resource.host.id`).
 const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC.remove(b'_').remove(b'-').remove(b'~').remove(b'.');
+
+/// The parameters of the metadata calls (`series`, `labels`, label values): the series that
+/// `matchers` select between `start` and `end`.
+fn selection(matchers: &[String], start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<(&'static str, String)> {
+    let mut params: Vec<(&str, String)> = matchers.iter().map(|m| ("match[]", m.clone())).collect();
+    params.extend([("start", secs(start)), ("end", secs(end))]);
+    params
+}
 
 fn secs(t: DateTime<Utc>) -> String {
     format!("{:.3}", t.timestamp_millis() as f64 / 1000.0)

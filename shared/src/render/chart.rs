@@ -11,7 +11,7 @@ use crate::enrich::diagnosis::{self, Cause, ChartSignal};
 use crate::enrich::fleet::{summed, Fleet, Level, Lines};
 use crate::enrich::metrics::Member;
 use crate::enrich::own_metric;
-use crate::enrich::Llm;
+use crate::enrich::{Llm, Window};
 use crate::model::units::Unit;
 use crate::model::AlarmKind;
 use crate::report::AlarmReport;
@@ -164,19 +164,8 @@ impl Plan {
         let subtitle = where_.join(" · ");
 
         let headline = crate::render::enrichment::headline(fleet).unwrap_or_default();
-        let mut alt = format!(
-            "Line chart of {} ({}) per {noun}, {}, {}–{} UTC, shaded where the alarm evaluated, a vertical line at the change to {} at {}.",
-            lines.metric,
-            lines.stat,
-            plural(n, noun),
-            hhmm(window.start),
-            hhmm(window.end),
-            report.alarm.state,
-            hhmm(window.anchor)
-        );
-        if let Some(h) = &highlight {
-            alt.push_str(&format!(" Highlighted: {}.", h.label));
-        }
+        let drawn = format!("{} ({}) per {noun}, {}", lines.metric, lines.stat, plural(n, noun));
+        let mut alt = alt_opening(&drawn, window, report, highlight.as_ref());
         if let Some((_, t)) = &threshold {
             alt.push_str(&format!(" Dashed: the threshold {t}."));
         }
@@ -235,17 +224,8 @@ impl Plan {
         let n = trends.len();
         let others = n - usize::from(highlight.is_some());
         let endpoint = report.target.endpoint().map(|e| format!("endpoint {e} · ")).unwrap_or_default();
-        let mut alt = format!(
-            "Line chart of {what} per inference component, {}, {}–{} UTC, shaded where the alarm evaluated, a vertical line at the change to {} at {}.",
-            plural(n, "component"),
-            hhmm(window.start),
-            hhmm(window.end),
-            report.alarm.state,
-            hhmm(window.anchor)
-        );
-        if let Some(h) = &highlight {
-            alt.push_str(&format!(" Highlighted: {}.", h.label));
-        }
+        let drawn = format!("{what} per inference component, {}", plural(n, "component"));
+        let mut alt = alt_opening(&drawn, window, report, highlight.as_ref());
         if let Some(lead) = crate::render::enrichment::lead_sentence(e) {
             alt.push(' ');
             alt.push_str(&lead);
@@ -315,6 +295,22 @@ fn plural(n: usize, noun: &str) -> String {
 
 fn secs(t: DateTime<Utc>) -> f64 {
     t.timestamp() as f64
+}
+
+/// The alt text's first sentences, the same for every chart: what is drawn, over which window,
+/// where the alarm changed state, and the highlighted line.
+fn alt_opening(drawn: &str, window: &Window, report: &AlarmReport, highlight: Option<&Highlight>) -> String {
+    let mut alt = format!(
+        "Line chart of {drawn}, {}–{} UTC, shaded where the alarm evaluated, a vertical line at the change to {} at {}.",
+        hhmm(window.start),
+        hhmm(window.end),
+        report.alarm.state,
+        hhmm(window.anchor)
+    );
+    if let Some(h) = highlight {
+        alt.push_str(&format!(" Highlighted: {}.", h.label));
+    }
+    alt
 }
 
 fn hhmm(t: DateTime<Utc>) -> String {

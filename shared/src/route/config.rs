@@ -1,5 +1,5 @@
 //! The routing document (YAML or JSON), validated once at cold start. The same types give the
-//! document's JSON Schema (`sagealarm schema`, [`crate::deliver::schema`]): doc comments become
+//! document's JSON Schema (`sagealarm schema`, written by the deliver stage's `schema` module): doc comments become
 //! descriptions, and every list of accepted values comes from the constant the parser checks
 //! against ([`schema`]).
 
