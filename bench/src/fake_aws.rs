@@ -18,12 +18,14 @@
 
 use anyhow::{anyhow, Context, Result};
 use ciborium::value::Value as Cbor;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tiny_http::{Header, Response, Server};
 
 pub const ENDPOINT: &str = "deepgram-prod";
 pub const VARIANT: &str = "AllTraffic";
@@ -109,9 +111,9 @@ impl World {
 
 pub struct FakeAws {
     pub url: String,
-    server: Arc<Server>,
     counts: Arc<Mutex<BTreeMap<String, u32>>>,
     total: Arc<AtomicU32>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 /// The metrics GetMetricData requests asked for (what CloudWatch bills), over all requests.
@@ -119,24 +121,27 @@ static METRICS_REQUESTED: AtomicU32 = AtomicU32::new(0);
 
 impl FakeAws {
     pub fn start(world: World, delay: Duration) -> Result<Self> {
-        let server = crate::loopback_server("fake AWS")?;
-        let url = format!("http://{}", server.server_addr().to_ip().context("fake AWS address")?);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").context("fake AWS: binding 127.0.0.1")?;
+        listener.set_nonblocking(true).context("fake AWS: a non-blocking listener")?;
+        let url = format!("http://{}", listener.local_addr().context("fake AWS address")?);
         let counts = Arc::new(Mutex::new(BTreeMap::new()));
         let total = Arc::new(AtomicU32::new(0));
         let world = Arc::new(world);
-        let (srv, c, t) = (server.clone(), counts.clone(), total.clone());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        // Its own runtime on its own thread: the bench starts it from plain code and from inside
+        // a runtime (the cost row, the tests) alike, and it keeps off the function's cores'
+        // schedule as much as two cores allow.
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("fake AWS runtime")?;
+        let (c, t) = (counts.clone(), total.clone());
         std::thread::spawn(move || {
-            for req in srv.incoming_requests() {
-                let (world, c, t) = (world.clone(), c.clone(), t.clone());
-                // Every request is delayed on its own thread, so concurrent calls overlap as they
-                // would against AWS.
-                std::thread::spawn(move || {
-                    t.fetch_add(1, Ordering::SeqCst);
-                    serve(&world, req, delay, &c)
-                });
-            }
+            rt.block_on(async move {
+                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
+                let task = sagealarm_testkit::http::serve(listener, move |req| answer(req, world.clone(), delay, c.clone(), t.clone()));
+                let _ = stopped.await;
+                task.abort();
+            })
         });
-        Ok(Self { url, server, counts, total })
+        Ok(Self { url, counts, total, stop: Some(stop) })
     }
 
     /// Metrics requested through GetMetricData so far (every fake in this process).
@@ -156,58 +161,79 @@ impl FakeAws {
 
 impl Drop for FakeAws {
     fn drop(&mut self) {
-        self.server.unblock();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
     }
 }
 
-fn header(name: &str, value: &str) -> Header {
-    Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("valid header")
+/// One request, answered `delay` after it arrived. The delay stands for everything AWS does
+/// before its answer reaches the function, its own work included: the fake's work (parsing a
+/// 500-query GetMetricData request and building its answer takes ~7 ms) is done within the delay,
+/// not added to it, each request on a thread of its own so that concurrent ones overlap as they
+/// would against AWS.
+async fn answer(
+    req: Request<Incoming>,
+    world: Arc<World>,
+    delay: Duration,
+    counts: Arc<Mutex<BTreeMap<String, u32>>>,
+    total: Arc<AtomicU32>,
+) -> Result<Response<Full<Bytes>>, hyper::Error> {
+    let arrived = std::time::Instant::now();
+    total.fetch_add(1, Ordering::SeqCst);
+    let (parts, body) = req.into_parts();
+    let body = body.collect().await?.to_bytes();
+    let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let url = parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
+    let response = tokio::task::spawn_blocking(move || {
+        let response = respond(&world, target, &url, &body, &counts);
+        // A thread's sleep, not the runtime's timer, which rounds up to its next millisecond tick.
+        std::thread::sleep(delay.saturating_sub(arrived.elapsed()));
+        response
+    })
+    .await
+    .unwrap_or_else(|e| reply(500, "application/json", format!("{{\"message\": \"fake AWS: {e}\"}}").into_bytes(), None));
+    Ok(response)
 }
 
-fn serve(world: &World, mut req: tiny_http::Request, delay: Duration, counts: &Mutex<BTreeMap<String, u32>>) {
-    let mut body = vec![];
-    let _ = req.as_reader().read_to_end(&mut body);
-    let target = req.headers().iter().find(|h| h.field.equiv("X-Amz-Target")).map(|h| h.value.to_string());
-    let url = req.url().to_string();
+fn reply(status: u16, content_type: &str, body: Vec<u8>, protocol: Option<&str>) -> Response<Full<Bytes>> {
+    let mut r = Response::builder().status(status).header("Content-Type", content_type);
+    if let Some(p) = protocol {
+        r = r.header("smithy-protocol", p);
+    }
+    r.body(Full::new(Bytes::from(body))).unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+fn respond(world: &World, target: Option<String>, url: &str, body: &[u8], counts: &Mutex<BTreeMap<String, u32>>) -> Response<Full<Bytes>> {
     let (op, answer) = match (&target, url.rsplit_once("/operation/")) {
         _ if url.starts_with("/api/v1/") => {
             let path = url.trim_start_matches("/api/v1/").split('?').next().unwrap_or_default().to_string();
-            (format!("PromQL {path}"), promql_answer(world, &path, &body))
+            (format!("PromQL {path}"), promql_answer(world, &path, body))
         }
         (Some(t), _) => {
             let op = t.rsplit('.').next().unwrap_or_default().to_string();
-            (op.clone(), json_answer(world, &op, &body))
+            (op.clone(), json_answer(world, &op, body))
         }
-        (None, Some((_, op))) => (op.to_string(), cbor_answer(world, op, &body)),
+        (None, Some((_, op))) => (op.to_string(), cbor_answer(world, op, body)),
         _ => ("unknown".into(), Err(anyhow!("unrecognised request {url}"))),
     };
     if let Ok(mut c) = counts.lock() {
         *c.entry(op.clone()).or_default() += 1;
     }
-    std::thread::sleep(delay);
-    let response = match answer {
-        Ok(Answer::Json(v)) if op.starts_with("PromQL") => {
-            Response::from_data(serde_json::to_vec(&v).unwrap_or_default()).with_header(header("Content-Type", "application/json"))
-        }
-        Ok(Answer::Json(v)) => Response::from_data(serde_json::to_vec(&v).unwrap_or_default())
-            .with_header(header("Content-Type", "application/x-amz-json-1.1")),
+    match answer {
+        Ok(Answer::Json(v)) if op.starts_with("PromQL") => reply(200, "application/json", serde_json::to_vec(&v).unwrap_or_default(), None),
+        Ok(Answer::Json(v)) => reply(200, "application/x-amz-json-1.1", serde_json::to_vec(&v).unwrap_or_default(), None),
         Ok(Answer::Cbor(v)) => {
             let mut bytes = vec![];
             ciborium::ser::into_writer(&v, &mut bytes).expect("CBOR to memory");
-            Response::from_data(bytes)
-                .with_header(header("Content-Type", "application/cbor"))
-                .with_header(header("smithy-protocol", "rpc-v2-cbor"))
+            reply(200, "application/cbor", bytes, Some("rpc-v2-cbor"))
         }
         Err(e) => {
             eprintln!("fake AWS: {op}: {e:#}");
-            Response::from_data(
-                serde_json::to_vec(&json!({"__type": "ValidationException", "message": format!("{e:#}")})).unwrap_or_default(),
-            )
-            .with_status_code(400)
-            .with_header(header("Content-Type", "application/x-amz-json-1.1"))
+            let body = json!({"__type": "ValidationException", "message": format!("{e:#}")});
+            reply(400, "application/x-amz-json-1.1", serde_json::to_vec(&body).unwrap_or_default(), None)
         }
-    };
-    let _ = req.respond(response);
+    }
 }
 
 enum Answer {

@@ -166,11 +166,12 @@ fn main() -> Result<()> {
     }
 }
 
-/// A tiny_http server on a free loopback port, with TCP_NODELAY on its listener (Linux hands it
-/// down to every accepted connection). tiny_http writes a response in pieces (the headers, then
-/// 8 KiB at a time, or chunks with their framing); with Nagle's algorithm a piece smaller than a
-/// segment waits for the ACK of the one before, which the function's side may delay by ~40 ms: a
-/// stall of the harness that would be counted as the function's time.
+/// A tiny_http server (the Runtime API, the receivers) on a free loopback port, with TCP_NODELAY
+/// on its listener (Linux hands it down to every accepted connection). tiny_http writes a response
+/// in pieces (the headers, then 8 KiB at a time, or chunks with their framing); with Nagle's
+/// algorithm a piece smaller than a segment waits for the ACK of the one before, which the
+/// function's side may delay by ~40 ms: a stall of the harness that would be counted as the
+/// function's time.
 fn loopback_server(what: &str) -> Result<std::sync::Arc<tiny_http::Server>> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").with_context(|| format!("{what}: binding 127.0.0.1"))?;
     socket2::SockRef::from(&listener).set_tcp_nodelay(true).with_context(|| format!("{what}: setting TCP_NODELAY"))?;

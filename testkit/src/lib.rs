@@ -3,6 +3,7 @@
 //! Application Auto Scaling: target and policy; moto has no scaling activities), all around one
 //! anchor time. Used by `shared/tests/emulated.rs` and by the local demo (`seed-world`).
 
+pub mod http;
 pub mod promql;
 pub mod quota;
 pub mod slack_api;

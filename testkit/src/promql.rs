@@ -18,7 +18,6 @@ use anyhow::{Context, Result};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use sagealarm::promql::Label;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -109,15 +108,7 @@ impl CloudWatchPromQl {
             queries: AtomicUsize::new(0),
             families: tokio::sync::OnceCell::new(),
         });
-        let task = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let shared = shared.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| handle(req, shared.clone()));
-                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
-                });
-            }
-        });
+        let task = crate::http::serve(listener, move |req| handle(req, shared.clone()));
         Ok(Self { url, seen, task })
     }
 }

@@ -17,7 +17,6 @@ use anyhow::{Context, Result};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -187,17 +186,7 @@ impl QuotaProxy {
         let upstream = upstream.trim_end_matches('/').to_string();
         // Without a pool limit: 30 – 200 "Lambda instances" call through it at once.
         let client = reqwest::Client::builder().no_proxy().build()?;
-        let task = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let (quotas, client, upstream, fills) = (quotas.clone(), client.clone(), upstream.clone(), fills.clone());
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| {
-                        forward(req, quotas.clone(), client.clone(), upstream.clone(), fills.clone())
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
-                });
-            }
-        });
+        let task = crate::http::serve(listener, move |req| forward(req, quotas.clone(), client.clone(), upstream.clone(), fills.clone()));
         Ok(Self { url, task })
     }
 }

@@ -10,7 +10,7 @@ use aws_sdk_cloudwatch::types::{Dimension, DimensionFilter, Metric, MetricDataQu
 use aws_sdk_cloudwatch::Client;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 pub const ENDPOINTS_NS: &str = "/aws/sagemaker/Endpoints";
 pub const COMPONENTS_NS: &str = "/aws/sagemaker/InferenceComponents";
@@ -216,31 +216,37 @@ pub const TRACKED_COMPONENT: [(&str, &str); 2] = [("InvocationsPerCopy", "Sum"),
 /// Keeps the per-instance/GPU/container streams worth fetching, each with its statistic; the
 /// alarm's own metric first, then [`WANTED`] order. Returns how many were cut by `max`.
 pub(crate) fn select(listed: Vec<Stream>, own: Option<&OwnMetric>, max: usize) -> (Vec<Stream>, usize) {
-    let mut seen = HashSet::new();
-    let mut keep: Vec<(usize, Stream)> = vec![];
-    for mut s in listed {
-        s.dims.sort();
-        let member = Member::of(&s.dims);
-        if member.is_empty() {
-            continue;
-        }
-        let is_own = own.is_some_and(|o| o.name == s.metric && o.namespace == s.namespace);
-        let rank = WANTED.iter().position(|(m, _)| *m == s.metric);
-        let (rank, stat) = match (is_own, rank) {
-            (true, _) => (0, own.map(|o| o.stat.clone()).unwrap_or_default()),
-            (false, Some(r)) => (r + 1, Statistic::from(WANTED[r].1)),
-            (false, None) => continue,
-        };
-        s.stat = stat;
-        if seen.insert((s.namespace.clone(), s.metric.clone(), s.dims.clone())) {
-            keep.push((rank, s));
-        }
-    }
-    keep.sort();
+    // On the critical path of a big fleet's alarm (a thousand streams between the last ListMetrics
+    // page and GetMetricData): names are ranked before anything is copied, and duplicates (a
+    // stream listed twice) are dropped after sorting, where equal streams sit side by side.
+    let is_member = |dims: &[(String, String)]| dims.iter().any(|(n, _)| MEMBER_DIMENSIONS.contains(&n.as_str()));
+    let mut keep: Vec<(usize, Stream)> = listed
+        .into_iter()
+        .filter_map(|mut s| {
+            let is_own = own.is_some_and(|o| o.name == s.metric && o.namespace == s.namespace);
+            let (rank, stat) = match (is_own, WANTED.iter().position(|(m, _)| *m == s.metric)) {
+                (true, _) => (0, own.map(|o| o.stat.clone()).unwrap_or_default()),
+                (false, Some(r)) => (r + 1, Statistic::from(WANTED[r].1)),
+                (false, None) => return None,
+            };
+            if !is_member(&s.dims) {
+                return None;
+            }
+            s.dims.sort();
+            s.stat = stat;
+            Some((rank, s))
+        })
+        .collect();
+    keep.sort_unstable();
+    keep.dedup();
     let dropped = keep.len().saturating_sub(max);
     keep.truncate(max);
     (keep.into_iter().map(|(_, s)| s).collect(), dropped)
 }
+
+/// The dimensions that name a member of the fleet ([`Member::of`]); a stream without any is
+/// the variant's or the endpoint's own.
+const MEMBER_DIMENSIONS: [&str; 4] = ["InstanceId", "GpuId", "AcceleratorId", "ContainerId"];
 
 /// GetMetricData over the window for `queries` (ids `<prefix><index>`), NextToken followed for up
 /// to [`MAX_DATA_PAGES`] pages: each query's points, epoch ms → value, by index. What came back
