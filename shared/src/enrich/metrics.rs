@@ -50,10 +50,22 @@ pub struct Member {
     pub container: Option<String>,
 }
 
+/// The dimensions that name a member of the fleet, by part; a stream with none of them is the
+/// variant's or the endpoint's own.
+const INSTANCE_DIMENSIONS: &[&str] = &["InstanceId"];
+const GPU_DIMENSIONS: &[&str] = &["GpuId", "AcceleratorId"];
+const CONTAINER_DIMENSIONS: &[&str] = &["ContainerId"];
+
 impl Member {
     fn of(dims: &[(String, String)]) -> Self {
         let get = |names: &[&str]| dims.iter().find(|(n, _)| names.contains(&n.as_str())).map(|(_, v)| v.clone());
-        Self { instance: get(&["InstanceId"]), gpu: get(&["GpuId", "AcceleratorId"]), container: get(&["ContainerId"]) }
+        Self { instance: get(INSTANCE_DIMENSIONS), gpu: get(GPU_DIMENSIONS), container: get(CONTAINER_DIMENSIONS) }
+    }
+
+    /// Whether `dims` name a member (`!Member::of(dims).is_empty()`), without copying them.
+    fn named_in(dims: &[(String, String)]) -> bool {
+        let names = [INSTANCE_DIMENSIONS, GPU_DIMENSIONS, CONTAINER_DIMENSIONS];
+        dims.iter().any(|(n, _)| names.iter().any(|part| part.contains(&n.as_str())))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -219,7 +231,6 @@ pub(crate) fn select(listed: Vec<Stream>, own: Option<&OwnMetric>, max: usize) -
     // On the critical path of a big fleet's alarm (a thousand streams between the last ListMetrics
     // page and GetMetricData): names are ranked before anything is copied, and duplicates (a
     // stream listed twice) are dropped after sorting, where equal streams sit side by side.
-    let is_member = |dims: &[(String, String)]| dims.iter().any(|(n, _)| MEMBER_DIMENSIONS.contains(&n.as_str()));
     let mut keep: Vec<(usize, Stream)> = listed
         .into_iter()
         .filter_map(|mut s| {
@@ -229,7 +240,7 @@ pub(crate) fn select(listed: Vec<Stream>, own: Option<&OwnMetric>, max: usize) -
                 (false, Some(r)) => (r + 1, Statistic::from(WANTED[r].1)),
                 (false, None) => return None,
             };
-            if !is_member(&s.dims) {
+            if !Member::named_in(&s.dims) {
                 return None;
             }
             s.dims.sort();
@@ -243,10 +254,6 @@ pub(crate) fn select(listed: Vec<Stream>, own: Option<&OwnMetric>, max: usize) -
     keep.truncate(max);
     (keep.into_iter().map(|(_, s)| s).collect(), dropped)
 }
-
-/// The dimensions that name a member of the fleet ([`Member::of`]); a stream without any is
-/// the variant's or the endpoint's own.
-const MEMBER_DIMENSIONS: [&str; 4] = ["InstanceId", "GpuId", "AcceleratorId", "ContainerId"];
 
 /// GetMetricData over the window for `queries` (ids `<prefix><index>`), NextToken followed for up
 /// to [`MAX_DATA_PAGES`] pages: each query's points, epoch ms → value, by index. What came back
@@ -379,6 +386,19 @@ mod tests {
             .collect();
         let (kept, dropped) = select(listed, None, 25);
         assert_eq!((kept.len(), dropped), (25, 5));
+    }
+
+    #[test]
+    fn a_member_is_named_exactly_when_member_of_finds_one() {
+        for dims in [
+            vec![("EndpointName", "e"), ("VariantName", "v")],
+            vec![("EndpointName", "e"), ("InstanceId", "i-1")],
+            vec![("AcceleratorId", "0")],
+            vec![("ContainerId", "c-1"), ("VariantName", "v")],
+        ] {
+            let dims: Vec<(String, String)> = dims.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+            assert_eq!(Member::named_in(&dims), !Member::of(&dims).is_empty(), "{dims:?}");
+        }
     }
 
     #[test]
